@@ -1,0 +1,93 @@
+"""Reconcile snapshots: the exchange's view of our account, fetched by the reconciler.
+
+The reconciler mutates nothing: it fetches, packs one :class:`ReconcileSnapshot` and sends it to
+the book, which compares and returns commands. ``requested_at_ms`` is when the fetch *started*:
+an order acknowledged after that instant may legitimately be missing from ``open_orders``, so the
+book protects it (no wrongful stale removal, ``../shared/reliability.md`` F13).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Literal
+
+import attrs
+
+from hlmaker.messages.common import Side
+from hlmaker.messages.events import Fill
+
+
+@attrs.frozen(kw_only=True)
+class OpenOrder:
+    """One row of ``openOrders`` / ``frontendOpenOrders``.
+
+    ``sz`` is the remaining size and ``orig_sz`` the original, in coin.
+    """
+
+    coin: str
+    side: Side
+    limit_px: Decimal
+    sz: Decimal
+    oid: int
+    timestamp_ms: int
+    orig_sz: Decimal | None = None
+    cloid: str | None = None
+    reduce_only: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class OrderStatusReport:
+    """The answer of ``orderStatus`` by cloid.
+
+    ``status`` is ``None`` when the exchange answered ``unknownOid``; otherwise the status string
+    (``open``, ``filled``, ``canceled``, …) with the order as the exchange has it.
+    ``queried_at_ms`` is when the query was sent: an ``unknownOid`` is final only if it is later
+    than the action's ``expiresAfter``.
+    """
+
+    cloid: str
+    queried_at_ms: int
+    status: str | None
+    order: OpenOrder | None = None
+    status_timestamp_ms: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileSnapshot:
+    """Everything the book needs to compare itself with the exchange.
+
+    * ``open_orders`` — every open order of the account (all coins);
+    * ``positions`` — signed ``szi`` per coin, flat coins absent or zero;
+    * ``fills`` — recent fills (``userFillsByTime`` from the book's last applied fill time minus a
+      margin), applied through the normal de-dup before any stale decision;
+    * ``order_statuses`` — ``orderStatus`` by cloid for orders whose outcome is unknown;
+    * ``fills_complete`` — false when the exchange's history could not cover the gap (then the
+      position is adopted from ``positions``, ``../shared/reliability.md`` F16).
+    """
+
+    requested_at_ms: int
+    taken_at_ms: int
+    open_orders: tuple[OpenOrder, ...]
+    positions: Mapping[str, Decimal] = attrs.field(hash=False)
+    fills: tuple[Fill, ...] = ()
+    order_statuses: tuple[OrderStatusReport, ...] = ()
+    fills_complete: bool = True
+
+
+ReconcileReason = Literal[
+    "timer", "startup", "gap", "reconnect", "unknown_outcome", "restart", "shutdown", "manual"
+]
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileRequest:
+    """The book asks the reconciler for a snapshot now.
+
+    ``since_ms`` is the book's last applied fill time minus its margin (``None``: from the start of
+    the exchange's history); ``cloids`` are the orders to query by ``orderStatus``.
+    """
+
+    reason: ReconcileReason
+    since_ms: int | None
+    cloids: tuple[str, ...] = ()
