@@ -1,0 +1,20 @@
+"""The ``hlmaker`` command: ``run`` (the bot), ``sim`` (the exchange simulator), ``chaos``."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+@click.version_option(package_name="hlmaker")
+def main() -> None:
+    """hlmaker: market-making bots on Hyperliquid, as trio actors."""
+
+
+def _register() -> None:
+    from hlmaker.sim.cli import sim_command
+
+    main.add_command(sim_command, name="sim")
+
+
+_register()
