@@ -1,0 +1,90 @@
+"""Errors of the Hyperliquid venue layer.
+
+::
+
+    HlmakerError                         hlmaker.errors
+    └── VenueError                       anything the venue layer raises on purpose
+        ├── TransportError               connection refused/reset/closed, DNS, TLS, WS closed
+        │   └── RequestTimeout           no answer within the per-request deadline
+        ├── RateLimited                  HTTP 429 (IP weight limit, protocol ref §8)
+        ├── ServerError                  HTTP 5xx, or another non-2xx the exchange gave us
+        ├── ExchangeError                ``{"status": "err", "response": text}`` → ``.text``
+        ├── CodecError                   a frame/payload the codec cannot decode (the ONLY
+        │                                error :func:`hlmaker.hyperliquid.codec.parse_frame`
+        │                                raises)
+        ├── KeyLoadError                 a private key could not be loaded (never shows it)
+        ├── NumberFormatError (ValueError)  price/size not representable per szDecimals
+        └── SignatureError (ValueError)  a signature that is malformed or recovers nothing
+
+Exchange *refusals of individual orders or cancels* (``{"error": "…"}`` inside ``statuses``)
+are data (:mod:`hlmaker.hyperliquid.codec` ``StatusError``), never exceptions. An address-based
+rate-limit breach arrives as ``{"status": "err"}`` with HTTP 200 and is therefore an
+:class:`ExchangeError`, not :class:`RateLimited` (protocol ref §8).
+
+``RequestTimeout`` subclasses ``TransportError`` because for the caller both mean "the outcome
+of this request is unknown" (reliability F6/F7); catch ``TransportError`` to treat them alike.
+"""
+
+from __future__ import annotations
+
+from hlmaker.errors import HlmakerError
+
+
+class VenueError(HlmakerError):
+    """Root of every error the venue layer raises on purpose."""
+
+
+class TransportError(VenueError):
+    """The request could not be carried out at the transport level (its outcome is unknown)."""
+
+
+class RequestTimeout(TransportError):
+    """No response within the per-request timeout; the action may or may not have landed."""
+
+
+class RateLimited(VenueError):
+    """HTTP 429: the IP's request weight is exhausted (protocol ref §1.1, §8).
+
+    ``retry_after_s`` is the ``Retry-After`` header when the server sent one, else ``None``.
+    """
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ServerError(VenueError):
+    """HTTP 5xx (or any other unexpected non-2xx status); ``status_code`` and a body excerpt."""
+
+    def __init__(self, status_code: int, text: str) -> None:
+        super().__init__(f"HTTP {status_code}: {text[:200]}")
+        self.status_code = status_code
+        self.text = text
+
+
+class ExchangeError(VenueError):
+    """The exchange refused the whole request: ``{"status": "err", "response": text}``.
+
+    ``text`` is the exchange's message verbatim, e.g. ``"Invalid nonce: duplicate nonce 17"``
+    (protocol ref §4.3).
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class CodecError(VenueError):
+    """A frame or payload that does not have the shape the codec expects."""
+
+
+class KeyLoadError(VenueError):
+    """A private key could not be loaded. The message names the source, never the key."""
+
+
+class NumberFormatError(VenueError, ValueError):
+    """A price or size that violates the exchange's tick/lot rules (protocol ref §5.5)."""
+
+
+class SignatureError(VenueError, ValueError):
+    """A signature is malformed (bad r/s/v) or no public key can be recovered from it."""
