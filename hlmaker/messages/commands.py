@@ -1,8 +1,13 @@
 """Executor commands: what the book asks the executor to send to the exchange.
 
-Every command carries a ``request_id`` chosen by the book (unique per book incarnation), which the
-executor copies into every outcome it reports. The executor signs one action per command (one
-``order`` action for a whole ladder, one ``cancel`` for many) and keeps only request bookkeeping.
+Every command carries a ``request_id`` chosen by the book (unique per book incarnation), which
+the executor copies into every outcome it reports, and ``expires_after_ms``: the executor sends it
+as the action's ``expiresAfter`` and must not send the action at all once that time has passed (it
+then reports the orders rejected with ``error="expired before send"``). The book therefore knows,
+for every request, the instant after which it can no longer land.
+
+The executor signs one action per command (one ``order`` action for a whole ladder, one
+``cancel`` for many) and keeps only request bookkeeping.
 """
 
 from __future__ import annotations
@@ -32,15 +37,19 @@ class PlaceOrders:
     """Send one ``order`` action holding ``orders`` (grouping ``na``)."""
 
     request_id: int
+    expires_after_ms: int
     orders: tuple[OrderRequest, ...]
 
 
 @attrs.frozen(kw_only=True)
 class CancelRequest:
-    """Cancel one order: by ``oid`` when it is known, else by ``cloid`` (``cancelByCloid``)."""
+    """Cancel one order: by ``oid`` when it is known, else by ``cloid`` (``cancelByCloid``).
+
+    ``cloid`` is ``None`` only for orphans the exchange listed without one.
+    """
 
     coin: str
-    cloid: str
+    cloid: str | None
     oid: int | None = None
 
 
@@ -49,6 +58,7 @@ class CancelOrders:
     """Send one ``cancel`` action (and/or one ``cancelByCloid`` for entries without an oid)."""
 
     request_id: int
+    expires_after_ms: int
     cancels: tuple[CancelRequest, ...]
 
 
@@ -65,6 +75,7 @@ class ModifyOrders:
     """Send one ``batchModify`` action."""
 
     request_id: int
+    expires_after_ms: int
     modifies: tuple[ModifyRequest, ...]
 
 
@@ -73,6 +84,7 @@ class ScheduleCancel:
     """Arm (``at_ms``) or clear (``None``) the exchange's dead-man switch (``scheduleCancel``)."""
 
     request_id: int
+    expires_after_ms: int
     at_ms: int | None
 
 

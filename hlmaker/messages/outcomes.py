@@ -87,7 +87,7 @@ class CancelOk:
     """The exchange answered ``success`` for the cancel of ``cloid`` (``oid`` if it was by oid)."""
 
     request_id: int
-    cloid: str
+    cloid: str | None
     oid: int | None
 
 
@@ -97,7 +97,7 @@ class CancelFailed:
     filled.``: the order is gone or about to be reported filled; the book waits for evidence."""
 
     request_id: int
-    cloid: str
+    cloid: str | None
     oid: int | None
     error: str
 

@@ -58,7 +58,8 @@ class ReconcileSnapshot:
     """Everything the book needs to compare itself with the exchange.
 
     * ``open_orders`` — every open order of the account (all coins);
-    * ``positions`` — signed ``szi`` per coin, flat coins absent or zero;
+    * ``positions`` — signed ``szi`` per coin, flat coins absent or zero, as of the exchange
+      time ``positions_time_ms`` (``clearinghouseState.time``): later fills are not in it;
     * ``fills`` — recent fills (``userFillsByTime`` from the book's last applied fill time minus a
       margin), applied through the normal de-dup before any stale decision;
     * ``order_statuses`` — ``orderStatus`` by cloid for orders whose outcome is unknown;
@@ -70,13 +71,23 @@ class ReconcileSnapshot:
     taken_at_ms: int
     open_orders: tuple[OpenOrder, ...]
     positions: Mapping[str, Decimal] = attrs.field(hash=False)
+    positions_time_ms: int | None = None
     fills: tuple[Fill, ...] = ()
     order_statuses: tuple[OrderStatusReport, ...] = ()
     fills_complete: bool = True
 
 
 ReconcileReason = Literal[
-    "timer", "startup", "gap", "reconnect", "unknown_outcome", "restart", "shutdown", "manual"
+    "timer",
+    "startup",
+    "gap",
+    "reconnect",
+    "unknown_outcome",
+    "cancel_failed",
+    "orphan",
+    "missing_fills",
+    "shutdown",
+    "manual",
 ]
 
 
