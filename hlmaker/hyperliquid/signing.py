@@ -26,6 +26,7 @@ an ``eth_account`` ``LocalAccount`` (anything with a 32-byte ``.key``).
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any, Protocol
 
 import coincurve
@@ -58,9 +59,34 @@ class DigestSigner(Protocol):
     def sign_digest_recoverable(self, digest: bytes) -> bytes: ...
 
 
-def keccak256(data: bytes) -> bytes:
-    """Keccak-256 (the Ethereum hash, not SHA3-256) of ``data``: 32 bytes."""
+def _keccak256_public(data: bytes) -> bytes:
     return _keccak_mod.new(data=data, digest_bits=256).digest()
+
+
+_RAW = getattr(_keccak_mod, "_raw_keccak_lib", None)
+if isinstance(_RAW, ctypes.CDLL):
+    # pycryptodome's ctypes backend: calling its C functions directly skips ~3 µs of Python
+    # object set-up per hash (4.6 µs → 2 µs). A fresh state per call keeps it re-entrant.
+    _k_init, _k_absorb = _RAW.keccak_init, _RAW.keccak_absorb
+    _k_digest, _k_destroy = _RAW.keccak_digest, _RAW.keccak_destroy
+    _CAPACITY, _ROUNDS = ctypes.c_size_t(64), ctypes.c_ubyte(24)
+    _OUT_LEN, _KECCAK_PAD = ctypes.c_size_t(32), ctypes.c_ubyte(0x01)
+
+    def keccak256(data: bytes) -> bytes:
+        """Keccak-256 (the Ethereum hash, not SHA3-256) of ``data``: 32 bytes."""
+        state = ctypes.c_void_p()
+        if _k_init(ctypes.byref(state), _CAPACITY, _ROUNDS):
+            return _keccak256_public(data)
+        try:
+            out = ctypes.create_string_buffer(32)
+            _k_absorb(state, data, ctypes.c_size_t(len(data)))
+            _k_digest(state, out, _OUT_LEN, _KECCAK_PAD)
+        finally:
+            _k_destroy(state)
+        return out.raw
+
+else:  # pragma: no cover - cffi backend of pycryptodome
+    keccak256 = _keccak256_public
 
 
 def _u256(value: int) -> bytes:
