@@ -58,6 +58,10 @@ class Counters:
     unknown_resolved: int = 0
     bad_inputs: int = 0
     rejects: int = 0
+    late_events: int = 0
+    acks_unknown_cloid: int = 0
+    fills_preexisting: int = 0
+    """Fills found at start-up that the adopted position already contained."""
 
 
 @attrs.frozen(kw_only=True)

@@ -1,0 +1,906 @@
+"""The order-state core: a pure, synchronous state machine (sans-IO, like h11).
+
+:class:`OrderBookCore` is the single source of truth for our orders, fills and positions. It
+takes strategy intents, executor outcomes, exchange events and reconcile snapshots — each with
+``now_ms`` — and returns what to do as data (:data:`Action`: executor commands and reconcile
+requests). It never performs I/O, never reads a clock, and draws cloids from an injected
+:class:`random.Random`, so a seed replays exactly.
+
+Contracts:
+
+* **Exactly-once fills**: every fill is keyed ``(oid, tid)`` in a bounded FIFO window; the
+  position moves in the same step as a new fill and never for a duplicate. A ``filled`` status in
+  an ack moves nothing (it has no tid): the fills themselves arrive over the WebSocket or in a
+  reconcile, so the ack and the fill are counted once.
+* **Gap detection**: each live fill's ``startPosition`` must equal the local position before it;
+  otherwise a fill was missed and a reconcile is requested at once.
+* **Fill-before-ack**: an event for an oid not yet known is attached through its ``cloid``;
+  without one it is held (bounded, TTL) until the ack names the oid. The position moves at once.
+* **Unknown outcomes** are never guessed: an order whose request timed out leaves
+  ``UNKNOWN`` only on exchange evidence.
+* **Bad input** (ack for an unknown cloid, negative size, unknown coin, unknown status) is a
+  :class:`Note` plus a counter plus a log line — never an exception.
+
+Reconciliation lives in :mod:`hlmaker.orders.reconcile`; ladder diffing in
+:mod:`hlmaker.orders.ladder`. Both operate on this class.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+from collections import deque
+from decimal import Decimal
+
+import attrs
+
+from hlmaker.messages import (
+    SIDES,
+    TIFS,
+    BookView,
+    CancelAll,
+    CancelFailed,
+    CancelOk,
+    CancelOrder,
+    CancelOrders,
+    CancelRequest,
+    Command,
+    Counters,
+    FeedConnected,
+    FeedDisconnected,
+    Fill,
+    Fills,
+    ModifyFilled,
+    ModifyOrder,
+    ModifyOrders,
+    ModifyRejected,
+    ModifyRequest,
+    ModifyResting,
+    NonUserCancel,
+    OrderFilled,
+    OrderRejected,
+    OrderRequest,
+    OrderResting,
+    OrderUpdate,
+    OrderUpdates,
+    PlaceOrder,
+    PlaceOrders,
+    ReconcileReason,
+    ReconcileRequest,
+    ReconcileSnapshot,
+    RequestUnknown,
+    ScheduleCancel,
+    ScheduleCancelResult,
+    TargetLadder,
+    signed,
+)
+from hlmaker.orders.config import BookConfig
+from hlmaker.orders.dedup import FillDedup
+from hlmaker.orders.held import HeldEvents
+from hlmaker.orders.states import Ev, OrderState, next_state, status_event
+from hlmaker.orders.tracked import ZERO, TrackedOrder
+
+log = logging.getLogger("hlmaker.book")
+
+Action = Command | ReconcileRequest
+"""What the core asks its actor to do: send a command to the executor or a request to the
+reconciler."""
+
+
+class NoteKind(enum.Enum):
+    """Why an input was not simply applied (every kind also bumps a counter)."""
+
+    BAD_INPUT = "bad_input"
+    DUPLICATE_FILL = "duplicate_fill"
+    ILLEGAL_TRANSITION = "illegal_transition"
+    HELD = "held"
+    LATE_EVENT = "late_event"
+    UNTRACKED = "untracked"
+    GAP = "gap"
+
+
+class Finalize(enum.Enum):
+    """How an acknowledgement met the order it names (never fails silently)."""
+
+    FROM_PENDING = "from_pending"
+    """The ack gave a pending order its oid."""
+    ALREADY_TRACKED = "already_tracked"
+    """An earlier event (fill, update, snapshot) had already bound that oid through the cloid."""
+    REBOUND = "rebound"
+    """A modify ack moved the cloid to its new oid."""
+    UNKNOWN_CLOID = "unknown_cloid"
+    """No order has that cloid (for example an ack reaching a restarted book)."""
+    CONFLICT = "conflict"
+    """The order is bound to another oid already."""
+
+
+@attrs.frozen
+class Note:
+    """Something the core noticed about one input."""
+
+    kind: NoteKind
+    detail: str
+
+
+@attrs.define
+class _Request:
+    kind: str
+    cloids: list[str]
+    expires_after_ms: int
+    remaining: int
+
+
+_Held = OrderUpdate | Fill
+
+
+class OrderBookCore:
+    """The book's state: orders by cloid, oids, fill de-dup, positions, counters.
+
+    Args:
+        config: tunables (:class:`BookConfig`).
+        rng: source of cloids; seed it for reproducible runs.
+
+    Every public method takes ``now_ms`` (ms since the epoch) and returns a list of
+    :data:`Action`; :attr:`notes` collects what was noticed since :meth:`take_notes` was last
+    called (bounded).
+    """
+
+    def __init__(self, config: BookConfig | None = None, rng: random.Random | None = None) -> None:
+        self.config = config or BookConfig()
+        self._rng = rng or random.Random(0)
+        self.orders: dict[str, TrackedOrder] = {}
+        self.oid_to_cloid: dict[int, str] = {}
+        self.retired: dict[int, str] = {}
+        """oid → cloid of evicted orders (bounded, insertion ordered)."""
+        self.dedup = FillDedup(self.config.dedup_capacity)
+        self.held: HeldEvents[_Held] = HeldEvents(
+            capacity=self.config.held_capacity, ttl_ms=self.config.held_ttl_ms
+        )
+        self.positions: dict[str, Decimal] = {}
+        self.recent_fills: deque[tuple[int, str, Decimal]] = deque()
+        """(fill time, coin, signed size) of fills applied recently, for position comparison."""
+        self.counters = _MutableCounters()
+        self.requests: dict[int, _Request] = {}
+        self.orphans: dict[int, _Orphan] = {}
+        self.notes: deque[Note] = deque(maxlen=1000)
+        self.synced_once = False
+        self.is_synced = False
+        self.feed_up = False
+        self.last_fill_ms: int | None = None
+        self.presync_fills: list[Fill] = []
+        self._next_request_id = 1
+        self._reconcile_asked: ReconcileReason | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def take_notes(self) -> list[Note]:
+        """Return and clear the notes gathered so far."""
+        out = list(self.notes)
+        self.notes.clear()
+        return out
+
+    def _note(self, kind: NoteKind, detail: str) -> None:
+        self.notes.append(Note(kind, detail))
+        log.info("book %s %s", kind.value, detail)
+
+    def _bad(self, detail: str) -> list[Action]:
+        self.counters.bad_inputs += 1
+        self._note(NoteKind.BAD_INPUT, detail)
+        return []
+
+    def new_cloid(self) -> str:
+        """A fresh cloid (``0x`` + 32 hex) from the injected rng, unique among tracked orders."""
+        while True:
+            cloid = f"0x{self._rng.getrandbits(128):032x}"
+            if cloid not in self.orders:
+                return cloid
+
+    def _request_id(self) -> int:
+        rid = self._next_request_id
+        self._next_request_id += 1
+        return rid
+
+    def _register(self, kind: str, cloids: list[str], now_ms: int) -> tuple[int, int]:
+        rid = self._request_id()
+        exp = now_ms + self.config.action_ttl_ms
+        self.requests[rid] = _Request(kind, cloids, exp, len(cloids))
+        for c in cloids:
+            o = self.orders.get(c)
+            if o is not None:
+                o.inflight = rid
+        return rid, exp
+
+    def _settle(self, request_id: int, order: TrackedOrder | None) -> None:
+        req = self.requests.get(request_id)
+        if req is not None:
+            req.remaining -= 1
+            if req.remaining <= 0:
+                del self.requests[request_id]
+        if order is not None and order.inflight == request_id:
+            order.inflight = None
+
+    def ask_reconcile(self, reason: ReconcileReason) -> list[Action]:
+        """A :class:`ReconcileRequest` for ``reason`` (with the fills window and unknown cloids)."""
+        since = None
+        if self.last_fill_ms is not None:
+            since = self.last_fill_ms - self.config.fills_margin_ms
+        cloids = tuple(
+            sorted(c for c, o in self.orders.items() if o.state is OrderState.UNKNOWN)
+        )
+        return [ReconcileRequest(reason=reason, since_ms=since, cloids=cloids)]
+
+    def _transition(self, order: TrackedOrder, ev: Ev, now_ms: int, why: str = "") -> bool:
+        old = order.state
+        new = next_state(old, ev, partly_filled=order.leg_filled > 0)
+        if new is None:
+            self.counters.illegal_transitions += 1
+            self._note(
+                NoteKind.ILLEGAL_TRANSITION,
+                f"cloid={order.cloid} oid={order.oid} state={old.value} event={ev.value} {why}",
+            )
+            return False
+        if new is not old:
+            order.state = new
+            if new.is_terminal:
+                order.finalized_ms = now_ms
+                order.pending_px = order.pending_sz = None
+            if old is OrderState.UNKNOWN and new is not OrderState.UNKNOWN:
+                self.counters.unknown_resolved += 1
+                order.unknown_since = None
+        return True
+
+    def _bind(self, order: TrackedOrder, oid: int, now_ms: int) -> None:
+        """Give ``order`` its oid (first ack or first evidence) and replay held events."""
+        order.oid = oid
+        order.evidence_ms = now_ms
+        self.oid_to_cloid[oid] = order.cloid
+
+    def _rebind(self, order: TrackedOrder, new_oid: int, now_ms: int) -> None:
+        """Move ``order`` to the oid of its replacement (modify is cancel-replace)."""
+        if order.oid is not None and order.oid != new_oid:
+            order.replaced_oids.append(order.oid)
+        order.oid = new_oid
+        order.leg_filled = ZERO
+        if order.pending_sz is not None and order.pending_px is not None:
+            order.sz, order.px = order.pending_sz, order.pending_px
+        order.pending_px = order.pending_sz = None
+        order.old_leg_canceled = False
+        order.evidence_ms = now_ms
+        self.oid_to_cloid[new_oid] = order.cloid
+
+    def _replay_held(self, oid: int, now_ms: int) -> list[Action]:
+        actions: list[Action] = []
+        for ev in self.held.take(oid):
+            if isinstance(ev, Fill):
+                actions += self._fill_order_state(ev, now_ms)
+            else:
+                actions += self._apply_update(ev, now_ms)
+        return actions
+
+    # ------------------------------------------------------------------ dispatch
+    def handle(self, msg: object, now_ms: int) -> list[Action]:
+        """Apply any inbound message (intent, outcome, event or snapshot); return the actions.
+
+        Unknown message types are bad input (counted, logged), never an exception.
+        """
+        if isinstance(msg, Fills | OrderUpdates | NonUserCancel | FeedConnected
+                      | FeedDisconnected):
+            return self.on_event(msg, now_ms)
+        if isinstance(msg, OrderResting | OrderFilled | OrderRejected | ModifyResting
+                      | ModifyFilled | ModifyRejected | CancelOk | CancelFailed
+                      | RequestUnknown | ScheduleCancelResult):
+            return self.on_outcome(msg, now_ms)
+        if isinstance(msg, TargetLadder):
+            return self.target_ladder(msg, now_ms)
+        if isinstance(msg, PlaceOrder):
+            return self.place(msg, now_ms)
+        if isinstance(msg, CancelOrder):
+            return self.cancel(msg, now_ms)
+        if isinstance(msg, ModifyOrder):
+            return self.modify(msg, now_ms)
+        if isinstance(msg, CancelAll):
+            return self.cancel_all(msg, now_ms)
+        if isinstance(msg, ReconcileSnapshot):
+            from hlmaker.orders.reconcile import reconcile
+
+            return list(reconcile(self, msg, now_ms).actions)
+        return self._bad(f"unhandled message {type(msg).__name__}")
+
+    # ------------------------------------------------------------------ intents
+    def place(self, intent: PlaceOrder, now_ms: int) -> list[Action]:
+        """Register a pending order for ``intent`` and return the :class:`PlaceOrders` command."""
+        reason = self._check_order(intent.coin, intent.side, intent.px, intent.sz, intent.tif)
+        if reason:
+            return self._bad(f"place refused: {reason} intent={intent!r}")
+        order = self._new_order(intent.coin, intent.side, intent.px, intent.sz, intent.tif,
+                                intent.reduce_only, intent.tag, now_ms)
+        if order is None:
+            return []
+        return [self._place_command([order], now_ms)]
+
+    def _check_order(self, coin: str, side: str, px: Decimal, sz: Decimal, tif: str) -> str:
+        if self.config.coins is not None and coin not in self.config.coins:
+            return f"unknown coin {coin!r}"
+        if side not in SIDES:
+            return f"bad side {side!r}"
+        if tif not in TIFS:
+            return f"bad tif {tif!r}"
+        if not isinstance(px, Decimal) or not px.is_finite() or px <= 0:
+            return f"bad px {px!r}"
+        if not isinstance(sz, Decimal) or not sz.is_finite() or sz <= 0:
+            return f"bad sz {sz!r}"
+        return ""
+
+    def _new_order(self, coin: str, side: str, px: Decimal, sz: Decimal, tif: str,
+                   reduce_only: bool, tag: str, now_ms: int) -> TrackedOrder | None:
+        open_here = sum(
+            1 for o in self.orders.values() if o.coin == coin and not o.state.is_terminal
+        )
+        if open_here >= self.config.max_open_orders_per_coin:
+            self._bad(f"place refused: {open_here} open orders on {coin} (cap reached)")
+            return None
+        if len(self.orders) >= self.config.max_tracked_orders:
+            self.evict(now_ms, force=True)
+            if len(self.orders) >= self.config.max_tracked_orders:
+                self._bad("place refused: tracked-order cap reached")
+                return None
+        order = TrackedOrder(cloid=self.new_cloid(), coin=coin, side=side,  # type: ignore[arg-type]
+                             px=px, sz=sz, tif=tif, reduce_only=reduce_only,  # type: ignore[arg-type]
+                             created_ms=now_ms, tag=tag)
+        self.orders[order.cloid] = order
+        return order
+
+    def _place_command(self, orders: list[TrackedOrder], now_ms: int) -> PlaceOrders:
+        rid, exp = self._register("place", [o.cloid for o in orders], now_ms)
+        for o in orders:
+            o.expires_after_ms = exp
+        return PlaceOrders(
+            request_id=rid,
+            expires_after_ms=exp,
+            orders=tuple(
+                OrderRequest(cloid=o.cloid, coin=o.coin, side=o.side, px=o.px, sz=o.sz,
+                             tif=o.tif, reduce_only=o.reduce_only)
+                for o in orders
+            ),
+        )
+
+    def cancel(self, intent: CancelOrder, now_ms: int) -> list[Action]:
+        """Cancel one tracked order (by oid when known, else by cloid)."""
+        order = self.orders.get(intent.cloid)
+        if order is None:
+            return self._bad(f"cancel refused: unknown cloid {intent.cloid}")
+        cmd = self._cancel_command([order], now_ms)
+        return [cmd] if cmd else []
+
+    def cancel_all(self, intent: CancelAll, now_ms: int) -> list[Action]:
+        """Cancel every non-terminal order (of ``intent.coin`` if given)."""
+        targets = [
+            o for o in self.orders.values()
+            if not o.state.is_terminal and (intent.coin is None or o.coin == intent.coin)
+        ]
+        cmd = self._cancel_command(targets, now_ms)
+        return [cmd] if cmd else []
+
+    def _cancel_command(self, orders: list[TrackedOrder], now_ms: int) -> CancelOrders | None:
+        chosen: list[TrackedOrder] = []
+        for o in orders:
+            if o.state.is_terminal:
+                continue
+            if o.state is OrderState.PENDING_CANCEL and o.inflight is not None:
+                continue  # a cancel is already on its way
+            o.cancel_wanted = True
+            if not self._transition(o, Ev.CANCEL_SENT, now_ms):
+                continue
+            chosen.append(o)
+        if not chosen:
+            return None
+        rid, exp = self._register("cancel", [o.cloid for o in chosen], now_ms)
+        return CancelOrders(
+            request_id=rid,
+            expires_after_ms=exp,
+            cancels=tuple(
+                CancelRequest(coin=o.coin, cloid=o.cloid,
+                              oid=o.oid if o.state is not OrderState.UNKNOWN else None)
+                for o in chosen
+            ),
+        )
+
+    def modify(self, intent: ModifyOrder, now_ms: int) -> list[Action]:
+        """Move a resting order to a new px/sz with ``batchModify`` (cancel-replace)."""
+        order = self.orders.get(intent.cloid)
+        if order is None:
+            return self._bad(f"modify refused: unknown cloid {intent.cloid}")
+        reason = self._check_order(order.coin, order.side, intent.px, intent.sz, order.tif)
+        if reason:
+            return self._bad(f"modify refused: {reason}")
+        cmd = self._modify_command([(order, intent.px, intent.sz)], now_ms)
+        return [cmd] if cmd else []
+
+    def modifiable(self, order: TrackedOrder) -> bool:
+        """True when ``order`` rests with an oid and no request is outstanding on it."""
+        return (
+            order.state in (OrderState.RESTING, OrderState.PARTIALLY_FILLED)
+            and order.oid is not None
+            and order.inflight is None
+        )
+
+    def _modify_command(self, items: list[tuple[TrackedOrder, Decimal, Decimal]],
+                        now_ms: int) -> ModifyOrders | None:
+        chosen = []
+        for order, px, sz in items:
+            if not self.modifiable(order):
+                self._note(NoteKind.BAD_INPUT,
+                           f"modify skipped: cloid={order.cloid} state={order.state.value}")
+                continue
+            self._transition(order, Ev.MODIFY_SENT, now_ms)
+            order.pending_px, order.pending_sz = px, sz
+            chosen.append(order)
+        if not chosen:
+            return None
+        rid, exp = self._register("modify", [o.cloid for o in chosen], now_ms)
+        mods = []
+        for o in chosen:
+            o.expires_after_ms = exp
+            assert o.oid is not None and o.pending_px is not None and o.pending_sz is not None
+            mods.append(ModifyRequest(oid=o.oid, order=OrderRequest(
+                cloid=o.cloid, coin=o.coin, side=o.side, px=o.pending_px, sz=o.pending_sz,
+                tif=o.tif, reduce_only=o.reduce_only)))
+        return ModifyOrders(request_id=rid, expires_after_ms=exp, modifies=tuple(mods))
+
+    def target_ladder(self, intent: TargetLadder, now_ms: int) -> list[Action]:
+        """Diff ``intent`` against the tracked orders of its coin (see :mod:`.ladder`)."""
+        from hlmaker.orders.ladder import diff_ladder
+
+        return diff_ladder(self, intent, now_ms)
+
+    def schedule_cancel(self, at_ms: int | None, now_ms: int) -> list[Action]:
+        """Arm (or clear, with ``None``) the exchange's dead-man switch."""
+        rid = self._request_id()
+        return [ScheduleCancel(request_id=rid, expires_after_ms=now_ms + self.config.action_ttl_ms,
+                               at_ms=at_ms)]
+
+    # ------------------------------------------------------------------ outcomes
+    def on_outcome(self, msg: object, now_ms: int) -> list[Action]:
+        """Apply one executor outcome."""
+        if isinstance(msg, OrderResting | OrderFilled | OrderRejected):
+            return self._on_place_outcome(msg, now_ms)
+        if isinstance(msg, ModifyResting | ModifyFilled | ModifyRejected):
+            return self._on_modify_outcome(msg, now_ms)
+        if isinstance(msg, CancelOk | CancelFailed):
+            return self._on_cancel_outcome(msg, now_ms)
+        if isinstance(msg, RequestUnknown):
+            return self._on_unknown(msg, now_ms)
+        if isinstance(msg, ScheduleCancelResult):
+            if msg.error:
+                self._note(NoteKind.BAD_INPUT, f"scheduleCancel refused: {msg.error}")
+            return []
+        return self._bad(f"not an outcome: {type(msg).__name__}")
+
+    def finalize(self, order: TrackedOrder, oid: int, now_ms: int) -> Finalize:
+        """Bind an acknowledged ``oid`` to ``order``; say how it met the order."""
+        if order.oid is None:
+            self._bind(order, oid, now_ms)
+            return Finalize.FROM_PENDING
+        if order.oid == oid:
+            order.evidence_ms = now_ms
+            return Finalize.ALREADY_TRACKED
+        if oid in order.replaced_oids:
+            return Finalize.ALREADY_TRACKED
+        return Finalize.CONFLICT
+
+    def _on_place_outcome(self, msg: OrderResting | OrderFilled | OrderRejected,
+                          now_ms: int) -> list[Action]:
+        order = self.orders.get(msg.cloid)
+        if order is None:
+            self._settle(msg.request_id, None)
+            self.counters.acks_unknown_cloid += 1
+            return self._bad(f"ack for unknown cloid {msg.cloid} ({Finalize.UNKNOWN_CLOID.value})")
+        self._settle(msg.request_id, order)
+        if isinstance(msg, OrderRejected):
+            self.counters.rejects += 1
+            log.info("book reject cloid=%s error=%r", order.cloid, msg.error)
+            self._transition(order, Ev.ACK_REJECTED, now_ms, msg.error)
+            return []
+        how = self.finalize(order, msg.oid, now_ms)
+        if how is Finalize.CONFLICT:
+            self.counters.illegal_transitions += 1
+            self._note(NoteKind.ILLEGAL_TRANSITION,
+                       f"ack oid={msg.oid} but cloid={order.cloid} is bound to oid={order.oid}")
+            return []
+        actions: list[Action] = []
+        if isinstance(msg, OrderFilled):
+            actions += self._ack_filled(order, msg.total_sz, now_ms)
+        else:
+            self._transition(order, Ev.ACK_RESTING, now_ms)
+        actions += self._replay_held(msg.oid, now_ms)
+        if order.cancel_wanted and order.state in (OrderState.RESTING,
+                                                   OrderState.PARTIALLY_FILLED):
+            cmd = self._cancel_command([order], now_ms)
+            actions += [cmd] if cmd else []
+        return actions
+
+    def _ack_filled(self, order: TrackedOrder, total_sz: Decimal, now_ms: int) -> list[Action]:
+        self._transition(order, Ev.ACK_FILLED, now_ms)
+        order.ack_filled_sz = total_sz
+        if order.leg_filled < total_sz:
+            order.awaiting_fills_since = now_ms
+        return []
+
+    def _on_modify_outcome(self, msg: ModifyResting | ModifyFilled | ModifyRejected,
+                           now_ms: int) -> list[Action]:
+        order = self.orders.get(msg.cloid)
+        if order is None:
+            self._settle(msg.request_id, None)
+            return self._bad(f"modify outcome for unknown cloid {msg.cloid}")
+        self._settle(msg.request_id, order)
+        if isinstance(msg, ModifyRejected):
+            log.info("book modify rejected cloid=%s error=%r", order.cloid, msg.error)
+            self.counters.rejects += 1
+            order.pending_px = order.pending_sz = None
+            if order.old_leg_canceled and order.state is OrderState.PENDING_MODIFY:
+                self._transition(order, Ev.UPDATE_CANCELED, now_ms, "old leg canceled")
+            else:
+                self._transition(order, Ev.MODIFY_REJECTED, now_ms, msg.error)
+            return []
+        if order.oid != msg.new_oid:
+            if order.oid is not None and order.oid != msg.old_oid and order.state not in (
+                OrderState.PENDING_MODIFY, OrderState.UNKNOWN
+            ):
+                self.counters.illegal_transitions += 1
+                self._note(NoteKind.ILLEGAL_TRANSITION,
+                           f"modify ack old={msg.old_oid} new={msg.new_oid} but cloid is at "
+                           f"oid={order.oid} state={order.state.value}")
+            if not order.state.is_terminal:
+                self._rebind(order, msg.new_oid, now_ms)
+        actions: list[Action] = []
+        if isinstance(msg, ModifyFilled):
+            actions += self._ack_filled(order, msg.total_sz, now_ms)
+        else:
+            self._transition(order, Ev.MODIFY_OK, now_ms)
+        actions += self._replay_held(msg.new_oid, now_ms)
+        return actions
+
+    def _on_cancel_outcome(self, msg: CancelOk | CancelFailed, now_ms: int) -> list[Action]:
+        order = self.orders.get(msg.cloid) if msg.cloid else None
+        if order is None and msg.oid is not None:
+            cloid = self.oid_to_cloid.get(msg.oid)
+            order = self.orders.get(cloid) if cloid else None
+        self._settle(msg.request_id, order)
+        if order is None:
+            orphan = self.orphans.get(msg.oid) if msg.oid is not None else None
+            if orphan is not None:
+                if isinstance(msg, CancelOk):
+                    self.counters.orphans_cancelled += 1
+                    del self.orphans[msg.oid]  # type: ignore[arg-type]
+                    log.info("book orphan cancelled oid=%s", msg.oid)
+                else:
+                    orphan.cancel_sent_ms = None  # gone or not: the next snapshot tells
+                return []
+            if msg.cloid is None or msg.cloid not in self.orders:
+                self.counters.late_events += 1
+                self._note(NoteKind.LATE_EVENT, f"cancel outcome for untracked {msg!r}")
+            return []
+        if isinstance(msg, CancelOk):
+            self._transition(order, Ev.CANCEL_OK, now_ms)
+            return []
+        log.info("book cancel failed cloid=%s oid=%s error=%r", order.cloid, msg.oid, msg.error)
+        self._transition(order, Ev.CANCEL_FAILED, now_ms, msg.error)
+        if order.state is OrderState.PENDING_CANCEL:
+            return self.ask_reconcile("cancel_failed")
+        return []
+
+    def _on_unknown(self, msg: RequestUnknown, now_ms: int) -> list[Action]:
+        log.warning("book request unknown id=%s kind=%s cloids=%d reason=%s",
+                    msg.request_id, msg.kind, len(msg.cloids), msg.reason)
+        self.is_synced = False
+        for cloid in msg.cloids:
+            order = self.orders.get(cloid)
+            self._settle(msg.request_id, order)
+            if order is None or order.state.is_terminal:
+                continue
+            if msg.kind in ("place", "modify"):
+                was = order.state
+                order.expires_after_ms = msg.expires_after_ms
+                self._transition(order, Ev.TIMEOUT, now_ms, msg.reason)
+                if order.state is OrderState.UNKNOWN and was is not OrderState.UNKNOWN:
+                    self.counters.unknown_opened += 1
+                    order.unknown_since = now_ms
+        self.requests.pop(msg.request_id, None)
+        return self.ask_reconcile("unknown_outcome")
+
+    # ------------------------------------------------------------------ events
+    def on_event(self, msg: object, now_ms: int) -> list[Action]:
+        """Apply one exchange event (fills, order updates, cancels, feed changes)."""
+        if isinstance(msg, Fills):
+            actions: list[Action] = []
+            fills = msg.fills
+            if msg.is_snapshot or msg.source == "reconcile":
+                fills = tuple(sorted(fills, key=lambda f: (f.time_ms, f.tid)))
+            check_gap = not msg.is_snapshot and msg.source != "reconcile"
+            for f in fills:
+                actions += self.apply_fill(f, now_ms, check_gap=check_gap,
+                                           presync_hold=msg.is_snapshot)
+            return _dedupe_reconciles(actions)
+        if isinstance(msg, OrderUpdates):
+            actions = []
+            for u in msg.updates:
+                actions += self._apply_update(u, now_ms)
+            return actions
+        if isinstance(msg, NonUserCancel):
+            actions = []
+            for coin, oid in msg.cancels:
+                actions += self._apply_status(coin, oid, None, "canceled", now_ms, source="nuc")
+            return actions
+        if isinstance(msg, FeedConnected):
+            self.feed_up = True
+            if msg.reconnect:
+                self.is_synced = False
+                return self.ask_reconcile("reconnect")
+            return []
+        if isinstance(msg, FeedDisconnected):
+            self.feed_up = False
+            self.is_synced = False
+            return []
+        return self._bad(f"not an event: {type(msg).__name__}")
+
+    def apply_fill(self, fill: Fill, now_ms: int, *, check_gap: bool = True,
+                   presync_hold: bool = False) -> list[Action]:
+        """Apply one fill: de-dup, move the position, check ``startPosition``, update the order.
+
+        ``presync_hold``: before the first reconcile, snapshot fills are kept aside and sorted
+        out then (the adopted position already contains the old ones).
+        """
+        if fill.sz <= 0 or fill.px <= 0:
+            return self._bad(f"fill with bad sz/px oid={fill.oid} tid={fill.tid}")
+        key = (fill.oid, fill.tid)
+        if key in self.dedup:
+            self.counters.duplicate_fills_dropped += 1
+            return []
+        if not self.synced_once and presync_hold:
+            if len(self.presync_fills) < self.config.dedup_capacity:
+                self.presync_fills.append(fill)
+            return []
+        self.dedup.add(key)
+        actions: list[Action] = []
+        before = self.positions.get(fill.coin, ZERO)
+        delta = signed(fill.side, fill.sz)
+        self.positions[fill.coin] = before + delta
+        self.counters.fills_applied += 1
+        self.counters.volume += fill.sz * fill.px
+        self.recent_fills.append((fill.time_ms, fill.coin, delta))
+        while len(self.recent_fills) > self.config.dedup_capacity:
+            self.recent_fills.popleft()
+        if self.last_fill_ms is None or fill.time_ms > self.last_fill_ms:
+            self.last_fill_ms = fill.time_ms
+        if check_gap and self.synced_once and fill.start_position != before:
+            self.counters.gaps_detected += 1
+            self.is_synced = False
+            self._note(NoteKind.GAP, f"coin={fill.coin} startPosition={fill.start_position} "
+                       f"local={before} tid={fill.tid}")
+            log.warning("book gap detected coin=%s startPosition=%s local=%s tid=%s",
+                        fill.coin, fill.start_position, before, fill.tid)
+            actions += self.ask_reconcile("gap")
+        actions += self._fill_order_state(fill, now_ms)
+        return actions
+
+    def _lookup(self, oid: int, cloid: str | None, now_ms: int
+                ) -> tuple[TrackedOrder | None, bool]:
+        """Find the order an event is about; returns (order, is_current_leg).
+
+        Binds the oid through the cloid when the ack has not arrived yet (fill-before-ack) and
+        moves a modifying order to its new oid when the new order shows up first.
+        """
+        cl = self.oid_to_cloid.get(oid)
+        if cl is not None:
+            order = self.orders.get(cl)
+            if order is not None:
+                return order, order.oid == oid
+        if cloid is not None:
+            order = self.orders.get(cloid)
+            if order is not None:
+                if order.oid is None:
+                    self._bind(order, oid, now_ms)
+                    return order, True
+                if order.state in (OrderState.PENDING_MODIFY, OrderState.UNKNOWN):
+                    self._rebind(order, oid, now_ms)
+                    if order.state is OrderState.PENDING_MODIFY:
+                        self._transition(order, Ev.MODIFY_OK, now_ms, "new oid seen first")
+                    return order, True
+                if order.state is OrderState.PENDING_CANCEL and order.pending_sz is not None:
+                    self._rebind(order, oid, now_ms)
+                    return order, True
+        return None, False
+
+    def _fill_order_state(self, fill: Fill, now_ms: int) -> list[Action]:
+        order, current = self._lookup(fill.oid, fill.cloid, now_ms)
+        if order is None:
+            if fill.oid in self.retired:
+                self.counters.late_events += 1
+                self._note(NoteKind.LATE_EVENT, f"fill for retired oid={fill.oid}")
+                return []
+            self.counters.fills_untracked += 1
+            dropped = self.held.hold(fill.oid, fill, now_ms)
+            self.counters.early_events_held += 1
+            self.counters.early_events_expired += len(dropped)
+            self._note(NoteKind.HELD, f"fill for unknown oid={fill.oid} tid={fill.tid}")
+            return []
+        order.total_filled += fill.sz
+        if not current:
+            return []  # a late fill of a replaced oid: position moved, the new leg is untouched
+        order.leg_filled += fill.sz
+        if order.leg_filled > order.sz:
+            self.counters.illegal_transitions += 1
+            self._note(NoteKind.ILLEGAL_TRANSITION,
+                       f"overfill cloid={order.cloid} filled={order.leg_filled} sz={order.sz}")
+        ev = Ev.FILL_COMPLETE if order.leg_filled >= order.sz else Ev.FILL_PARTIAL
+        self._transition(order, ev, now_ms)
+        if order.ack_filled_sz is not None and order.leg_filled >= order.ack_filled_sz:
+            order.awaiting_fills_since = None
+        return []
+
+    def _apply_update(self, u: OrderUpdate, now_ms: int) -> list[Action]:
+        return self._apply_status(u.coin, u.oid, u.cloid, u.status, now_ms, update=u)
+
+    def _apply_status(self, coin: str, oid: int, cloid: str | None, status: str, now_ms: int,
+                      *, update: OrderUpdate | None = None, source: str = "ws") -> list[Action]:
+        ev = status_event(status)
+        if ev is None:
+            if status in ("triggered",):
+                return []
+            return self._bad(f"unknown order status {status!r} oid={oid}")
+        order, current = self._lookup(oid, cloid, now_ms)
+        if order is None:
+            if oid in self.retired:
+                self.counters.late_events += 1
+                self._note(NoteKind.LATE_EVENT, f"{status} for retired oid={oid}")
+                return []
+            if update is not None:
+                dropped = self.held.hold(oid, update, now_ms)
+                self.counters.early_events_held += 1
+                self.counters.early_events_expired += len(dropped)
+                self._note(NoteKind.HELD, f"{status} for unknown oid={oid}")
+            else:
+                self.counters.late_events += 1
+                self._note(NoteKind.UNTRACKED, f"{status} ({source}) for unknown oid={oid}")
+            return []
+        if not current:
+            # An old oid of a modified order: its `canceled` is the replace itself (F12).
+            if ev is Ev.UPDATE_CANCELED and order.state is OrderState.PENDING_MODIFY:
+                order.old_leg_canceled = True
+            self.counters.late_events += 1
+            return []
+        if ev is Ev.UPDATE_CANCELED and order.state is OrderState.PENDING_MODIFY:
+            # The leg being replaced was cancelled: by the replace itself, or by the exchange.
+            # The modify outcome decides which.
+            order.old_leg_canceled = True
+            return []
+        order.evidence_ms = now_ms
+        self._transition(order, ev, now_ms, f"status={status}")
+        return []
+
+    # ------------------------------------------------------------------ time
+    def tick(self, now_ms: int) -> list[Action]:
+        """Expire held events, time out silent requests, re-query unknowns, evict old orders."""
+        actions: list[Action] = []
+        for oid, ev in self.held.expire(now_ms):
+            self.counters.early_events_expired += 1
+            self._note(NoteKind.UNTRACKED, f"held event for oid={oid} expired: {type(ev).__name__}")
+        grace = self.config.watchdog_grace_ms
+        for rid, req in list(self.requests.items()):
+            if now_ms > req.expires_after_ms + grace:
+                actions += self._on_unknown(RequestUnknown(
+                    request_id=rid, kind=req.kind, cloids=tuple(req.cloids),  # type: ignore
+                    expires_after_ms=req.expires_after_ms,
+                    reason="no outcome from the executor"), now_ms)
+        need: ReconcileReason | None = None
+        for o in self.orders.values():
+            if o.state is OrderState.UNKNOWN and (
+                o.last_requery_ms is None
+                or now_ms - o.last_requery_ms >= self.config.unknown_requery_ms
+            ):
+                o.last_requery_ms = now_ms
+                need = "unknown_outcome"
+            if (o.awaiting_fills_since is not None
+                    and now_ms - o.awaiting_fills_since >= self.config.missing_fill_wait_ms):
+                o.awaiting_fills_since = now_ms
+                need = need or "missing_fills"
+        if any(now_ms - orph.first_seen_ms >= self.config.orphan_grace_ms
+               and orph.cancel_sent_ms is None for orph in self.orphans.values()):
+            need = need or "orphan"
+        if need:
+            actions += self.ask_reconcile(need)
+        self.evict(now_ms)
+        return _dedupe_reconciles(actions)
+
+    def evict(self, now_ms: int, *, force: bool = False) -> None:
+        """Drop terminal orders older than the retention window (oldest first when ``force``)."""
+        keep_ms = self.config.terminal_retention_ms
+        victims = [
+            o for o in self.orders.values()
+            if o.state.is_terminal and o.finalized_ms is not None
+            and (force or now_ms - o.finalized_ms > keep_ms) and o.inflight is None
+        ]
+        if force:
+            victims.sort(key=lambda o: o.finalized_ms or 0)
+            victims = victims[: max(1, len(victims) // 2)]
+        for o in victims:
+            del self.orders[o.cloid]
+            for oid in [o.oid, *o.replaced_oids]:
+                if oid is None:
+                    continue
+                self.oid_to_cloid.pop(oid, None)
+                self.retired[oid] = o.cloid
+        while len(self.retired) > self.config.retired_capacity:
+            del self.retired[next(iter(self.retired))]
+        cutoff = now_ms - self.config.recent_fill_window_ms
+        while self.recent_fills and self.recent_fills[0][0] < cutoff:
+            self.recent_fills.popleft()
+
+    # ------------------------------------------------------------------ views
+    def view(self, now_ms: int) -> BookView:
+        """An immutable snapshot of the book for readers."""
+        return BookView(
+            at_ms=now_ms,
+            orders=tuple(o.view() for o in self.orders.values() if not o.state.is_terminal),
+            positions=dict(self.positions),
+            counters=self.counters.freeze(),
+            is_synced=self.is_synced,
+            last_fill_ms=self.last_fill_ms,
+            unresolved=sum(1 for o in self.orders.values() if o.state is OrderState.UNKNOWN),
+        )
+
+    def live_oids(self) -> set[int]:
+        """The oids of orders believed to rest on the exchange."""
+        return {
+            o.oid for o in self.orders.values()
+            if o.oid is not None and (o.state.is_live)
+        }
+
+
+@attrs.define
+class _Orphan:
+    coin: str
+    cloid: str | None
+    first_seen_ms: int
+    cancel_sent_ms: int | None = None
+
+
+@attrs.define
+class _MutableCounters:
+    fills_applied: int = 0
+    volume: Decimal = ZERO
+    duplicate_fills_dropped: int = 0
+    fills_untracked: int = 0
+    early_events_held: int = 0
+    early_events_expired: int = 0
+    orphans_detected: int = 0
+    orphans_cancelled: int = 0
+    stale_removed: int = 0
+    position_drifts: int = 0
+    gaps_detected: int = 0
+    illegal_transitions: int = 0
+    unknown_opened: int = 0
+    unknown_resolved: int = 0
+    bad_inputs: int = 0
+    rejects: int = 0
+    late_events: int = 0
+    acks_unknown_cloid: int = 0
+    fills_preexisting: int = 0
+
+    def freeze(self) -> Counters:
+        return Counters(**{
+            f.name: getattr(self, f.name) for f in attrs.fields(Counters)
+        })
+
+
+def _dedupe_reconciles(actions: list[Action]) -> list[Action]:
+    """Keep commands and at most one reconcile request (the first reason wins)."""
+    out: list[Action] = []
+    seen = False
+    for a in actions:
+        if isinstance(a, ReconcileRequest):
+            if seen:
+                continue
+            seen = True
+        out.append(a)
+    return out

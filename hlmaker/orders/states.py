@@ -1,0 +1,277 @@
+"""The order state machine, as one transition table.
+
+Every legal edge of an order's life is listed in :data:`TRANSITIONS`, including the real-world
+races of Hyperliquid (fill after cancel was sent, fill after canceled, cancel failed because the
+order already filled, ``open`` arriving after fills, modify as cancel-replace with a late
+``canceled`` for the old oid, a late ack after the fills). The style follows h11's ``_state.py``;
+the race edges follow nautilus_trader's ``_ORDER_STATE_TABLE``.
+
+An ``(state, event)`` pair missing from the table is *illegal*: the exchange said something that
+contradicts what it said before (or our inference). The core counts and logs it, keeps the state,
+and never raises: :func:`next_state` returns ``None``.
+
+States::
+
+    PENDING_NEW ──ack resting / open──► RESTING ──fill──► PARTIALLY_FILLED ──fill──► FILLED
+        │  └──timeout──► UNKNOWN ──evidence──► (any)     │  │                       ▲
+        │                  └──unknownOid after expiry──► EXPIRED                     │
+        ├──ack rejected──► REJECTED        cancel sent ──► PENDING_CANCEL ──ok──► CANCELED
+        └──ack filled──────────────────────────────────────────────────────────────►┘
+    RESTING/PARTIALLY_FILLED ──modify sent──► PENDING_MODIFY ──ok (new oid)──► RESTING
+
+Terminal states (FILLED, CANCELED, REJECTED, EXPIRED) never return to a live state. Fills are
+applied to the position whatever the state: the table only decides the order's lifecycle.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class OrderState(enum.Enum):
+    """Where one order (one cloid) is in its life."""
+
+    PENDING_NEW = "pending_new"
+    """Place sent; no ack and no exchange evidence yet. No oid."""
+    RESTING = "resting"
+    """On the book with an oid, nothing filled."""
+    PARTIALLY_FILLED = "partially_filled"
+    """On the book, partly filled."""
+    PENDING_CANCEL = "pending_cancel"
+    """Cancel sent; the order may still fill until the exchange confirms."""
+    PENDING_MODIFY = "pending_modify"
+    """batchModify sent: the old oid may be replaced by a new one (same cloid)."""
+    UNKNOWN = "unknown"
+    """A request for it timed out: it may or may not exist. Left only on exchange evidence."""
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    """Its placement timed out and the exchange proved it never landed (``unknownOid`` after the
+    action's ``expiresAfter``)."""
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for FILLED, CANCELED, REJECTED and EXPIRED."""
+        return self in TERMINAL
+
+    @property
+    def is_live(self) -> bool:
+        """True when the order rests (or may rest) on the exchange with a known oid."""
+        return self in LIVE
+
+
+class Ev(enum.Enum):
+    """What can happen to an order."""
+
+    ACK_RESTING = "ack_resting"
+    ACK_FILLED = "ack_filled"
+    ACK_REJECTED = "ack_rejected"
+    TIMEOUT = "timeout"
+    """The place or modify request's outcome is unknown."""
+    UPDATE_OPEN = "update_open"
+    UPDATE_FILLED = "update_filled"
+    UPDATE_CANCELED = "update_canceled"
+    """``canceled``, ``scheduledCancel``, ``marginCanceled`` and every other ``*Canceled``."""
+    UPDATE_REJECTED = "update_rejected"
+    FILL_PARTIAL = "fill_partial"
+    FILL_COMPLETE = "fill_complete"
+    CANCEL_SENT = "cancel_sent"
+    CANCEL_OK = "cancel_ok"
+    CANCEL_FAILED = "cancel_failed"
+    MODIFY_SENT = "modify_sent"
+    MODIFY_OK = "modify_ok"
+    MODIFY_REJECTED = "modify_rejected"
+    SNAPSHOT_OPEN = "snapshot_open"
+    """A reconcile snapshot (or ``orderStatus``) lists the order as open."""
+    SNAPSHOT_ABSENT = "snapshot_absent"
+    """A reconcile snapshot taken after every protection window does not list the order."""
+    STATUS_NEVER_LANDED = "status_never_landed"
+    """``orderStatus`` by cloid answered ``unknownOid`` after the action's ``expiresAfter``."""
+
+
+S = OrderState
+TERMINAL = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
+LIVE = frozenset({S.RESTING, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_MODIFY})
+
+# A target of LIVE_AUTO means "RESTING or PARTIALLY_FILLED, whichever the filled size says".
+LIVE_AUTO = S.RESTING
+
+
+def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
+    t: dict[tuple[OrderState, Ev], OrderState] = {}
+
+    def add(src: OrderState | tuple[OrderState, ...], ev: Ev, dst: OrderState) -> None:
+        for s in src if isinstance(src, tuple) else (src,):
+            t[(s, ev)] = dst
+
+    # --- placement -------------------------------------------------------------------------
+    add(S.PENDING_NEW, Ev.ACK_RESTING, LIVE_AUTO)
+    add(S.PENDING_NEW, Ev.ACK_FILLED, S.FILLED)
+    add(S.PENDING_NEW, Ev.ACK_REJECTED, S.REJECTED)
+    add(S.PENDING_NEW, Ev.TIMEOUT, S.UNKNOWN)
+    add(S.PENDING_NEW, Ev.CANCEL_SENT, S.PENDING_CANCEL)  # cancel by cloid before the ack
+    # Exchange evidence before the ack (fill-before-ack, F3): bound through the cloid.
+    add(S.PENDING_NEW, Ev.UPDATE_OPEN, LIVE_AUTO)
+    add(S.PENDING_NEW, Ev.SNAPSHOT_OPEN, LIVE_AUTO)
+    add(S.PENDING_NEW, Ev.FILL_PARTIAL, S.PARTIALLY_FILLED)
+    add(S.PENDING_NEW, Ev.FILL_COMPLETE, S.FILLED)
+    add(S.PENDING_NEW, Ev.UPDATE_FILLED, S.FILLED)
+    add(S.PENDING_NEW, Ev.UPDATE_CANCELED, S.CANCELED)
+    add(S.PENDING_NEW, Ev.UPDATE_REJECTED, S.REJECTED)
+
+    # --- resting / partially filled ----------------------------------------------------------
+    live = (S.RESTING, S.PARTIALLY_FILLED)
+    add(live, Ev.ACK_RESTING, LIVE_AUTO)  # the ack after an early `open` update
+    add(live, Ev.ACK_FILLED, S.FILLED)  # rested briefly, filled, then the ack said filled
+    add(live, Ev.UPDATE_OPEN, LIVE_AUTO)  # duplicate, or `open` arriving after fills (F2)
+    add(live, Ev.SNAPSHOT_OPEN, LIVE_AUTO)
+    add(live, Ev.FILL_PARTIAL, S.PARTIALLY_FILLED)
+    add(live, Ev.FILL_COMPLETE, S.FILLED)
+    add(live, Ev.UPDATE_FILLED, S.FILLED)
+    add(live, Ev.UPDATE_CANCELED, S.CANCELED)  # exchange-initiated cancel (F10)
+    add(live, Ev.CANCEL_SENT, S.PENDING_CANCEL)
+    add(live, Ev.MODIFY_SENT, S.PENDING_MODIFY)
+    add(live, Ev.SNAPSHOT_ABSENT, S.CANCELED)  # stale: gone with no fill to explain it
+    add(live, Ev.MODIFY_REJECTED, LIVE_AUTO)  # a late modify answer after evidence
+    add(live, Ev.CANCEL_FAILED, LIVE_AUTO)  # a late cancel answer after evidence
+
+    # --- pending cancel ----------------------------------------------------------------------
+    pc = S.PENDING_CANCEL
+    add(pc, Ev.CANCEL_OK, S.CANCELED)
+    add(pc, Ev.CANCEL_FAILED, pc)  # "never placed, already canceled, or filled": await evidence
+    add(pc, Ev.CANCEL_SENT, pc)  # re-sent
+    add(pc, Ev.FILL_PARTIAL, pc)  # fill after the cancel was sent (F11)
+    add(pc, Ev.FILL_COMPLETE, S.FILLED)
+    add(pc, Ev.UPDATE_FILLED, S.FILLED)
+    add(pc, Ev.UPDATE_CANCELED, S.CANCELED)
+    add(pc, Ev.UPDATE_OPEN, pc)  # a late `open`
+    add(pc, Ev.SNAPSHOT_OPEN, pc)
+    add(pc, Ev.SNAPSHOT_ABSENT, S.CANCELED)
+    add(pc, Ev.ACK_RESTING, pc)  # cancelled by cloid before its ack
+    add(pc, Ev.ACK_FILLED, S.FILLED)
+    add(pc, Ev.ACK_REJECTED, S.REJECTED)
+    add(pc, Ev.UPDATE_REJECTED, S.REJECTED)
+    add(pc, Ev.TIMEOUT, pc)  # the place timed out after we asked to cancel: await evidence
+    add(pc, Ev.MODIFY_REJECTED, pc)
+    add(pc, Ev.MODIFY_OK, pc)
+
+    # --- pending modify (cancel-replace) ------------------------------------------------------
+    pm = S.PENDING_MODIFY
+    add(pm, Ev.MODIFY_OK, LIVE_AUTO)  # rebound to the new oid
+    add(pm, Ev.MODIFY_REJECTED, LIVE_AUTO)  # the old order still rests (unless evidence says no)
+    add(pm, Ev.ACK_FILLED, S.FILLED)  # the new order filled at once
+    add(pm, Ev.TIMEOUT, S.UNKNOWN)
+    add(pm, Ev.FILL_PARTIAL, pm)
+    add(pm, Ev.FILL_COMPLETE, S.FILLED)
+    add(pm, Ev.UPDATE_OPEN, pm)
+    add(pm, Ev.SNAPSHOT_OPEN, pm)
+    add(pm, Ev.UPDATE_FILLED, S.FILLED)
+    add(pm, Ev.UPDATE_CANCELED, S.CANCELED)
+    add(pm, Ev.CANCEL_SENT, S.PENDING_CANCEL)
+    add(pm, Ev.SNAPSHOT_ABSENT, S.CANCELED)
+
+    # --- unknown: only exchange evidence moves it -----------------------------------------------
+    u = S.UNKNOWN
+    add(u, Ev.UPDATE_OPEN, LIVE_AUTO)
+    add(u, Ev.SNAPSHOT_OPEN, LIVE_AUTO)
+    add(u, Ev.ACK_RESTING, LIVE_AUTO)  # a late answer
+    add(u, Ev.ACK_FILLED, S.FILLED)
+    add(u, Ev.ACK_REJECTED, S.REJECTED)
+    add(u, Ev.MODIFY_OK, LIVE_AUTO)
+    add(u, Ev.MODIFY_REJECTED, u)
+    add(u, Ev.FILL_PARTIAL, S.PARTIALLY_FILLED)
+    add(u, Ev.FILL_COMPLETE, S.FILLED)
+    add(u, Ev.UPDATE_FILLED, S.FILLED)
+    add(u, Ev.UPDATE_CANCELED, S.CANCELED)
+    add(u, Ev.UPDATE_REJECTED, S.REJECTED)
+    add(u, Ev.STATUS_NEVER_LANDED, S.EXPIRED)
+    add(u, Ev.SNAPSHOT_ABSENT, u)  # never guessed dead
+    add(u, Ev.CANCEL_SENT, u)
+    add(u, Ev.CANCEL_OK, S.CANCELED)
+    add(u, Ev.CANCEL_FAILED, u)
+    add(u, Ev.TIMEOUT, u)
+
+    # --- terminal: late evidence is legal and changes nothing, except corrections -------------
+    for term in (S.FILLED, S.CANCELED):
+        add(term, Ev.UPDATE_OPEN, term)  # `open` after the fills / `canceled` before `open` (F2)
+        add(term, Ev.ACK_RESTING, term)  # the ack after the fills (F3)
+        add(term, Ev.CANCEL_FAILED, term)  # cancel raced a fill (F11)
+        add(term, Ev.CANCEL_OK, term)
+        add(term, Ev.CANCEL_SENT, term)
+        add(term, Ev.MODIFY_REJECTED, term)
+        add(term, Ev.SNAPSHOT_ABSENT, term)
+        add(term, Ev.TIMEOUT, term)
+    add(S.FILLED, Ev.FILL_PARTIAL, S.FILLED)  # the `filled` update came before the fill itself
+    add(S.FILLED, Ev.FILL_COMPLETE, S.FILLED)
+    add(S.FILLED, Ev.UPDATE_FILLED, S.FILLED)
+    add(S.FILLED, Ev.ACK_FILLED, S.FILLED)
+    add(S.FILLED, Ev.UPDATE_CANCELED, S.FILLED)  # IOC remainder cancelled after a partial fill
+    add(S.CANCELED, Ev.FILL_PARTIAL, S.CANCELED)  # fill after canceled (late, F11)
+    add(S.CANCELED, Ev.FILL_COMPLETE, S.FILLED)  # our CANCELED was inferred; the fills say FILLED
+    add(S.CANCELED, Ev.UPDATE_FILLED, S.FILLED)
+    add(S.CANCELED, Ev.ACK_FILLED, S.FILLED)
+    add(S.CANCELED, Ev.UPDATE_CANCELED, S.CANCELED)
+    for term in (S.REJECTED, S.EXPIRED):
+        add(term, Ev.ACK_REJECTED, term)
+        add(term, Ev.UPDATE_REJECTED, term)
+        add(term, Ev.SNAPSHOT_ABSENT, term)
+        add(term, Ev.CANCEL_FAILED, term)
+        add(term, Ev.CANCEL_SENT, term)
+        add(term, Ev.STATUS_NEVER_LANDED, term)
+        add(term, Ev.TIMEOUT, term)
+    return t
+
+
+TRANSITIONS: dict[tuple[OrderState, Ev], OrderState] = _edges()
+"""Every legal ``(state, event) → state`` edge. ``LIVE_AUTO`` targets are resolved by
+:func:`next_state` to RESTING or PARTIALLY_FILLED from the order's filled size."""
+
+def next_state(state: OrderState, event: Ev, *, partly_filled: bool) -> OrderState | None:
+    """The state after ``event``, or ``None`` when the edge is illegal.
+
+    ``partly_filled`` tells whether the order (its current oid) has any filled size; it picks
+    RESTING or PARTIALLY_FILLED for edges into "the order rests".
+    """
+    dst = TRANSITIONS.get((state, event))
+    if dst is None:
+        return None
+    if dst is S.RESTING and partly_filled:
+        return S.PARTIALLY_FILLED
+    return dst
+
+
+CANCELED_STATUSES = frozenset(
+    {
+        "canceled",
+        "scheduledCancel",
+        "marginCanceled",
+        "vaultWithdrawalCanceled",
+        "openInterestCapCanceled",
+        "selfTradeCanceled",
+        "reduceOnlyCanceled",
+        "siblingFilledCanceled",
+        "delistedCanceled",
+        "liquidatedCanceled",
+        "outcomeSettledCanceled",
+        "internalCancel",
+    }
+)
+"""Status strings meaning "the exchange cancelled it" (protocol ref §2.10 ``[DOCS]``, ``[NK]``)."""
+
+
+def status_event(status: str) -> Ev | None:
+    """Map an exchange order status string to an event; ``None`` for statuses that change
+    nothing (``triggered``) or that we do not know (counted as bad input by the caller).
+
+    Source: the status table of ``orderStatus`` (protocol ref §2.10).
+    """
+    if status == "open":
+        return Ev.UPDATE_OPEN
+    if status == "filled":
+        return Ev.UPDATE_FILLED
+    if status in CANCELED_STATUSES or status.endswith("Canceled"):
+        return Ev.UPDATE_CANCELED
+    if status == "rejected" or status.endswith("Rejected"):
+        return Ev.UPDATE_REJECTED
+    return None
