@@ -135,6 +135,7 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
     add(live, Ev.SNAPSHOT_ABSENT, S.CANCELED)  # stale: gone with no fill to explain it
     add(live, Ev.MODIFY_REJECTED, LIVE_AUTO)  # a late modify answer after evidence
     add(live, Ev.CANCEL_FAILED, LIVE_AUTO)  # a late cancel answer after evidence
+    add(live, Ev.MODIFY_OK, LIVE_AUTO)  # the modify ack after the new oid was already seen
 
     # --- pending cancel ----------------------------------------------------------------------
     pc = S.PENDING_CANCEL
@@ -200,6 +201,7 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
         add(term, Ev.CANCEL_OK, term)
         add(term, Ev.CANCEL_SENT, term)
         add(term, Ev.MODIFY_REJECTED, term)
+        add(term, Ev.MODIFY_OK, term)  # the new leg already filled / was cancelled
         add(term, Ev.SNAPSHOT_ABSENT, term)
         add(term, Ev.TIMEOUT, term)
     add(S.FILLED, Ev.FILL_PARTIAL, S.FILLED)  # the `filled` update came before the fill itself

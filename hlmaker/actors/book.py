@@ -1,0 +1,98 @@
+"""The book actor: the only code that mutates order state.
+
+It owns an :class:`~hlmaker.orders.core.OrderBookCore` and one inbox — a receive channel of the
+union of everything that concerns orders (strategy intents, executor outcomes, feed events,
+reconcile snapshots). Because every producer sends into that one inbox, causal order holds by
+construction: the book registers a pending order *before* it emits the command, so a fill for that
+order can only be queued behind it (the finalize/fill race cannot happen).
+
+The actor never awaits the network. Its outbound channels to the executor and the reconciler
+must be unbounded (``max_buffer_size=math.inf``): book → executor → book is a cycle, and a
+bounded edge in a cycle can deadlock. The book's own caps (open orders per coin, tracked
+orders) bound what it can emit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import trio
+
+from hlmaker.clock import Clock
+from hlmaker.messages import BookView, Command, ReconcileRequest, ReconcileSnapshot
+from hlmaker.orders.core import Action, OrderBookCore
+from hlmaker.orders.reconcile import reconcile
+
+from .latest import Latest
+
+log = logging.getLogger("hlmaker.book")
+
+DRAIN_BATCH = 256
+"""Messages applied between two view publications when the inbox is busy."""
+
+
+async def run_book(
+    inbox: trio.MemoryReceiveChannel[object],
+    commands: trio.MemorySendChannel[Command],
+    reconcile_requests: trio.MemorySendChannel[ReconcileRequest],
+    views: Latest[BookView],
+    *,
+    core: OrderBookCore,
+    clock: Clock,
+    tick_interval_s: float = 0.25,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the book until its inbox is closed (then return) or it is cancelled.
+
+    Args:
+        inbox: the single inbox; every producer holds a clone of its send side.
+        commands: to the executor (unbounded — see the module docstring).
+        reconcile_requests: to the reconciler (unbounded; the reconciler coalesces).
+        views: where an immutable :class:`BookView` is published after each batch.
+        core: the state; a fresh core after a crash has lost its memory and re-syncs.
+        clock: wall-clock ms (the time seam).
+        tick_interval_s: how often :meth:`OrderBookCore.tick` runs when the inbox is quiet.
+    """
+    if commands._state.max_buffer_size != math.inf:  # type: ignore[attr-defined]
+        raise ValueError("the book's command channel must be unbounded (it is part of a cycle)")
+    views.publish(core.view(clock.now_ms()))
+    task_status.started()
+    tick_ms = int(tick_interval_s * 1000)
+    last_tick = clock.now_ms()
+    while True:
+        msg: object = None
+        with trio.move_on_after(tick_interval_s):
+            try:
+                msg = await inbox.receive()
+            except trio.EndOfChannel:
+                log.info("book inbox closed: stopping")
+                return
+        now = clock.now_ms()
+        actions: list[Action] = []
+        n = 0
+        while msg is not None:
+            actions += _apply(core, msg, now)
+            n += 1
+            if n >= DRAIN_BATCH:
+                break
+            try:
+                msg = inbox.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                msg = None
+        if now - last_tick >= tick_ms:
+            last_tick = now
+            actions += core.tick(now)
+        for action in actions:
+            if isinstance(action, ReconcileRequest):
+                reconcile_requests.send_nowait(action)
+            else:
+                commands.send_nowait(action)
+        views.publish(core.view(now))
+        await trio.lowlevel.checkpoint_if_cancelled()
+
+
+def _apply(core: OrderBookCore, msg: object, now: int) -> list[Action]:
+    if isinstance(msg, ReconcileSnapshot):
+        return list(reconcile(core, msg, now).actions)
+    return core.handle(msg, now)

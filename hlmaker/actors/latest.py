@@ -1,0 +1,56 @@
+"""A latest-value broadcast cell: the book publishes views, any number of readers watch them.
+
+Publishing never blocks and never queues: a reader that is slow simply skips intermediate
+versions and sees the newest one. This is how the book's read-only views reach the quoter, the
+reconciler, the UI and metrics without any of them being able to stall the book.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+import trio
+
+T = TypeVar("T")
+
+
+class Latest(Generic[T]):
+    """Holds the newest value and its version (0 before the first :meth:`publish`)."""
+
+    def __init__(self, initial: T) -> None:
+        self._value = initial
+        self._version = 0
+        self._changed = trio.Event()
+
+    @property
+    def value(self) -> T:
+        """The newest value."""
+        return self._value
+
+    @property
+    def version(self) -> int:
+        """How many times a value was published."""
+        return self._version
+
+    def publish(self, value: T) -> None:
+        """Replace the value and wake every waiting reader. Never blocks."""
+        self._value = value
+        self._version += 1
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_newer(self, version: int) -> tuple[int, T]:
+        """Wait until the version is greater than ``version``; return ``(version, value)``."""
+        while self._version <= version:
+            await self._changed.wait()
+        return self._version, self._value
+
+    async def wait_for(self, predicate: object) -> T:
+        """Wait until ``predicate(value)`` is true; return that value."""
+        version = -1
+        while True:
+            if version < self._version:
+                version = self._version
+                if predicate(self._value):  # type: ignore[operator]
+                    return self._value
+            await self._changed.wait()

@@ -1,0 +1,395 @@
+"""Channel-level scenarios: the book actor driven through its inbox, time moved by the clock."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import trio
+
+from hlmaker.messages import (
+    CancelFailed,
+    CancelOk,
+    CancelOrder,
+    CancelOrders,
+    FeedConnected,
+    ModifyOrder,
+    ModifyOrders,
+    ModifyResting,
+    NonUserCancel,
+    OrderFilled,
+    OrderResting,
+    OrderStatusReport,
+    PlaceOrder,
+    PlaceOrders,
+    RequestUnknown,
+)
+from hlmaker.orders import BookConfig
+
+from .helpers import D, as_fills, book_rig, fill, open_row, snapshot, update
+
+BID = PlaceOrder(coin="BTC", side="B", px=D("100"), sz=D("1"))
+
+
+async def place(rig, intent=BID):  # type: ignore[no-untyped-def]
+    await rig.send(intent)
+    cmd = await rig.command()
+    assert isinstance(cmd, PlaceOrders)
+    return cmd, cmd.orders[0].cloid
+
+
+async def test_placed_open_update_then_reconcile_matches(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            assert rig.state(cloid) == "pending_new"
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(update(7, "open", cloid=cloid))
+            assert rig.state(cloid) == "resting"
+            await trio.sleep(1)
+            await rig.send(snapshot(rig.now(), (open_row(7, cloid=cloid),)))
+            assert rig.view.is_synced
+            assert [o.oid for o in rig.view.orders] == [7]
+            rig.no_command()
+
+
+async def test_fill_then_filled_then_reconcile_matches(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(snapshot(rig.now(), (open_row(7, cloid=cloid),)))
+            await rig.send(as_fills(fill(7, 1, "0.4", cloid=cloid)))
+            assert rig.state(cloid) == "partially_filled"
+            await rig.send(as_fills(fill(7, 2, "0.6", start="0.4", cloid=cloid)),
+                           update(7, "filled", sz="0", cloid=cloid))
+            assert rig.state(cloid) == "filled"
+            assert rig.view.position("BTC") == D("1")
+            await trio.sleep(1)
+            await rig.send(snapshot(rig.now(), (), {"BTC": "1"}))
+            assert rig.view.is_synced and rig.view.counters.position_drifts == 0
+            assert rig.view.counters.gaps_detected == 0
+
+
+async def test_fill_before_ack_attaches_through_cloid(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(snapshot(rig.now()))
+            # The WebSocket fill outruns the ack that names oid 9.
+            await rig.send(as_fills(fill(9, 1, "1", cloid=cloid)))
+            assert rig.view.position("BTC") == D("1")
+            assert rig.state(cloid) == "filled"
+            await rig.send(OrderFilled(request_id=cmd.request_id, cloid=cloid, oid=9,
+                                       total_sz=D("1"), avg_px=D("100")))
+            assert rig.state(cloid) == "filled"
+            assert rig.view.counters.fills_applied == 1
+            assert rig.view.counters.illegal_transitions == 0
+            assert rig.view.position("BTC") == D("1")
+
+
+async def test_fill_before_ack_without_cloid_is_held_until_the_ack(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(snapshot(rig.now()))
+            await rig.send(update(9, "open"), as_fills(fill(9, 1, "0.25")))
+            assert rig.view.position("BTC") == D("0.25")  # the position moves at once
+            assert rig.state(cloid) == "pending_new"
+            assert rig.view.counters.early_events_held == 2
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=9))
+            assert rig.state(cloid) == "partially_filled"
+            assert rig.core.orders[cloid].leg_filled == D("0.25")
+
+
+async def test_duplicate_fill_counted_once(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            f = fill(7, 1, "0.5", cloid=cloid)
+            await rig.send(as_fills(f), as_fills(f), as_fills(f, snapshot=True))
+            assert rig.view.position("BTC") == D("0.5")
+            assert rig.view.counters.duplicate_fills_dropped == 2
+            assert rig.view.counters.fills_applied == 1
+
+
+async def test_orphan_gets_grace_then_cancel(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig(BookConfig(coins=("BTC",), orphan_grace_ms=5_000)) as rig:
+            await rig.send(snapshot(rig.now(), (open_row(555, cloid="0x" + "ab" * 16),)))
+            assert rig.view.counters.orphans_detected == 1
+            rig.no_command()
+            await trio.sleep(2)
+            await rig.send(snapshot(rig.now(), (open_row(555, cloid="0x" + "ab" * 16),)))
+            rig.no_command()  # still inside the grace window
+            await trio.sleep(4)
+            reqs = rig.drain_requests()
+            assert any(r.reason == "orphan" for r in reqs)  # the book asked for a fresh look
+            await rig.send(snapshot(rig.now(), (open_row(555, cloid="0x" + "ab" * 16),)))
+            cmd = await rig.command()
+            assert isinstance(cmd, CancelOrders) and cmd.cancels[0].oid == 555
+            await rig.send(CancelOk(request_id=cmd.request_id, cloid=None, oid=555))
+            assert rig.view.counters.orphans_cancelled == 1
+            await rig.send(snapshot(rig.now()))
+            assert rig.view.is_synced
+
+
+async def test_pending_order_listed_before_its_ack_is_not_an_orphan(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig(BookConfig(coins=("BTC",), orphan_grace_ms=0)) as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(snapshot(rig.now(), (open_row(31, cloid=cloid),)))
+            rig.no_command()
+            assert rig.view.counters.orphans_detected == 0
+            assert rig.core.orders[cloid].oid == 31
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=31))
+            assert rig.state(cloid) == "resting" and rig.view.counters.illegal_transitions == 0
+
+
+async def test_stale_protection_window(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            requested = rig.now()
+            await trio.sleep(0.5)
+            # Acked after the snapshot was requested: the snapshot may not list it (F13).
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(snapshot(rig.now(), (), requested_at=requested))
+            assert rig.state(cloid) == "resting"
+            assert rig.view.counters.stale_removed == 0
+            await trio.sleep(10)
+            await rig.send(snapshot(rig.now()))
+            assert rig.state(cloid) == "canceled"
+            assert rig.view.counters.stale_removed == 1
+
+
+async def test_cancel_fill_race(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(snapshot(rig.now(), (open_row(7, cloid=cloid),)))
+            await rig.send(CancelOrder(cloid=cloid))
+            cancel = await rig.command()
+            assert isinstance(cancel, CancelOrders) and cancel.cancels[0].oid == 7
+            assert rig.state(cloid) == "pending_cancel"
+            await rig.send(CancelFailed(
+                request_id=cancel.request_id, cloid=cloid, oid=7,
+                error="Order was never placed, already canceled, or filled. asset=0"))
+            assert rig.state(cloid) == "pending_cancel"  # await evidence
+            assert any(r.reason == "cancel_failed" for r in rig.drain_requests())
+            await rig.send(as_fills(fill(7, 3, "1", cloid=cloid)))
+            assert rig.state(cloid) == "filled"
+            assert rig.view.position("BTC") == D("1")
+            assert rig.view.counters.illegal_transitions == 0
+
+
+async def test_immediate_fill_in_ack_and_ws_fill_counted_once(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig, PlaceOrder(coin="BTC", side="B", px=D("101"),
+                                                      sz=D("1"), tif="Ioc"))
+            await rig.send(snapshot(rig.now()))
+            await rig.send(OrderFilled(request_id=cmd.request_id, cloid=cloid, oid=4,
+                                       total_sz=D("1"), avg_px=D("100.5")))
+            assert rig.state(cloid) == "filled"
+            assert rig.view.position("BTC") == D("0")  # the ack has no tid: the fill moves it
+            await rig.send(as_fills(fill(4, 10, "1", cloid=cloid)))
+            await rig.send(as_fills(fill(4, 10, "1", cloid=cloid), snapshot=True))
+            assert rig.view.position("BTC") == D("1")
+            assert rig.view.counters.fills_applied == 1
+            assert rig.core.orders[cloid].awaiting_fills_since is None
+
+
+async def test_ack_filled_but_fill_never_arrives_asks_for_a_sweep(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(snapshot(rig.now()))
+            rig.drain_requests()
+            await rig.send(OrderFilled(request_id=cmd.request_id, cloid=cloid, oid=4,
+                                       total_sz=D("1"), avg_px=D("100")))
+            await trio.sleep(6)
+            assert any(r.reason == "missing_fills" for r in rig.drain_requests())
+            await rig.send(snapshot(rig.now(), (), {"BTC": "1"},
+                                    fills=(fill(4, 10, "1", cloid=cloid, time_ms=rig.now()),)))
+            assert rig.view.position("BTC") == D("1") and rig.view.is_synced
+
+
+async def test_late_event_after_clean_up(autojump_clock) -> None:
+    with trio.fail_after(60):
+        async with book_rig(BookConfig(coins=("BTC",), terminal_retention_ms=1_000)) as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(as_fills(fill(7, 1, "1", cloid=cloid)))
+            assert rig.state(cloid) == "filled"
+            await trio.sleep(3)
+            await rig.send(update(7, "filled", sz="0"))  # wakes a tick after the window
+            await trio.sleep(1)
+            assert cloid not in rig.core.orders
+            await rig.send(as_fills(fill(7, 1, "1", cloid=cloid)), update(7, "canceled"))
+            assert rig.view.position("BTC") == D("1")
+            assert rig.view.counters.duplicate_fills_dropped == 1
+            assert rig.view.counters.late_events >= 1
+            assert rig.view.counters.illegal_transitions == 0
+
+
+async def test_position_drift_adopted(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            await rig.send(snapshot(rig.now(), (), {"BTC": "0"}))
+            await trio.sleep(1)
+            await rig.send(snapshot(rig.now(), (), {"BTC": "-0.3", "ETH": "2"},
+                                    fills_complete=False))
+            assert rig.view.position("BTC") == D("-0.3")
+            assert rig.view.position("ETH") == D("2")
+            assert rig.view.counters.position_drifts == 2
+            assert not rig.view.is_synced
+            await rig.send(snapshot(rig.now(), (), {"BTC": "-0.3", "ETH": "2"}))
+            assert rig.view.is_synced
+
+
+async def test_start_position_gap_detected(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(snapshot(rig.now(), (open_row(7, cloid=cloid),)))
+            rig.drain_requests()
+            # The exchange says the position was 0.5 before this fill: one was missed.
+            await rig.send(as_fills(fill(7, 2, "0.2", start="0.5", cloid=cloid)))
+            assert rig.view.counters.gaps_detected == 1
+            reqs = rig.drain_requests()
+            assert [r.reason for r in reqs] == ["gap"]
+            assert not rig.view.is_synced
+            missed = fill(99, 1, "0.5", time_ms=rig.now() - 10)
+            await rig.send(snapshot(rig.now(), (open_row(7, sz="0.8", cloid=cloid),),
+                                    {"BTC": "0.7"}, fills=(missed,)))
+            assert rig.view.position("BTC") == D("0.7")
+            assert rig.view.counters.position_drifts == 0
+
+
+async def test_modify_with_late_canceled_for_old_oid(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(ModifyOrder(cloid=cloid, px=D("99"), sz=D("2")))
+            mod = await rig.command()
+            assert isinstance(mod, ModifyOrders) and mod.modifies[0].oid == 7
+            assert rig.state(cloid) == "pending_modify"
+            await rig.send(ModifyResting(request_id=mod.request_id, cloid=cloid, old_oid=7,
+                                         new_oid=8))
+            await rig.send(update(8, "open", sz="2", orig="2", px="99", cloid=cloid))
+            await rig.send(update(7, "canceled", cloid=cloid))  # late, for the old oid
+            order = rig.core.orders[cloid]
+            assert order.state.value == "resting" and order.oid == 8
+            assert (order.px, order.sz) == (D("99"), D("2"))
+            await rig.send(snapshot(rig.now(), (open_row(8, sz="2", px="99", cloid=cloid),)))
+            assert rig.view.is_synced and rig.view.counters.orphans_detected == 0
+
+
+async def test_modify_new_oid_seen_before_the_ack(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(ModifyOrder(cloid=cloid, px=D("99"), sz=D("1")))
+            mod = await rig.command()
+            await rig.send(update(7, "canceled", cloid=cloid),
+                           update(8, "open", px="99", cloid=cloid),
+                           as_fills(fill(8, 5, "0.5", cloid=cloid)))
+            assert rig.core.orders[cloid].oid == 8
+            assert rig.state(cloid) == "partially_filled"
+            await rig.send(ModifyResting(request_id=mod.request_id, cloid=cloid, old_oid=7,
+                                         new_oid=8))
+            assert rig.state(cloid) == "partially_filled"
+            assert rig.view.counters.illegal_transitions == 0
+
+
+async def test_timed_out_placement_that_landed(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(RequestUnknown(request_id=cmd.request_id, kind="place",
+                                          cloids=(cloid,), expires_after_ms=cmd.expires_after_ms,
+                                          reason="timeout"))
+            assert rig.state(cloid) == "unknown"
+            assert rig.view.unresolved == 1
+            reqs = rig.drain_requests()
+            assert reqs and reqs[0].cloids == (cloid,)
+            # A snapshot without it proves nothing: unknown is never guessed dead.
+            await rig.send(snapshot(rig.now()))
+            assert rig.state(cloid) == "unknown"
+            await rig.send(snapshot(rig.now(), (open_row(12, cloid=cloid),)))
+            assert rig.state(cloid) == "resting" and rig.core.orders[cloid].oid == 12
+            assert rig.view.counters.unknown_resolved == 1 and rig.view.unresolved == 0
+
+
+async def test_timed_out_placement_that_never_landed(autojump_clock) -> None:
+    with trio.fail_after(60):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(RequestUnknown(request_id=cmd.request_id, kind="place",
+                                          cloids=(cloid,), expires_after_ms=cmd.expires_after_ms,
+                                          reason="timeout"))
+            early = OrderStatusReport(cloid=cloid, queried_at_ms=rig.now(), status=None)
+            await rig.send(snapshot(rig.now(), order_statuses=(early,)))
+            assert rig.state(cloid) == "unknown"  # asked before expiresAfter: not final
+            await trio.sleep(11)
+            late = OrderStatusReport(cloid=cloid, queried_at_ms=rig.now(), status=None)
+            await rig.send(snapshot(rig.now(), order_statuses=(late,)))
+            assert rig.state(cloid) == "expired"
+            assert rig.view.is_synced
+
+
+async def test_executor_silence_becomes_unknown(autojump_clock) -> None:
+    with trio.fail_after(60):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await trio.sleep(16)  # past expiresAfter + watchdog grace, no outcome at all
+            assert rig.state(cloid) == "unknown"
+
+
+async def test_exchange_initiated_cancel_and_reconnect(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(NonUserCancel(cancels=(("BTC", 7),)))
+            assert rig.state(cloid) == "canceled"
+            rig.drain_requests()
+            await rig.send(FeedConnected(at_ms=rig.now(), reconnect=True))
+            assert [r.reason for r in rig.drain_requests()] == ["reconnect"]
+
+
+async def test_bad_input_is_counted_not_raised(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            await rig.send(
+                OrderResting(request_id=99, cloid="0x" + "0" * 32, oid=1),
+                PlaceOrder(coin="DOGE", side="B", px=D("1"), sz=D("10")),
+                PlaceOrder(coin="BTC", side="B", px=D("1"), sz=D("-1")),
+                "not a message",
+                update(5, "weirdStatus"),
+            )
+            assert rig.view.counters.bad_inputs == 5
+            rig.no_command()
+            cmd, cloid = await place(rig)  # the actor is still alive
+            assert rig.state(cloid) == "pending_new"
+
+
+async def test_restarted_book_does_not_replay_old_fills(autojump_clock) -> None:
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            t = rig.now()
+            old = (fill(1, 1, "1", time_ms=t - 5000), fill(2, 2, "1", start="1", time_ms=t - 4000))
+            await rig.send(as_fills(*old, snapshot=True))
+            assert rig.view.position("BTC") == Decimal(0)
+            await rig.send(snapshot(t, (), {"BTC": "2"}, fills=old))
+            assert rig.view.position("BTC") == D("2")
+            assert rig.view.counters.fills_applied == 0
+            assert rig.view.counters.fills_preexisting == 2
+            assert rig.view.counters.position_drifts == 0
+            await rig.send(as_fills(fill(3, 3, "1", start="2", time_ms=t + 10)))
+            assert rig.view.position("BTC") == D("3") and rig.view.counters.gaps_detected == 0
