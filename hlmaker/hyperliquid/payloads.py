@@ -1,0 +1,232 @@
+"""Pure parsers from decoded JSON payloads (REST ``/info`` replies, WS ``data``, WS post ``info``
+payloads) to :mod:`hlmaker.messages` types. Each raises only :class:`CodecError`.
+
+Shapes follow protocol ref §2 (REST) and §6 (WS); units: px in quote currency, sz in coin, times
+in ms since the epoch, all numbers exact :class:`~decimal.Decimal`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+from hlmaker.hyperliquid import fields as f
+from hlmaker.hyperliquid.errors import CodecError
+from hlmaker.messages import (
+    AllMids,
+    Bbo,
+    Fill,
+    Funding,
+    L2Book,
+    Level,
+    Liquidation,
+    NonUserCancel,
+    OpenOrder,
+    OrderStatusReport,
+    OrderUpdate,
+    OrderUpdates,
+    Trade,
+    Trades,
+)
+
+
+def parse_fill(row: Any) -> Fill:
+    """One fill object (REST ``userFills``/``userFillsByTime`` row, WS ``WsFill``, §2.8, §6.4).
+
+    ``cloid`` is absent on fills of orders without one; ``feeToken`` defaults to ``"USDC"``;
+    ``liquidation`` becomes true when the row carries a non-null ``liquidation`` object.
+    """
+    r = f.obj(row, "fill")
+    return Fill(
+        coin=f.text(r, "coin", "fill"),
+        px=f.dec(r, "px", "fill"),
+        sz=f.dec(r, "sz", "fill"),
+        side=f.side(r, "side", "fill"),
+        time_ms=f.integer(r, "time", "fill"),
+        start_position=f.dec(r, "startPosition", "fill"),
+        dir=f.text(r, "dir", "fill"),
+        closed_pnl=f.dec(r, "closedPnl", "fill"),
+        hash=f.text(r, "hash", "fill"),
+        oid=f.integer(r, "oid", "fill"),
+        crossed=f.boolean(r, "crossed", "fill"),
+        fee=f.dec(r, "fee", "fill"),
+        tid=f.integer(r, "tid", "fill"),
+        cloid=f.cloid(r, "cloid", "fill"),
+        fee_token=f.opt_text(r, "feeToken", "fill") or "USDC",
+        liquidation=r.get("liquidation") is not None,
+    )
+
+
+def parse_fills(rows: Any) -> tuple[Fill, ...]:
+    """A list of fill objects (``userFills`` / ``userFillsByTime`` reply, WS ``fills``)."""
+    return tuple(parse_fill(row) for row in f.arr(rows, "fills"))
+
+
+def parse_open_order(row: Any) -> OpenOrder:
+    """One ``openOrders`` / ``frontendOpenOrders`` row, or the ``order`` of an ``orderStatus``
+    reply (§2.5, §2.6, §2.10). ``cloid`` and ``reduceOnly`` may be absent; ``origSz`` too."""
+    r = f.obj(row, "order")
+    return OpenOrder(
+        coin=f.text(r, "coin", "order"),
+        side=f.side(r, "side", "order"),
+        limit_px=f.dec(r, "limitPx", "order"),
+        sz=f.dec(r, "sz", "order"),
+        oid=f.integer(r, "oid", "order"),
+        timestamp_ms=f.integer(r, "timestamp", "order"),
+        orig_sz=f.opt_dec(r, "origSz", "order"),
+        cloid=f.cloid(r, "cloid", "order"),
+        reduce_only=f.boolean(r, "reduceOnly", "order", default=False),
+    )
+
+
+def parse_open_orders(rows: Any) -> tuple[OpenOrder, ...]:
+    """An ``openOrders`` / ``frontendOpenOrders`` reply (newest first, as the exchange sends)."""
+    return tuple(parse_open_order(row) for row in f.arr(rows, "openOrders"))
+
+
+def parse_positions(state: Any) -> dict[str, Decimal]:
+    """Signed position (``szi``, coin units) per coin from a ``clearinghouseState`` reply (§2.7).
+
+    Flat coins are absent from ``assetPositions`` and therefore from the result.
+    """
+    s = f.obj(state, "clearinghouseState")
+    positions: dict[str, Decimal] = {}
+    for entry in f.arr(f.get(s, "assetPositions", "clearinghouseState"), "assetPositions"):
+        position = f.obj(f.get(f.obj(entry, "assetPosition"), "position", "assetPosition"),
+                         "position")
+        positions[f.text(position, "coin", "position")] = f.dec(position, "szi", "position")
+    return positions
+
+
+def parse_order_update(row: Any) -> OrderUpdate:
+    """One ``WsOrder`` (§6.3): ``{"order": {...}, "status", "statusTimestamp"}``.
+
+    ``timestamp`` (placement time) becomes 0 when absent — the live element quoted in §6.3 was
+    trimmed without it — and a missing ``origSz`` falls back to ``sz``.
+    """
+    r = f.obj(row, "orderUpdate")
+    order = f.obj(f.get(r, "order", "orderUpdate"), "orderUpdate.order")
+    sz = f.dec(order, "sz", "order")
+    orig_sz = f.opt_dec(order, "origSz", "order")
+    return OrderUpdate(
+        coin=f.text(order, "coin", "order"),
+        side=f.side(order, "side", "order"),
+        limit_px=f.dec(order, "limitPx", "order"),
+        sz=sz,
+        orig_sz=sz if orig_sz is None else orig_sz,
+        oid=f.integer(order, "oid", "order"),
+        timestamp_ms=f.opt_integer(order, "timestamp", "order", default=0),
+        status=f.text(r, "status", "orderUpdate"),
+        status_timestamp_ms=f.integer(r, "statusTimestamp", "orderUpdate"),
+        cloid=f.cloid(order, "cloid", "order"),
+        reduce_only=f.boolean(order, "reduceOnly", "order", default=False),
+    )
+
+
+def parse_order_updates(rows: Any) -> OrderUpdates:
+    """The ``data`` array of an ``orderUpdates`` push, in exchange order."""
+    return OrderUpdates(updates=tuple(parse_order_update(r) for r in f.arr(rows, "orderUpdates")))
+
+
+def parse_order_status(resp: Any, cloid: str | None, queried_at_ms: int) -> OrderStatusReport:
+    """An ``orderStatus`` reply (§2.10) as an :class:`OrderStatusReport`.
+
+    ``{"status": "unknownOid"}`` gives ``status=None``. ``cloid`` is the cloid queried; for a
+    query by oid pass ``None`` and the order's own cloid (or ``""``) is used.
+    """
+    r = f.obj(resp, "orderStatus")
+    outer = f.text(r, "status", "orderStatus")
+    if outer == "unknownOid":
+        return OrderStatusReport(cloid=cloid or "", queried_at_ms=queried_at_ms, status=None)
+    if outer != "order":
+        raise CodecError(f"orderStatus: unexpected status {outer!r:.40}")
+    wrapper = f.obj(f.get(r, "order", "orderStatus"), "orderStatus.order")
+    order = parse_open_order(f.get(wrapper, "order", "orderStatus.order"))
+    return OrderStatusReport(
+        cloid=cloid if cloid is not None else (order.cloid or ""),
+        queried_at_ms=queried_at_ms,
+        status=f.text(wrapper, "status", "orderStatus.order"),
+        order=order,
+        status_timestamp_ms=f.opt_integer(wrapper, "statusTimestamp", "orderStatus.order"),
+    )
+
+
+def _level(row: Any, what: str) -> Level:
+    r = f.obj(row, what)
+    return Level(px=f.dec(r, "px", what), sz=f.dec(r, "sz", what),
+                 n=f.opt_integer(r, "n", what, default=0))
+
+
+def parse_l2_book(data: Any) -> L2Book:
+    """An ``l2Book`` reply or push: ``{"coin", "time", "levels": [bids, asks]}`` (§2.4, §6.2).
+
+    Levels keep the exchange's order: bids descending, asks ascending, best first.
+    """
+    d = f.obj(data, "l2Book")
+    levels = f.arr(f.get(d, "levels", "l2Book"), "l2Book.levels")
+    if len(levels) != 2:
+        raise CodecError("l2Book.levels: expected [bids, asks]")
+    bids, asks = (tuple(_level(x, "level") for x in f.arr(side, "l2Book side")) for side in levels)
+    return L2Book(coin=f.text(d, "coin", "l2Book"), time_ms=f.integer(d, "time", "l2Book"),
+                  bids=bids, asks=asks)
+
+
+def parse_bbo(data: Any) -> Bbo:
+    """A ``bbo`` push: ``{"coin", "time", "bbo": [bid | null, ask | null]}`` (§6.2)."""
+    d = f.obj(data, "bbo")
+    pair = f.arr(f.get(d, "bbo", "bbo"), "bbo.bbo")
+    if len(pair) != 2:
+        raise CodecError("bbo.bbo: expected [bid, ask]")
+    bid, ask = (None if x is None else _level(x, "bbo level") for x in pair)
+    return Bbo(coin=f.text(d, "coin", "bbo"), time_ms=f.integer(d, "time", "bbo"),
+               bid=bid, ask=ask)
+
+
+def parse_all_mids(mids: Any) -> AllMids:
+    """A flat ``{coin: mid}`` map: the REST ``allMids`` reply, or WS ``data["mids"]`` (§2.3)."""
+    m = f.obj(mids, "allMids")
+    return AllMids(mids=MappingProxyType(
+        {str(coin): f.to_dec(px, f"allMids[{coin!r:.20}]") for coin, px in m.items()}))
+
+
+def parse_trades(rows: Any) -> Trades:
+    """A ``trades`` push: ``[{"coin","side","px","sz","hash","time","tid","users"}]`` (§6.2)."""
+    trades = []
+    for row in f.arr(rows, "trades"):
+        r = f.obj(row, "trade")
+        trades.append(Trade(coin=f.text(r, "coin", "trade"), side=f.side(r, "side", "trade"),
+                            px=f.dec(r, "px", "trade"), sz=f.dec(r, "sz", "trade"),
+                            time_ms=f.integer(r, "time", "trade"),
+                            tid=f.integer(r, "tid", "trade")))
+    return Trades(trades=tuple(trades))
+
+
+def parse_funding(data: Any) -> Funding:
+    """The ``funding`` user event: ``{"time","coin","usdc","szi","fundingRate"}`` (§6.2);
+    ``usdc`` is signed (negative = paid)."""
+    d = f.obj(data, "funding")
+    return Funding(time_ms=f.integer(d, "time", "funding"), coin=f.text(d, "coin", "funding"),
+                   usdc=f.dec(d, "usdc", "funding"), szi=f.dec(d, "szi", "funding"),
+                   funding_rate=f.dec(d, "fundingRate", "funding"))
+
+
+def parse_liquidation(data: Any) -> Liquidation:
+    """The ``liquidation`` user event — note its snake_case keys (§6.2)."""
+    d = f.obj(data, "liquidation")
+    return Liquidation(
+        lid=f.integer(d, "lid", "liquidation"),
+        liquidator=f.text(d, "liquidator", "liquidation"),
+        liquidated_user=f.text(d, "liquidated_user", "liquidation"),
+        liquidated_ntl_pos=f.dec(d, "liquidated_ntl_pos", "liquidation"),
+        liquidated_account_value=f.dec(d, "liquidated_account_value", "liquidation"),
+    )
+
+
+def parse_non_user_cancel(rows: Any) -> NonUserCancel:
+    """The ``nonUserCancel`` user event: ``[{"coin", "oid"}, ...]`` (§6.2)."""
+    pairs = []
+    for row in f.arr(rows, "nonUserCancel"):
+        r = f.obj(row, "nonUserCancel")
+        pairs.append((f.text(r, "coin", "nonUserCancel"), f.integer(r, "oid", "nonUserCancel")))
+    return NonUserCancel(cancels=tuple(pairs))
