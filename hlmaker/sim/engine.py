@@ -139,7 +139,7 @@ class Engine:
         self._next_tid = self.config.first_tid
         self._action_seq = 0
         self._schedules: dict[str, int] = {}
-        self._default_lev = {
+        self.default_lev = {
             s.name: min(self.config.default_leverage, s.max_leverage) for s in self.universe
         }
         self.orders_accepted = 0
@@ -377,6 +377,8 @@ class Engine:
         if not rules.price_is_valid(px, spec.sz_decimals):
             return rules.ERR_TICK, "tickRejected"
         if req.tif not in ("Alo", "Ioc", "Gtc"):
+            if req.tif == "Trigger":
+                return rules.ERR_TRIGGER_UNSUPPORTED, "rejected"
             return "Invalid TIF.", "rejected"  # ⚠ text unconfirmed
         if not req.reduce_only and px * sz < rules.MIN_NOTIONAL:
             return rules.ERR_MIN_NOTIONAL, "minTradeNtlRejected"
@@ -457,9 +459,9 @@ class Engine:
                 increase = max(ZERO, sz - abs(pos))
             if increase > 0:
                 marks = self.marks()
-                lev = acct.lev(spec.name, self._default_lev[spec.name])
-                used = acct.position_margin(marks, self._default_lev) + acct.order_margin(
-                    self._default_lev
+                lev = acct.lev(spec.name, self.default_lev[spec.name])
+                used = acct.position_margin(marks, self.default_lev) + acct.order_margin(
+                    self.default_lev
                 )
                 if px * increase / lev > acct.account_value(marks) - used:
                     return self._reject(

@@ -65,6 +65,7 @@ ERR_INVALID_PRICE = "Order has invalid price."  # [CODEIDX]
 ERR_TOO_MANY_OPEN = "Too many open orders."  # ⚠ text unknown; status tooManyOpenOrdersRejected
 ERR_DUPLICATE_CLOID = "Duplicate cloid."  # ⚠ unknown whether the exchange rejects a live cloid
 ERR_UNKNOWN_ASSET = "Invalid asset."  # ⚠ text unknown
+ERR_TRIGGER_UNSUPPORTED = "Trigger orders are not supported by the simulator."  # sim-only
 ERR_MODIFY_MISSING = "Cannot modify canceled or filled order"  # ⚠ text unconfirmed
 
 
@@ -129,7 +130,10 @@ ERR_VAULT = "Vault or sub-account {vault} is not controlled by {user}."  # ⚠
 
 
 def parse_decimal(value: object) -> Decimal | None:
-    """Parse a wire number (a string, or an int) into a finite Decimal; ``None`` if invalid."""
+    """Parse a wire number (a string, an int or a Decimal) into a finite Decimal; ``None`` if
+    invalid."""
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
     try:

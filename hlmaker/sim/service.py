@@ -1,0 +1,479 @@
+"""The simulator's protocol layer, sans-IO: ``/info``, ``/exchange`` and the WebSocket sessions.
+
+Drivable with no sockets (the deterministic-simulation harness feeds JSON in and reads JSON out):
+
+* :meth:`SimService.handle_info` / :meth:`SimService.handle_exchange` take the request body
+  (``bytes``, ``str`` or an already parsed ``dict``) and ``now_ms`` and return
+  ``(http_status, body)``: a JSON-able object for status 200, plain text for 4xx (§1.1: never a
+  JSON object without ``code``, which would crash the SDK).
+* :meth:`SimService.open_session` returns a :class:`~hlmaker.sim.ws.WsSession`.
+* :meth:`SimService.step` advances the synthetic market and the engine's timers to ``now_ms`` and
+  queues pushes; ``on_push`` (if set) is called for each session that got new pushes.
+
+``/exchange`` checks, in order (§4, §5): JSON envelope shape (422 text otherwise); signature —
+L1 actions via :func:`hlmaker.hyperliquid.signing.recover_l1_signer` with source ``"b"`` unless
+``is_mainnet``, user-signed ``approveAgent`` via EIP-712; signer resolution (approved agent →
+its master; known user; else auto-funded when ``auto_fund``, else ``User or API Wallet … does not
+exist.``); ``expiresAfter`` (⚠ text); nonce (per signer, 100 highest kept, window
+``(now-2d, now+1d)``); ``vaultAddress`` (must be led by the master; auto-created when
+``auto_fund``). Business errors are HTTP 200 ``{"status":"err","response":…}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from hlmaker.hyperliquid.signing import recover_l1_signer
+from hlmaker.sim import rules, views
+from hlmaker.sim.engine import Effects, Engine, ModifyRequest, OrderRequest
+from hlmaker.sim.market import SyntheticMarket
+from hlmaker.sim.signatures import BadSignature, NonceStore, recover_user_signed
+from hlmaker.sim.ws import WsSession
+
+DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
+"""422 plain-text body for malformed requests (§1.1)."""
+
+MAX_BATCH = 200
+
+L1_ACTIONS = frozenset(
+    {
+        "order",
+        "cancel",
+        "cancelByCloid",
+        "batchModify",
+        "modify",
+        "scheduleCancel",
+        "updateLeverage",
+        "updateIsolatedMargin",
+        "noop",
+        "twapOrder",
+        "twapCancel",
+        "reserveRequestWeight",
+        "createSubAccount",
+        "subAccountTransfer",
+        "vaultTransfer",
+    }
+)
+USER_SIGNED_ACTIONS = frozenset(
+    {
+        "approveAgent",
+        "usdSend",
+        "withdraw3",
+        "approveBuilderFee",
+        "spotSend",
+        "usdClassTransfer",
+        "sendAsset",
+        "tokenDelegate",
+        "convertToMultiSigUser",
+        "userDexAbstraction",
+        "userSetAbstraction",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Protocol-level settings."""
+
+    is_mainnet: bool = False
+    """Loopback SDKs sign as testnet (phantom-agent source ``"b"``, §3.1)."""
+    auto_fund: bool = True
+    """Fund any new signer with ``auto_fund_usdc`` (off = behave like the exchange)."""
+    auto_fund_usdc: Decimal = Decimal(100_000)
+    verify_signatures: bool = True
+    l2_push_interval_ms: int = 500
+    mids_push_interval_ms: int = 500
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+
+
+def _parse(body: bytes | str | dict[str, Any] | Any) -> dict[str, Any]:
+    if isinstance(body, dict):
+        return body
+    if isinstance(body, (bytes, bytearray, str)):
+        try:
+            parsed = json.loads(body)
+        except (ValueError, RecursionError):
+            raise _Reject(422, DESERIALIZE_ERROR) from None
+        if isinstance(parsed, dict):
+            return parsed
+    raise _Reject(422, DESERIALIZE_ERROR)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Reject(422, DESERIALIZE_ERROR)
+    return value
+
+
+def _addr(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("0x") or len(value) != 42:
+        raise _Reject(422, DESERIALIZE_ERROR)
+    try:
+        int(value[2:], 16)
+    except ValueError:
+        raise _Reject(422, DESERIALIZE_ERROR) from None
+    return value.lower()
+
+
+def _err(text: str) -> dict[str, Any]:
+    return {"status": "err", "response": text}
+
+
+def _ok(kind: str, statuses: list[Any] | None = None) -> dict[str, Any]:
+    if statuses is None:
+        return {"status": "ok", "response": {"type": kind}}
+    return {"status": "ok", "response": {"type": kind, "data": {"statuses": statuses}}}
+
+
+class SimService:
+    """Hyperliquid's API over an :class:`Engine` (and optionally a :class:`SyntheticMarket`)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        market: SyntheticMarket | None = None,
+        config: ServiceConfig | None = None,
+    ) -> None:
+        self.engine = engine
+        self.market = market
+        self.config = config or ServiceConfig()
+        self.nonces = NonceStore()
+        self.agents: dict[str, str] = {}  # agent address -> master
+        self.vaults: dict[str, str] = {}  # vault / sub-account -> leader
+        self.requests_used: dict[str, int] = {}
+        self.sessions: dict[int, WsSession] = {}
+        self._next_session = 1
+        self.on_push: Callable[[WsSession], None] | None = None
+
+    # ---- sessions and publishing -------------------------------------------------------------
+
+    def open_session(self) -> WsSession:
+        """A new WebSocket session registered for pushes."""
+        session = WsSession(self, self._next_session)
+        self._next_session += 1
+        self.sessions[session.session_id] = session
+        return session
+
+    def close_session(self, session: WsSession) -> None:
+        """Unregister ``session`` (idempotent)."""
+        self.sessions.pop(session.session_id, None)
+
+    def publish(self, fx: Effects, now_ms: int) -> None:
+        """Queue the pushes of ``fx`` on every session and notify ``on_push``."""
+        if not fx and not fx.trades:
+            return
+        for session in list(self.sessions.values()):
+            if session.deliver(fx, now_ms) and self.on_push is not None:
+                self.on_push(session)
+
+    def step(self, now_ms: int) -> Effects:
+        """Advance market and timers (``scheduleCancel``) to ``now_ms``; queue every push."""
+        fx = self.market.step(now_ms) if self.market is not None else Effects()
+        fx.extend(self.engine.advance(now_ms))
+        self.publish(fx, now_ms)
+        for session in list(self.sessions.values()):
+            if session.market_data(now_ms) and self.on_push is not None:
+                self.on_push(session)
+        return fx
+
+    # ---- /info -----------------------------------------------------------------------------------
+
+    def handle_info(self, body: Any, now_ms: int) -> tuple[int, Any]:
+        """Answer a ``POST /info`` body (§2). Unknown ``type`` or missing fields → 422 text."""
+        try:
+            req = _parse(body)
+            return 200, self._info(req, now_ms)
+        except _Reject as rej:
+            return rej.status, rej.body
+
+    def _info(self, req: dict[str, Any], now_ms: int) -> Any:
+        kind = req.get("type")
+        eng = self.engine
+        if kind == "meta":
+            return views.meta(eng)
+        if kind == "spotMeta":
+            return views.spot_meta()
+        if kind == "metaAndAssetCtxs":
+            return [views.meta(eng), views.asset_ctxs(eng)]
+        if kind == "spotMetaAndAssetCtxs":
+            return [views.spot_meta(), []]
+        if kind == "allMids":
+            return views.all_mids(eng)
+        if kind == "perpDexs":
+            return [None]
+        if kind == "exchangeStatus":
+            return {"time": now_ms, "specialStatuses": None}
+        if kind == "l2Book":
+            coin = req.get("coin")
+            if not isinstance(coin, str):
+                raise _Reject(422, DESERIALIZE_ERROR)
+            return eng.book(coin).l2(now_ms) if coin in eng.coin_to_asset else None
+        user = _addr(req.get("user"))
+        if kind == "openOrders":
+            return views.open_orders(eng, user)
+        if kind == "frontendOpenOrders":
+            return views.open_orders(eng, user, frontend=True)
+        if kind == "clearinghouseState":
+            return views.clearinghouse_state(eng, user, now_ms)
+        if kind == "spotClearinghouseState":
+            return {"balances": []}
+        if kind == "userFills":
+            return views.user_fills(eng, user)
+        if kind == "userFillsByTime":
+            start = _int(req.get("startTime"))
+            end = req.get("endTime")
+            return views.user_fills_by_time(
+                eng, user, start, None if end is None else _int(end), now_ms
+            )
+        if kind == "orderStatus":
+            oid = req.get("oid")
+            if isinstance(oid, str):
+                return views.order_status(eng, user, oid)
+            return views.order_status(eng, user, _int(oid))
+        if kind == "historicalOrders":
+            return views.historical_orders(eng, user)
+        if kind == "userRateLimit":
+            return views.user_rate_limit(eng, user, self.requests_used.get(user, 0))
+        if kind == "userRole":
+            if user in self.agents:
+                return {"role": "agent", "data": {"user": self.agents[user]}}
+            return {"role": "user" if eng.account(user) else "missing"}
+        raise _Reject(422, DESERIALIZE_ERROR)
+
+    # ---- /exchange -----------------------------------------------------------------------------
+
+    def handle_exchange(self, body: Any, now_ms: int) -> tuple[int, Any]:
+        """Verify and apply a ``POST /exchange`` envelope (§4); pushes are queued on sessions."""
+        try:
+            env = _parse(body)
+            reply, fx = self._exchange(env, now_ms)
+        except _Reject as rej:
+            return rej.status, rej.body
+        if fx is not None:
+            self.publish(fx, now_ms)
+        return 200, reply
+
+    def _resolve(self, signer: str) -> str | None:
+        """The master account acting for ``signer`` (funding it when allowed), or ``None``."""
+        if signer in self.agents:
+            return self.agents[signer]
+        if self.engine.account(signer) is not None:
+            return signer
+        if self.config.auto_fund:
+            self.engine.fund(signer, self.config.auto_fund_usdc)
+            return signer
+        return None
+
+    def _exchange(self, env: dict[str, Any], now_ms: int) -> tuple[Any, Effects | None]:
+        action = env.get("action")
+        if not isinstance(action, dict) or not isinstance(action.get("type"), str):
+            raise _Reject(422, DESERIALIZE_ERROR)
+        kind = action["type"]
+        if kind not in L1_ACTIONS and kind not in USER_SIGNED_ACTIONS:
+            raise _Reject(422, DESERIALIZE_ERROR)
+        nonce = _int(env.get("nonce"))
+        signature = env.get("signature")
+        if not isinstance(signature, dict) or not {"r", "s", "v"} <= signature.keys():
+            raise _Reject(422, DESERIALIZE_ERROR)
+        vault_raw = env.get("vaultAddress")
+        vault = None if vault_raw is None else _addr(vault_raw)
+        expires = env.get("expiresAfter")
+        expires_after = None if expires is None else _int(expires)
+        if kind in USER_SIGNED_ACTIONS:
+            return self._user_signed(action, nonce, signature, expires_after, now_ms), None
+        plan = self._plan(action)
+        try:
+            signer = recover_l1_signer(
+                action, vault, nonce, expires_after, signature, self.config.is_mainnet
+            )
+        except ValueError:
+            return _err(rules.ERR_INVALID_SIGNATURE), None
+        master = self._resolve(signer)
+        if master is None:
+            return _err(rules.err_unknown_signer(signer)), None
+        if expires_after is not None and expires_after < now_ms:
+            return _err(rules.err_expired(expires_after, now_ms)), None
+        nonce_err = self.nonces.check(signer, nonce, now_ms)
+        if nonce_err is not None:
+            return _err(nonce_err), None
+        user = master
+        if vault is not None and vault != master:
+            leader = self.vaults.get(vault)
+            if leader is None and self.config.auto_fund and self.engine.account(vault) is None:
+                self.vaults[vault] = master
+                self.engine.fund(vault, self.config.auto_fund_usdc)
+                leader = master
+            if leader != master:
+                return _err(rules.ERR_VAULT.format(vault=vault, user=master)), None
+            user = vault
+        self.nonces.use(signer, nonce)
+        self.requests_used[user] = self.requests_used.get(user, 0) + 1
+        return plan(user, now_ms)
+
+    def _user_signed(
+        self,
+        action: dict[str, Any],
+        nonce: int,
+        signature: dict[str, Any],
+        expires_after: int | None,
+        now_ms: int,
+    ) -> Any:
+        kind = action["type"]
+        if kind != "approveAgent":
+            return _err(f"Action {kind} is not supported by the simulator.")
+        if expires_after is not None:
+            return _err("expiresAfter is not supported for user-signed actions.")  # ⚠ text
+        if action.get("nonce") != nonce:
+            return _err("Action nonce does not match the request nonce.")  # ⚠ text
+        try:
+            signer = recover_user_signed(action, signature)
+            agent = _addr(action.get("agentAddress"))
+        except (BadSignature, _Reject):
+            return _err(rules.ERR_INVALID_SIGNATURE)
+        expected_chain = "Mainnet" if self.config.is_mainnet else "Testnet"
+        if action.get("hyperliquidChain") != expected_chain:
+            return _err(rules.err_unknown_signer(signer))
+        if signer in self.agents:
+            return _err(rules.err_unknown_signer(signer))
+        if self.engine.account(signer) is None:
+            if not self.config.auto_fund:
+                return _err(rules.err_must_deposit(signer))
+            self.engine.fund(signer, self.config.auto_fund_usdc)
+        nonce_err = self.nonces.check(signer, nonce, now_ms)
+        if nonce_err is not None:
+            return _err(nonce_err)
+        self.nonces.use(signer, nonce)
+        self.agents[agent] = signer
+        return _ok("default")
+
+    def _plan(self, action: dict[str, Any]) -> Callable[[str, int], tuple[Any, Effects | None]]:
+        """Parse an L1 action (shape errors → 422 before any nonce is used) into a closure that
+        applies it for ``(user, now_ms)``."""
+        kind = action["type"]
+        eng = self.engine
+        if kind == "order":
+            wires = action.get("orders")
+            if not isinstance(wires, list):
+                raise _Reject(422, DESERIALIZE_ERROR)
+            reqs = [_order_request(w) for w in wires]
+
+            def place(user: str, now_ms: int) -> tuple[Any, Effects | None]:
+                if not reqs:
+                    return _err(rules.ERR_EMPTY_BATCH), None
+                if len(reqs) > MAX_BATCH:
+                    return _err(rules.ERR_BATCH_WEIGHT), None
+                statuses, fx = eng.place(user, reqs, now_ms)
+                return _ok("order", statuses), fx
+
+            return place
+        if kind in ("cancel", "cancelByCloid"):
+            wires = action.get("cancels")
+            if not isinstance(wires, list) or not all(isinstance(w, dict) for w in wires):
+                raise _Reject(422, DESERIALIZE_ERROR)
+            if kind == "cancel":
+                pairs = [(_int(w.get("a")), _int(w.get("o"))) for w in wires]
+            else:
+                cl = [(_int(w.get("asset")), _cloid(w.get("cloid"))) for w in wires]
+
+            def cancel(user: str, now_ms: int) -> tuple[Any, Effects | None]:
+                if len(wires) > MAX_BATCH:
+                    return _err(rules.ERR_BATCH_WEIGHT), None
+                if kind == "cancel":
+                    statuses, fx = eng.cancel(user, pairs, now_ms)
+                else:
+                    statuses, fx = eng.cancel_by_cloid(user, cl, now_ms)
+                return _ok("cancel", statuses), fx
+
+            return cancel
+        if kind in ("batchModify", "modify"):
+            mwires = action.get("modifies") if kind == "batchModify" else [action]
+            if not isinstance(mwires, list) or not all(isinstance(w, dict) for w in mwires):
+                raise _Reject(422, DESERIALIZE_ERROR)
+            mods = [
+                ModifyRequest(_oid(w.get("oid")), _order_request(w.get("order"))) for w in mwires
+            ]
+
+            def modify(user: str, now_ms: int) -> tuple[Any, Effects | None]:
+                if len(mods) > MAX_BATCH:
+                    return _err(rules.ERR_BATCH_WEIGHT), None
+                statuses, fx = eng.batch_modify(user, mods, now_ms)
+                if kind == "modify":
+                    first = statuses[0] if statuses else None
+                    if isinstance(first, dict) and "error" in first:
+                        return _err(first["error"]), fx
+                    return _ok("default"), fx
+                return _ok("order", statuses), fx
+
+            return modify
+        if kind == "scheduleCancel":
+            t = action.get("time")
+            when = None if t is None else _int(t)
+
+            def schedule(user: str, now_ms: int) -> tuple[Any, Effects | None]:
+                error = eng.schedule_cancel(user, when, now_ms)
+                return (_err(error) if error else _ok("default")), None
+
+            return schedule
+        if kind == "updateLeverage":
+            asset, lev = _int(action.get("asset")), _int(action.get("leverage"))
+            is_cross = action.get("isCross", True)
+            if not isinstance(is_cross, bool):
+                raise _Reject(422, DESERIALIZE_ERROR)
+
+            def leverage(user: str, now_ms: int) -> tuple[Any, Effects | None]:
+                error = eng.update_leverage(user, asset, is_cross, lev)
+                return (_err(error) if error else _ok("default")), None
+
+            return leverage
+        if kind in ("noop", "updateIsolatedMargin", "reserveRequestWeight"):
+            return lambda user, now_ms: (_ok("default"), None)
+        return lambda user, now_ms: (
+            _err(f"Action {kind} is not supported by the simulator."),
+            None,
+        )
+
+
+def _cloid(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("0x") or len(value) != 34:
+        raise _Reject(422, DESERIALIZE_ERROR)
+    return value.lower()
+
+
+def _oid(value: Any) -> int | str:
+    if isinstance(value, str):
+        return _cloid(value)
+    return _int(value)
+
+
+def _order_request(wire: Any) -> OrderRequest:
+    """Parse an order wire (§4.2). Shape errors → 422; value errors are left to the engine."""
+    if not isinstance(wire, dict):
+        raise _Reject(422, DESERIALIZE_ERROR)
+    asset = _int(wire.get("a"))
+    is_buy, reduce_only = wire.get("b"), wire.get("r")
+    px, sz, t = wire.get("p"), wire.get("s"), wire.get("t")
+    if not isinstance(is_buy, bool) or not isinstance(reduce_only, bool):
+        raise _Reject(422, DESERIALIZE_ERROR)
+    if not isinstance(px, str) or not isinstance(sz, str) or not isinstance(t, dict):
+        raise _Reject(422, DESERIALIZE_ERROR)
+    cloid = wire.get("c")
+    cloid = None if cloid is None else _cloid(cloid)
+    if "limit" in t and isinstance(t["limit"], dict):
+        tif = t["limit"].get("tif")
+        if tif not in ("Alo", "Ioc", "Gtc", "FrontendMarket"):
+            raise _Reject(422, DESERIALIZE_ERROR)
+        tif = "Ioc" if tif == "FrontendMarket" else tif
+    elif "trigger" in t:
+        tif = "Trigger"
+    else:
+        raise _Reject(422, DESERIALIZE_ERROR)
+    return OrderRequest(asset, is_buy, px, sz, reduce_only, tif, cloid)

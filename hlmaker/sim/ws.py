@@ -1,0 +1,316 @@
+"""The sans-IO WebSocket session of the simulator: subscriptions, acks, ping/pong, ``post``
+requests and the pushes of every subscribed feed.
+
+One :class:`WsSession` per connection. Feed it text with :meth:`WsSession.on_text` (returns the
+direct replies: acks, snapshots, pong, post responses) and read pushes produced by actions and
+market steps from :meth:`WsSession.take_pushes`. No sockets, no clock: ``now_ms`` (ms since the
+epoch) is passed in. Wire shapes: ``../shared/hyperliquid-protocol.md`` §6.
+
+Subscriptions (``type``): ``allMids``, ``l2Book``/``bbo``/``trades`` (``coin``), ``orderUpdates``,
+``userEvents`` (alias ``user`` ⚠), ``userFills``, ``openOrders``, ``clearinghouseState`` (``user``).
+Snapshots on subscribe: ``userFills`` (``isSnapshot: true``, newest first like REST ⚠), ``l2Book``,
+``bbo``, ``allMids``, ``openOrders``, ``clearinghouseState``; none for ``orderUpdates``,
+``userEvents``, ``trades`` (§12.2). Streaming ``userFills`` pushes omit ``isSnapshot`` (§12.3, as
+``[NK]`` types it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hlmaker.sim import views
+from hlmaker.sim.engine import Effects
+
+if TYPE_CHECKING:
+    from hlmaker.sim.service import SimService
+
+USER_FEEDS = ("orderUpdates", "userEvents", "user", "userFills", "openOrders", "clearinghouseState")
+COIN_FEEDS = ("l2Book", "bbo", "trades")
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON text."""
+    return json.dumps(obj, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Push:
+    """One server → client message queued for a session. ``channel`` lets the transport apply
+    per-feed faults; ``text`` is the JSON frame."""
+
+    channel: str
+    text: str
+
+
+@dataclass
+class _Sub:
+    kind: str
+    sub: dict[str, Any]
+    user: str | None = None
+    coin: str | None = None
+    last_version: int = -1
+    last_push_ms: int = -(10**15)
+    last_payload: Any = None
+
+
+@dataclass
+class WsSession:
+    """State of one WebSocket connection (created by :meth:`SimService.open_session`)."""
+
+    service: SimService
+    session_id: int
+    subs: dict[str, _Sub] = field(default_factory=dict)
+    outbox: deque[Push] = field(default_factory=deque)
+    closed: bool = False
+
+    # ---- client → server --------------------------------------------------------------------
+
+    def on_text(self, text: str, now_ms: int) -> list[str]:
+        """Handle one client frame; returns the direct replies in order (never raises)."""
+        try:
+            msg = json.loads(text)
+        except (ValueError, RecursionError):
+            return [self._error(f"Error parsing JSON into valid websocket request: {text[:200]}")]
+        if not isinstance(msg, dict):
+            return [self._error(f"Error parsing JSON into valid websocket request: {text[:200]}")]
+        method = msg.get("method")
+        if method == "ping":
+            return [dumps({"channel": "pong"})]
+        if method in ("subscribe", "unsubscribe"):
+            sub = msg.get("subscription")
+            if method == "subscribe":
+                return self._subscribe(sub, now_ms)
+            return self._unsubscribe(sub)
+        if method == "post":
+            return [self._post(msg, now_ms)]
+        return [self._error(f"Error parsing JSON into valid websocket request: {text[:200]}")]
+
+    def take_pushes(self) -> list[Push]:
+        """Remove and return the queued pushes, oldest first."""
+        out = list(self.outbox)
+        self.outbox.clear()
+        return out
+
+    def close(self) -> None:
+        """Forget the session (its queued pushes are dropped)."""
+        self.closed = True
+        self.outbox.clear()
+        self.service.close_session(self)
+
+    # ---- subscriptions -----------------------------------------------------------------------
+
+    @staticmethod
+    def _error(text: str) -> str:
+        return dumps({"channel": "error", "data": text})
+
+    def _normalise(self, sub: Any) -> _Sub | None:
+        if not isinstance(sub, dict) or not isinstance(sub.get("type"), str):
+            return None
+        kind = sub["type"]
+        engine = self.service.engine
+        if kind == "allMids":
+            return _Sub(kind, {"type": "allMids"})
+        if kind in COIN_FEEDS:
+            coin = sub.get("coin")
+            if not isinstance(coin, str) or coin not in engine.coin_to_asset:
+                return None
+            return _Sub(kind, {"type": kind, "coin": coin}, coin=coin)
+        if kind in USER_FEEDS:
+            user = sub.get("user")
+            if not isinstance(user, str) or not user.startswith("0x") or len(user) != 42:
+                return None
+            norm: dict[str, Any] = {"type": kind, "user": user.lower()}
+            if kind == "userFills":
+                norm["aggregateByTime"] = bool(sub.get("aggregateByTime", False))
+            if kind in ("openOrders", "clearinghouseState"):
+                norm["dex"] = ""
+            return _Sub(kind, norm, user=user.lower())
+        return None
+
+    def _subscribe(self, raw: Any, now_ms: int) -> list[str]:
+        sub = self._normalise(raw)
+        if sub is None:
+            return [self._error(f"Invalid subscription {dumps(raw)}")]
+        key = dumps(sub.sub)
+        if key in self.subs:
+            return [self._error(f"Already subscribed: {dumps(raw)}")]
+        self.subs[key] = sub
+        out = [
+            dumps(
+                {
+                    "channel": "subscriptionResponse",
+                    "data": {"method": "subscribe", "subscription": sub.sub},
+                }
+            )
+        ]
+        snap = self._snapshot(sub, now_ms)
+        if snap is not None:
+            out.append(snap)
+        return out
+
+    def _unsubscribe(self, raw: Any) -> list[str]:
+        sub = self._normalise(raw)
+        key = dumps(sub.sub) if sub is not None else None
+        if sub is None or key not in self.subs:
+            return [self._error(f"Already unsubscribed: {dumps(raw)}")]
+        del self.subs[key]
+        return [
+            dumps(
+                {
+                    "channel": "subscriptionResponse",
+                    "data": {"method": "unsubscribe", "subscription": sub.sub},
+                }
+            )
+        ]
+
+    def _snapshot(self, sub: _Sub, now_ms: int) -> str | None:
+        engine = self.service.engine
+        if sub.kind == "userFills":
+            assert sub.user is not None
+            fills = views.user_fills(engine, sub.user)
+            data = {"isSnapshot": True, "user": sub.user, "fills": fills}
+            return dumps({"channel": "userFills", "data": data})
+        if sub.kind in ("l2Book", "bbo", "allMids", "openOrders", "clearinghouseState"):
+            return self._market_or_state(sub, now_ms, force=True)
+        return None
+
+    # ---- server → client ---------------------------------------------------------------------
+
+    def _push(self, channel: str, data: Any) -> None:
+        self.outbox.append(Push(channel, dumps({"channel": channel, "data": data})))
+
+    def deliver(self, fx: Effects, now_ms: int) -> bool:
+        """Queue the pushes that ``fx`` produces for this session's subscriptions. Returns
+        whether anything was queued."""
+        before = len(self.outbox)
+        engine = self.service.engine
+        for sub in self.subs.values():
+            user = sub.user
+            if sub.kind == "orderUpdates":
+                rows = [ev.wire for ev in fx.order_events if ev.user == user]
+                if rows:
+                    self._push("orderUpdates", rows)
+            elif sub.kind == "userFills":
+                rows = [f.wire() for f in fx.fills if f.user == user]
+                if rows:
+                    self._push("userFills", {"user": user, "fills": rows})
+            elif sub.kind in ("userEvents", "user"):
+                rows = [f.wire() for f in fx.fills if f.user == user]
+                if rows:
+                    self._push("user", {"fills": rows})
+                cancels = [{"coin": c, "oid": o} for u, c, o in fx.non_user_cancels if u == user]
+                if cancels:
+                    self._push("user", {"nonUserCancel": cancels})
+            elif sub.kind == "openOrders":
+                if any(ev.user == user for ev in fx.order_events):
+                    assert user is not None
+                    orders = views.open_orders(engine, user, frontend=True)
+                    self._push("openOrders", {"dex": "", "user": user, "orders": orders})
+            elif sub.kind == "clearinghouseState":
+                if any(f.user == user for f in fx.fills) or any(
+                    ev.user == user for ev in fx.order_events
+                ):
+                    assert user is not None
+                    state = views.clearinghouse_state(engine, user, now_ms)
+                    self._push(
+                        "clearinghouseState", {"dex": "", "user": user, "clearinghouseState": state}
+                    )
+            elif sub.kind == "trades":
+                rows = [t for t in fx.trades if t["coin"] == sub.coin]
+                if rows:
+                    self._push("trades", rows)
+        return len(self.outbox) > before
+
+    def market_data(self, now_ms: int) -> bool:
+        """Queue due ``l2Book`` / ``bbo`` / ``allMids`` pushes (throttled, only on change)."""
+        before = len(self.outbox)
+        for sub in self.subs.values():
+            if sub.kind in ("l2Book", "bbo", "allMids"):
+                text = self._market_or_state(sub, now_ms, force=False)
+                if text is not None:
+                    self.outbox.append(Push(sub.kind, text))
+        return len(self.outbox) > before
+
+    def _market_or_state(self, sub: _Sub, now_ms: int, force: bool) -> str | None:
+        engine = self.service.engine
+        cfg = self.service.config
+        if sub.kind == "l2Book":
+            assert sub.coin is not None
+            book = engine.book(sub.coin)
+            due = now_ms - sub.last_push_ms >= cfg.l2_push_interval_ms
+            if not force and (book.version == sub.last_version or not due):
+                return None
+            sub.last_version = book.version
+            sub.last_push_ms = now_ms
+            return dumps({"channel": "l2Book", "data": book.l2(now_ms)})
+        if sub.kind == "bbo":
+            assert sub.coin is not None
+            book = engine.book(sub.coin)
+            top = [book.bids.top(), book.asks.top()]
+            if not force and top == sub.last_payload:
+                return None
+            sub.last_payload = top
+            return dumps({"channel": "bbo", "data": {"coin": sub.coin, "time": now_ms, "bbo": top}})
+        if sub.kind == "allMids":
+            due = now_ms - sub.last_push_ms >= cfg.mids_push_interval_ms
+            if not force and not due:
+                return None
+            mids = views.all_mids(engine)
+            if not force and mids == sub.last_payload:
+                return None
+            sub.last_payload = mids
+            sub.last_push_ms = now_ms
+            return dumps({"channel": "allMids", "data": {"mids": mids}})
+        if sub.kind == "openOrders":
+            assert sub.user is not None
+            orders = views.open_orders(engine, sub.user, frontend=True)
+            return dumps(
+                {"channel": "openOrders", "data": {"dex": "", "user": sub.user, "orders": orders}}
+            )
+        if sub.kind == "clearinghouseState":
+            assert sub.user is not None
+            state = views.clearinghouse_state(engine, sub.user, now_ms)
+            return dumps(
+                {
+                    "channel": "clearinghouseState",
+                    "data": {"dex": "", "user": sub.user, "clearinghouseState": state},
+                }
+            )
+        return None
+
+    # ---- post ----------------------------------------------------------------------------------
+
+    def _post(self, msg: dict[str, Any], now_ms: int) -> str:
+        req_id = msg.get("id")
+        request = msg.get("request")
+        if not isinstance(req_id, int) or isinstance(req_id, bool) or not isinstance(request, dict):
+            return self._error(f"Invalid post request: {dumps(msg)[:200]}")
+        kind = request.get("type")
+        payload = request.get("payload")
+        if kind == "info":
+            status, body = self.service.handle_info(payload, now_ms)
+            if status != 200:
+                return post_error(req_id, str(body))
+            info_type = payload.get("type") if isinstance(payload, dict) else None
+            return post_reply(req_id, "info", {"type": info_type, "data": body})
+        if kind == "action":
+            status, body = self.service.handle_exchange(payload, now_ms)
+            if status != 200:
+                return post_error(req_id, str(body))
+            return post_reply(req_id, "action", body)
+        return post_error(req_id, f"Unknown post request type: {kind!r}")
+
+
+def post_reply(req_id: int, kind: str, payload: Any) -> str:
+    """``{"channel":"post","data":{"id":…,"response":{"type":kind,"payload":…}}}`` (§6.5)."""
+    return dumps(
+        {"channel": "post", "data": {"id": req_id, "response": {"type": kind, "payload": payload}}}
+    )
+
+
+def post_error(req_id: int, text: str) -> str:
+    """A post answered with ``{"type":"error","payload":"<text>"}`` (§6.5)."""
+    return post_reply(req_id, "error", text)
