@@ -4,11 +4,18 @@
 
     HlmakerError                         hlmaker.errors
     └── VenueError                       anything the venue layer raises on purpose
-        ├── TransportError               connection refused/reset/closed, DNS, TLS, WS closed
-        │   └── RequestTimeout           no answer within the per-request deadline
-        ├── RateLimited                  HTTP 429 (IP weight limit, protocol ref §8)
-        ├── ServerError                  HTTP 5xx, or another non-2xx the exchange gave us
+        ├── TransportError               connection refused/reset/closed, DNS, TLS, WS closed:
+        │   │                            the outcome of an in-flight request is unknown
+        │   ├── RequestTimeout           no answer within the per-request deadline (``.sent``)
+        │   ├── ConnectionStalled        WS: nothing received for the silence timeout
+        │   └── ConsumerOverflow         WS: the frame consumer fell behind (see ws.py)
+        ├── HttpError                    a non-2xx HTTP reply (``.status_code``, ``.text``)
+        │   ├── RateLimited              HTTP 429, IP weight limit (§8) (``.retry_after_s``)
+        │   ├── ServerError              HTTP 5xx
+        │   └── BadRequest               other 4xx, e.g. 422 "Failed to deserialize the JSON
+        │                                body into the target type" (a bug on our side)
         ├── ExchangeError                ``{"status": "err", "response": text}`` → ``.text``
+        │                                (also a WS ``post`` answered with type ``error``)
         ├── CodecError                   a frame/payload the codec cannot decode (the ONLY
         │                                error :func:`hlmaker.hyperliquid.codec.parse_frame`
         │                                raises)
@@ -39,27 +46,52 @@ class TransportError(VenueError):
 
 
 class RequestTimeout(TransportError):
-    """No response within the per-request timeout; the action may or may not have landed."""
+    """No response within the per-request timeout.
 
-
-class RateLimited(VenueError):
-    """HTTP 429: the IP's request weight is exhausted (protocol ref §1.1, §8).
-
-    ``retry_after_s`` is the ``Retry-After`` header when the server sent one, else ``None``.
+    ``sent`` is false when the request never left (it timed out waiting for an in-flight slot):
+    then an action certainly did not land. Otherwise it may or may not have landed.
     """
 
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+    def __init__(self, message: str, *, sent: bool = True) -> None:
         super().__init__(message)
-        self.retry_after_s = retry_after_s
+        self.sent = sent
 
 
-class ServerError(VenueError):
-    """HTTP 5xx (or any other unexpected non-2xx status); ``status_code`` and a body excerpt."""
+class ConnectionStalled(TransportError):
+    """The WebSocket received nothing (not even a pong) for the silence timeout (reliability F5)."""
+
+
+class ConsumerOverflow(TransportError):
+    """The WebSocket frame buffer filled up with account events: the connection is dropped so
+    that the reconnect path re-syncs (see :mod:`hlmaker.hyperliquid.ws`)."""
+
+
+class HttpError(VenueError):
+    """A non-2xx HTTP reply: ``status_code`` and the body ``text`` (an excerpt is shown)."""
 
     def __init__(self, status_code: int, text: str) -> None:
         super().__init__(f"HTTP {status_code}: {text[:200]}")
         self.status_code = status_code
         self.text = text
+
+
+class RateLimited(HttpError):
+    """HTTP 429: the IP's request weight is exhausted (protocol ref §1.1, §8).
+
+    ``retry_after_s`` is the ``Retry-After`` header in seconds when the server sent one.
+    """
+
+    def __init__(self, status_code: int, text: str, retry_after_s: float | None = None) -> None:
+        super().__init__(status_code, text)
+        self.retry_after_s = retry_after_s
+
+
+class ServerError(HttpError):
+    """HTTP 5xx: the exchange failed; an action may or may not have landed."""
+
+
+class BadRequest(HttpError):
+    """HTTP 4xx other than 429: the exchange could not read the request (our bug)."""
 
 
 class ExchangeError(VenueError):

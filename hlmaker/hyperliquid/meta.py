@@ -68,11 +68,11 @@ class AssetMap:
         cls,
         meta: Mapping[str, Any],
         spot_meta: Mapping[str, Any] | None = None,
-        builder_dexes: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        builder_dexes: Sequence[tuple[int, str, Mapping[str, Any]]] = (),
     ) -> AssetMap:
         """Build from the ``/info`` replies ``meta`` (``dex: ""``), ``spotMeta`` and, for each
-        builder dex in ``perpDexs`` order (excluding the ``null`` first entry), ``(dex name,
-        meta of that dex)``.
+        builder dex wanted, ``(its index k ≥ 1 in the perpDexs reply, dex name, meta of that
+        dex)``.
 
         Raises:
             CodecError: a reply lacks the fields above (``universe``, ``name``, ``szDecimals``,
@@ -93,7 +93,9 @@ class AssetMap:
             add(_str(entry.get("name"), "meta name"), index,
                 _int(entry.get("szDecimals"), "szDecimals"))
 
-        for position, (dex, dex_meta) in enumerate(builder_dexes, start=1):
+        for position, dex, dex_meta in builder_dexes:
+            if isinstance(position, bool) or not isinstance(position, int) or position < 1:
+                raise ValueError(f"builder dex index must be an int >= 1, got {position!r}")
             offset = BUILDER_DEX_OFFSET + position * BUILDER_DEX_STRIDE
             for index, entry in enumerate(_universe(dex_meta, f"meta of dex {dex}")):
                 if not isinstance(entry, dict):
