@@ -1,9 +1,164 @@
-"""``hlmaker sim`` — placeholder until the simulator lands."""
+"""``hlmaker sim`` — serve the built-in exchange simulator until Ctrl-C.
+
+This is the program's edge: the only place the simulator reads the system clock (the wall-clock
+anchor handed to :class:`~hlmaker.clock.WallClock`).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 import click
+import trio
+
+from hlmaker.sim.faults import PROFILES
+from hlmaker.sim.market import MarketConfig, TradeReplay
+from hlmaker.sim.server import open_simulator
+from hlmaker.sim.service import ServiceConfig
+
+
+def _decimal(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
+    try:
+        out = Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number") from None
+    if not out.is_finite() or out < 0:
+        raise click.BadParameter("must be a non-negative number")
+    return out
 
 
 @click.command()
-def sim_command() -> None:
-    """Serve the built-in exchange simulator (not yet implemented)."""
-    raise click.ClickException("the simulator is not built yet")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0 = pick a free one).",
+)
+@click.option(
+    "--seed", default=0, show_default=True, type=int, help="Seed of the market and fault decisions."
+)
+@click.option(
+    "--faults",
+    "faults",
+    default="none",
+    show_default=True,
+    type=click.Choice(sorted(PROFILES)),
+    help="Fault profile.",
+)
+@click.option(
+    "--auto-fund/--no-auto-fund",
+    default=True,
+    show_default=True,
+    help="Fund every new signer automatically (off behaves like the exchange).",
+)
+@click.option(
+    "--balance",
+    default="100000",
+    show_default=True,
+    callback=_decimal,
+    help="USDC given to each auto-funded signer.",
+)
+@click.option(
+    "--taker-rate",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Taker orders per second per coin (Poisson).",
+)
+@click.option(
+    "--taker-notional",
+    default=2000.0,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="Mean taker order value in USDC.",
+)
+@click.option(
+    "--volatility-bps",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Mid volatility in bps per square-root second.",
+)
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV of trades time,px,sz,side to replay.",
+)
+@click.option(
+    "--replay-coin",
+    default="BTC",
+    show_default=True,
+    help="Coin the replay CSV trades (unless it has a coin column).",
+)
+@click.option(
+    "--step-ms",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Market step period in ms.",
+)
+def sim_command(
+    host: str,
+    port: int,
+    seed: int,
+    faults: str,
+    auto_fund: bool,
+    balance: Decimal,
+    taker_rate: float,
+    taker_notional: float,
+    volatility_bps: float,
+    replay: Path | None,
+    replay_coin: str,
+    step_ms: int,
+) -> None:
+    """Serve the built-in Hyperliquid exchange simulator (REST and WebSocket on one port)."""
+    try:
+        trade_replay = TradeReplay.from_csv(replay, replay_coin) if replay else None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    market = MarketConfig(
+        taker_rate_per_s=taker_rate,
+        taker_notional_usd=taker_notional,
+        volatility_bps=volatility_bps,
+    )
+    service = ServiceConfig(auto_fund=auto_fund, auto_fund_usdc=balance)
+    epoch_ms = int(time.time() * 1000)  # the wall-clock anchor, read at the edge
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def on_signal() -> None:
+                    async for _ in signals:
+                        nursery.cancel_scope.cancel()
+                        return
+
+                nursery.start_soon(on_signal)
+                async with open_simulator(
+                    host=host,
+                    port=port,
+                    seed=seed,
+                    faults=faults,
+                    epoch_ms=epoch_ms,
+                    market=market,
+                    service_config=service,
+                    replay=trade_replay,
+                    step_ms=step_ms,
+                ) as sim:
+                    click.echo(sim.base_url, nl=True)
+                    click.echo(
+                        f"hlmaker sim: seed={seed} faults={faults} auto_fund={auto_fund} "
+                        f"(Ctrl-C to stop)",
+                        err=True,
+                    )
+                    await trio.sleep_forever()
+
+    try:
+        trio.run(main)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None
