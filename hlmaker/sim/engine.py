@@ -548,6 +548,7 @@ class Engine:
             book.version += 1
             fx.books[book.coin] = None
             book.last_trade_px = last_px
+            self._fix_reduce_only(taker, order.coin, now_ms, fx)
         return filled, notional
 
     def _trade(
