@@ -132,6 +132,7 @@ class _Request:
 
 
 _Held = OrderUpdate | Fill
+_LIVE_EVIDENCE = frozenset({Ev.ACK_RESTING, Ev.UPDATE_OPEN, Ev.SNAPSHOT_OPEN, Ev.MODIFY_OK})
 
 
 class OrderBookCore:
@@ -158,8 +159,11 @@ class OrderBookCore:
             capacity=self.config.held_capacity, ttl_ms=self.config.held_ttl_ms
         )
         self.positions: dict[str, Decimal] = {}
-        self.recent_fills: deque[tuple[int, str, Decimal]] = deque()
-        """(fill time, coin, signed size) of fills applied recently, for position comparison."""
+        self.recent_fills: deque[tuple[int, str, Decimal, int]] = deque()
+        """(fill time, coin, signed size, local apply time) of recent fills, for position
+        comparison in reconcile."""
+        self.deferred_mismatch: dict[str, int] = {}
+        self.last_snapshot_requested_ms: int | None = None
         self.counters = _MutableCounters()
         self.requests: dict[int, _Request] = {}
         self.orphans: dict[int, _Orphan] = {}
@@ -170,7 +174,7 @@ class OrderBookCore:
         self.last_fill_ms: int | None = None
         self.presync_fills: list[Fill] = []
         self._next_request_id = 1
-        self._reconcile_asked: ReconcileReason | None = None
+        self._resend_cancel: set[str] = set()
 
     # ------------------------------------------------------------------ helpers
     def take_notes(self) -> list[Note]:
@@ -239,6 +243,10 @@ class OrderBookCore:
                 f"cloid={order.cloid} oid={order.oid} state={old.value} event={ev.value} {why}",
             )
             return False
+        if order.cancel_wanted and order.inflight is None and ev in _LIVE_EVIDENCE and (
+            new in (OrderState.RESTING, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANCEL)
+        ):
+            self._resend_cancel.add(order.cloid)
         if new is not old:
             order.state = new
             if new.is_terminal:
@@ -283,6 +291,25 @@ class OrderBookCore:
 
         Unknown message types are bad input (counted, logged), never an exception.
         """
+        actions = self._dispatch(msg, now_ms)
+        if self._resend_cancel:
+            actions += self.flush_cancels(now_ms)
+        return actions
+
+    def flush_cancels(self, now_ms: int) -> list[Action]:
+        """Cancels for orders we asked to cancel that the exchange has since shown alive (the
+        cancel lost a race with the placement, or the placement's outcome was unknown)."""
+        orders = [self.orders[c] for c in sorted(self._resend_cancel) if c in self.orders]
+        self._resend_cancel.clear()
+        orders = [o for o in orders if o.inflight is None and not o.state.is_terminal
+                  and o.state is not OrderState.UNKNOWN]
+        for o in orders:
+            if o.state is OrderState.PENDING_CANCEL:
+                o.state = OrderState.RESTING if o.leg_filled == 0 else OrderState.PARTIALLY_FILLED
+        cmd = self._cancel_command(orders, now_ms)
+        return [cmd] if cmd else []
+
+    def _dispatch(self, msg: object, now_ms: int) -> list[Action]:
         if isinstance(msg, Fills | OrderUpdates | NonUserCancel | FeedConnected
                       | FeedDisconnected):
             return self.on_event(msg, now_ms)
@@ -513,10 +540,6 @@ class OrderBookCore:
         else:
             self._transition(order, Ev.ACK_RESTING, now_ms)
         actions += self._replay_held(msg.oid, now_ms)
-        if order.cancel_wanted and order.state in (OrderState.RESTING,
-                                                   OrderState.PARTIALLY_FILLED):
-            cmd = self._cancel_command([order], now_ms)
-            actions += [cmd] if cmd else []
         return actions
 
     def _ack_filled(self, order: TrackedOrder, total_sz: Decimal, now_ms: int) -> list[Action]:
@@ -667,7 +690,7 @@ class OrderBookCore:
         self.positions[fill.coin] = before + delta
         self.counters.fills_applied += 1
         self.counters.volume += fill.sz * fill.px
-        self.recent_fills.append((fill.time_ms, fill.coin, delta))
+        self.recent_fills.append((fill.time_ms, fill.coin, delta, now_ms))
         while len(self.recent_fills) > self.config.dedup_capacity:
             self.recent_fills.popleft()
         if self.last_fill_ms is None or fill.time_ms > self.last_fill_ms:

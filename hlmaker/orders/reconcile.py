@@ -19,7 +19,13 @@ the contract (``../shared/reliability.md``):
    since the snapshot was requested (minus the protection window) → cancelled locally.
    Unknown-outcome orders are never removed this way.
 5. **Positions**: the local position minus fills newer than the position read must equal the
-   exchange's ``szi``; otherwise the exchange's is adopted and counted as a drift (F16).
+   exchange's ``szi``; otherwise the exchange's is adopted and counted as a drift (F16). When
+   fills for that coin were applied while the snapshot was being taken, the comparison is
+   ambiguous (a fill in the same millisecond as the read may or may not be in it): the decision
+   is deferred to a fresh snapshot, at most ``MAX_DEFERRALS`` times in a row.
+
+A snapshot requested before the last one applied is stale: its fills and order statuses (facts)
+are applied, but it decides nothing about orphans, stale orders or positions.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from hlmaker.orders.states import Ev, OrderState, status_event
 from hlmaker.orders.tracked import ZERO
 
 log = logging.getLogger("hlmaker.book")
+
+MAX_DEFERRALS = 3
 
 
 @attrs.frozen(kw_only=True)
@@ -83,6 +91,16 @@ def reconcile(core: OrderBookCore, snap: ReconcileSnapshot, now_ms: int) -> Reco
     # 2. orderStatus by cloid
     for rep in snap.order_statuses:
         _apply_status_report(core, rep, now_ms)
+
+    last = core.last_snapshot_requested_ms
+    if last is not None and snap.requested_at_ms < last:
+        log.info("book stale snapshot requested_at=%d < %d: facts only", snap.requested_at_ms,
+                 last)
+        actions += core.flush_cancels(now_ms)
+        return ReconcileResult(actions=tuple(actions), orphans_seen=len(core.orphans),
+                               orphan_cancels=0, stale_removed=0, drifted_coins=(),
+                               unresolved=_unresolved(core), in_sync=core.is_synced)
+    core.last_snapshot_requested_ms = snap.requested_at_ms
 
     # 3. open orders
     listed: set[int] = set()
@@ -126,20 +144,33 @@ def reconcile(core: OrderBookCore, snap: ReconcileSnapshot, now_ms: int) -> Reco
 
     # 5. positions
     later: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for t, coin, delta in core.recent_fills:
+    busy: set[str] = set()
+    for t, coin, delta, applied_ms in core.recent_fills:
         if t > pos_time:
             later[coin] += delta
+        if applied_ms >= snap.requested_at_ms:
+            busy.add(coin)
     drifted: list[str] = []
+    deferred = False
     for coin in sorted(set(core.positions) | set(snap.positions)):
         local = core.positions.get(coin, ZERO)
         exch = snap.positions.get(coin, ZERO)
-        if local - later[coin] != exch:
-            core.positions[coin] = exch + later[coin]
-            if not initial:
-                drifted.append(coin)
-                core.counters.position_drifts += 1
-                log.warning("book position drift coin=%s local=%s exchange=%s adopted",
-                            coin, local - later[coin], exch)
+        if local - later[coin] == exch:
+            core.deferred_mismatch.pop(coin, None)
+            continue
+        if not initial and coin in busy and core.deferred_mismatch.get(coin, 0) < MAX_DEFERRALS:
+            core.deferred_mismatch[coin] = core.deferred_mismatch.get(coin, 0) + 1
+            deferred = True
+            log.info("book position check deferred coin=%s local=%s exchange=%s (fills in flight)",
+                     coin, local - later[coin], exch)
+            continue
+        core.deferred_mismatch.pop(coin, None)
+        core.positions[coin] = exch + later[coin]
+        if not initial:
+            drifted.append(coin)
+            core.counters.position_drifts += 1
+            log.warning("book position drift coin=%s local=%s exchange=%s adopted",
+                        coin, local - later[coin], exch)
 
     if to_cancel:
         rid, exp = core._register("cancel", [], now_ms)
@@ -149,8 +180,11 @@ def reconcile(core: OrderBookCore, snap: ReconcileSnapshot, now_ms: int) -> Reco
         for r in to_cancel:
             log.warning("book orphan cancel oid=%s cloid=%s coin=%s", r.oid, r.cloid, r.coin)
 
-    unresolved = sum(1 for o in core.orders.values() if o.state is OrderState.UNKNOWN)
-    in_sync = not drifted and not core.orphans and stale == 0 and unresolved == 0
+    actions += core.flush_cancels(now_ms)
+    unresolved = _unresolved(core)
+    in_sync = not drifted and not deferred and not core.orphans and stale == 0 and not unresolved
+    if deferred:
+        actions += core.ask_reconcile("gap")
     core.is_synced = in_sync
     core.synced_once = True
     log.info(
@@ -162,6 +196,10 @@ def reconcile(core: OrderBookCore, snap: ReconcileSnapshot, now_ms: int) -> Reco
         actions=tuple(actions), orphans_seen=len(core.orphans), orphan_cancels=len(to_cancel),
         stale_removed=stale, drifted_coins=tuple(drifted), unresolved=unresolved, in_sync=in_sync,
     )
+
+
+def _unresolved(core: OrderBookCore) -> int:
+    return sum(1 for o in core.orders.values() if o.state is OrderState.UNKNOWN)
 
 
 def _initial_fills(core: OrderBookCore, fills: list, pos_time: int, now_ms: int) -> None:

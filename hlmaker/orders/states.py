@@ -136,6 +136,7 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
     add(live, Ev.MODIFY_REJECTED, LIVE_AUTO)  # a late modify answer after evidence
     add(live, Ev.CANCEL_FAILED, LIVE_AUTO)  # a late cancel answer after evidence
     add(live, Ev.MODIFY_OK, LIVE_AUTO)  # the modify ack after the new oid was already seen
+    add(live, Ev.TIMEOUT, LIVE_AUTO)  # the ack was lost, but the exchange already showed it live
 
     # --- pending cancel ----------------------------------------------------------------------
     pc = S.PENDING_CANCEL
@@ -153,7 +154,8 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
     add(pc, Ev.ACK_FILLED, S.FILLED)
     add(pc, Ev.ACK_REJECTED, S.REJECTED)
     add(pc, Ev.UPDATE_REJECTED, S.REJECTED)
-    add(pc, Ev.TIMEOUT, pc)  # the place timed out after we asked to cancel: await evidence
+    add(pc, Ev.TIMEOUT, S.UNKNOWN)  # the place timed out after we asked to cancel: ask the
+    # exchange what became of it; the wish to cancel is kept and acted on once it is live
     add(pc, Ev.MODIFY_REJECTED, pc)
     add(pc, Ev.MODIFY_OK, pc)
 
@@ -171,6 +173,7 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
     add(pm, Ev.UPDATE_CANCELED, S.CANCELED)
     add(pm, Ev.CANCEL_SENT, S.PENDING_CANCEL)
     add(pm, Ev.SNAPSHOT_ABSENT, S.CANCELED)
+    add(pm, Ev.ACK_RESTING, pm)  # a duplicate or late place ack
 
     # --- unknown: only exchange evidence moves it -----------------------------------------------
     u = S.UNKNOWN

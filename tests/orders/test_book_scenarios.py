@@ -346,7 +346,7 @@ async def test_timed_out_placement_that_never_landed(autojump_clock) -> None:
 async def test_executor_silence_becomes_unknown(autojump_clock) -> None:
     with trio.fail_after(60):
         async with book_rig() as rig:
-            cmd, cloid = await place(rig)
+            _cmd, cloid = await place(rig)
             await trio.sleep(16)  # past expiresAfter + watchdog grace, no outcome at all
             assert rig.state(cloid) == "unknown"
 
@@ -375,7 +375,7 @@ async def test_bad_input_is_counted_not_raised(autojump_clock) -> None:
             )
             assert rig.view.counters.bad_inputs == 5
             rig.no_command()
-            cmd, cloid = await place(rig)  # the actor is still alive
+            _cmd, cloid = await place(rig)  # the actor is still alive
             assert rig.state(cloid) == "pending_new"
 
 
