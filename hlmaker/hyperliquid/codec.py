@@ -208,7 +208,7 @@ def parse_frame(raw: str | bytes) -> Frame:
             raise CodecError("frame is not UTF-8") from None
     if not isinstance(raw, str):
         raise CodecError(f"frame must be str or bytes, got {type(raw).__name__}")
-    if raw.strip() == GREETING:
+    if not raw.startswith("{") and raw.strip() == GREETING:
         return GreetingFrame()
     message = f.obj(decode_json(raw), "frame")
     channel = f.text(message, "channel", "frame")
