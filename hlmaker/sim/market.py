@@ -163,8 +163,6 @@ class SyntheticMarket:
             self._last_ms = now_ms
             for st in self.coins.values():
                 st.next_arrival_ms = now_ms + self._interarrival_ms()
-                self._requote(st, now_ms, fx)
-            return fx
         dt_ms = max(0, now_ms - self._last_ms)
         self._last_ms = now_ms
         sigma = self.config.volatility_bps / 1e4

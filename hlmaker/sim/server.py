@@ -21,10 +21,11 @@ Time comes from the :class:`~hlmaker.clock.Clock` passed in (default: a
 :class:`~hlmaker.clock.WallClock` anchored at ``epoch_ms``); randomness from ``random.Random``
 seeded with ``seed`` (separate streams for the market and the faults).
 
-Hypercorn notes: its trio worker had a crash on a WebSocket upgrade with trailing bytes
-(pgjones/hypercorn#225, mitigated upstream by #228) and cancellation skips socket shutdown
-(#106), so shutdown first closes our WebSockets and triggers hypercorn's graceful shutdown before
-cancelling; tests cover both.
+Hypercorn notes: in 0.18 its trio worker still lets an exception from one connection take the
+whole server down (pgjones/hypercorn#225: a WebSocket upgrade with trailing bytes; reproduced by
+``tests/sim/test_server.py``), so :func:`_serve` runs hypercorn's per-connection ``TCPServer``
+under our own accept loop that contains such errors. Cancellation skips socket shutdown (#106),
+so shutdown first closes our WebSockets and lets connections finish (bounded) before cancelling.
 """
 
 from __future__ import annotations
@@ -37,11 +38,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
+from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import ConnectionState
+from hypercorn.utils import wrap_app
 
 from hlmaker.clock import Clock, WallClock
 from hlmaker.sim.engine import Engine, EngineConfig
@@ -476,30 +481,31 @@ async def open_simulator(
         step_ms=step_ms,
     )
     config = HypercornConfig()
-    config.bind = [f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = log
     config.graceful_timeout = 1.0
     config.keep_alive_timeout = 75.0
+    listeners = await trio.open_tcp_listeners(port, host=host)
     shutdown = trio.Event()
     served = trio.Event()
 
-    async def run_server(task_status: trio.TaskStatus[list[str]]) -> None:
+    async def run_server() -> None:
         try:
-            await serve(sim, config, shutdown_trigger=shutdown.wait, task_status=task_status)
+            await _serve(sim, config, listeners, shutdown)
         finally:
             served.set()
 
     async with trio.open_nursery() as nursery:
         sim.step()
         nursery.start_soon(sim._clock_task)
-        binds = await nursery.start(run_server)
-        sim.base_url = binds[0]
-        sim.port = int(sim.base_url.rsplit(":", 1)[1])
+        nursery.start_soon(run_server)
+        bound = listeners[0].socket.getsockname()
+        sim.port = int(bound[1])
+        sim.base_url = f"http://{host}:{sim.port}"
         try:
             yield sim
         finally:
-            # Close our WebSockets, then let hypercorn shut down gracefully (bounded) before
+            # Close our WebSockets, then let the connections finish gracefully (bounded) before
             # cancelling, so clients see closed sockets rather than a hang (hypercorn#106).
             sim.disconnect_all()
             shutdown.set()
@@ -507,6 +513,42 @@ async def open_simulator(
                 cs.shield = True
                 await served.wait()
             nursery.cancel_scope.cancel()
+
+
+async def _serve(
+    sim: Simulator,
+    config: HypercornConfig,
+    listeners: list[trio.SocketListener],
+    shutdown: trio.Event,
+) -> None:
+    """Accept connections and run hypercorn's per-connection protocol on each.
+
+    A reduced ``hypercorn.trio.serve``: the same :class:`TCPServer`, but an exception escaping
+    one connection (pgjones/hypercorn#225: trailing bytes after a WebSocket upgrade make h11
+    raise inside hypercorn) only loses that connection instead of crashing the whole server.
+    No lifespan (the app needs none), no TLS, one worker.
+    """
+    app = wrap_app(sim, config.wsgi_max_body_size, "asgi")
+    context = WorkerContext(None)
+
+    async def handle(stream: trio.SocketStream) -> None:
+        try:
+            await TCPServer(app, config, context, ConnectionState({}), stream)
+        except Exception as exc:
+            log.warning("connection dropped after an internal server error: %r", exc)
+            sim.faults.count("server_connection_errors")
+            with suppress(Exception):
+                await stream.aclose()
+
+    async with trio.open_nursery() as conn_nursery:
+        async with trio.open_nursery() as accept_nursery:
+            accept_nursery.start_soon(
+                partial(trio.serve_listeners, handle, listeners, handler_nursery=conn_nursery)
+            )
+            await shutdown.wait()
+            accept_nursery.cancel_scope.cancel()
+        await context.terminated.set()
+        conn_nursery.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
 
 
 class SimulatorThread:
