@@ -49,7 +49,8 @@ async def run_book(
         inbox: the single inbox; every producer holds a clone of its send side.
         commands: to the executor (unbounded — see the module docstring).
         reconcile_requests: to the reconciler (unbounded; the reconciler coalesces).
-        views: where an immutable :class:`BookView` is published after each batch.
+        views: where an immutable :class:`BookView` is published (lazily: built on first read)
+            after each batch.
         core: the state; a fresh core after a crash has lost its memory and re-syncs.
         clock: wall-clock ms (the time seam).
         tick_interval_s: how often :meth:`OrderBookCore.tick` runs when the inbox is quiet.
@@ -62,12 +63,18 @@ async def run_book(
     last_tick = clock.now_ms()
     while True:
         msg: object = None
-        with trio.move_on_after(tick_interval_s):
-            try:
-                msg = await inbox.receive()
-            except trio.EndOfChannel:
-                log.info("book inbox closed: stopping")
-                return
+        try:
+            msg = inbox.receive_nowait()
+        except trio.WouldBlock:
+            with trio.move_on_after(tick_interval_s):
+                try:
+                    msg = await inbox.receive()
+                except trio.EndOfChannel:
+                    log.info("book inbox closed: stopping")
+                    return
+        except trio.EndOfChannel:
+            log.info("book inbox closed: stopping")
+            return
         now = clock.now_ms()
         actions: list[Action] = []
         n = 0
@@ -88,8 +95,9 @@ async def run_book(
                 reconcile_requests.send_nowait(action)
             else:
                 commands.send_nowait(action)
-        views.publish(core.view(now))
-        await trio.lowlevel.checkpoint_if_cancelled()
+        views.publish_lazy(lambda now=now: core.view(now))  # type: ignore[misc]
+        if n:
+            await trio.lowlevel.checkpoint()  # let producers (and everyone else) run
 
 
 def _apply(core: OrderBookCore, msg: object, now: int) -> list[Action]:

@@ -7,6 +7,7 @@ reconciler, the UI and metrics without any of them being able to stall the book.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import trio
@@ -19,12 +20,16 @@ class Latest(Generic[T]):
 
     def __init__(self, initial: T) -> None:
         self._value = initial
+        self._make: Callable[[], T] | None = None
         self._version = 0
         self._changed = trio.Event()
 
     @property
     def value(self) -> T:
-        """The newest value."""
+        """The newest value (built now if it was published lazily)."""
+        if self._make is not None:
+            self._value = self._make()
+            self._make = None
         return self._value
 
     @property
@@ -35,6 +40,19 @@ class Latest(Generic[T]):
     def publish(self, value: T) -> None:
         """Replace the value and wake every waiting reader. Never blocks."""
         self._value = value
+        self._make = None
+        self._bump()
+
+    def publish_lazy(self, make: Callable[[], T]) -> None:
+        """Announce a new version whose value ``make()`` builds on first read (at most once).
+
+        The book uses this so that a busy inbox does not pay for a view nobody reads; ``make``
+        must build an immutable value from the publisher's state *at read time*.
+        """
+        self._make = make
+        self._bump()
+
+    def _bump(self) -> None:
         self._version += 1
         self._changed.set()
         self._changed = trio.Event()
@@ -43,7 +61,7 @@ class Latest(Generic[T]):
         """Wait until the version is greater than ``version``; return ``(version, value)``."""
         while self._version <= version:
             await self._changed.wait()
-        return self._version, self._value
+        return self._version, self.value
 
     async def wait_for(self, predicate: object) -> T:
         """Wait until ``predicate(value)`` is true; return that value."""
@@ -51,6 +69,7 @@ class Latest(Generic[T]):
         while True:
             if version < self._version:
                 version = self._version
-                if predicate(self._value):  # type: ignore[operator]
-                    return self._value
+                value = self.value
+                if predicate(value):  # type: ignore[operator]
+                    return value
             await self._changed.wait()

@@ -35,7 +35,7 @@ class BookConfig:
     """Terminal orders stay queryable this long, then their oids move to the retired map."""
     retired_capacity: int = 50_000
     max_tracked_orders: int = 20_000
-    max_open_orders_per_coin: int = 200
+    max_open_orders_per_coin: int = 1000
     missing_fill_wait_ms: int = 5_000
     """An ack said ``filled`` but the fills have not all arrived after this long: sweep."""
     unknown_requery_ms: int = 2_000
