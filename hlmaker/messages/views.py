@@ -77,6 +77,8 @@ class BookView:
     last_fill_ms: int | None
     unresolved: int
     """Orders whose outcome is unknown (timed-out requests not yet resolved)."""
+    ready: bool = False
+    """The book has completed its start-up re-sync with the exchange: quoting may run."""
 
     def orders_for(self, coin: str) -> tuple[OrderView, ...]:
         """The tracked orders of ``coin``."""

@@ -870,6 +870,7 @@ class OrderBookCore:
             is_synced=self.is_synced,
             last_fill_ms=self.last_fill_ms,
             unresolved=sum(1 for o in self.orders.values() if o.state is OrderState.UNKNOWN),
+            ready=self.synced_once,
         )
 
     def live_oids(self) -> set[int]:

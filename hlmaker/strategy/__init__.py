@@ -1,0 +1,1 @@
+"""Strategies: what to quote. See :mod:`hlmaker.strategy.base` for the interface."""
