@@ -111,6 +111,10 @@ class Account:
     scheduled_cancel: int | None = None
     schedule_fires: dict[int, int] = field(default_factory=dict)  # UTC day -> triggers fired
     cum_volume: Decimal = ZERO
+    reduce_only: dict[int, Order] = field(default_factory=dict)  # resting reduce-only orders
+    order_notional: dict[str, Decimal] = field(default_factory=dict)
+    """Σ limit px × remaining sz of resting non-reduce-only orders, per coin (kept by the
+    engine as orders rest, fill and leave the book)."""
 
     def position(self, coin: str) -> Position:
         """The position in ``coin`` (created flat on first use)."""
@@ -184,10 +188,17 @@ class Account:
     def order_margin(self, default_lev: dict[str, int]) -> Decimal:
         """Initial margin held by resting non-reduce-only orders: Σ px × sz / leverage."""
         total = ZERO
-        for o in self.open_orders.values():
-            if not o.reduce_only:
-                total += o.limit_px * o.sz / self.lev(o.coin, default_lev[o.coin])
+        for coin, notional in self.order_notional.items():
+            if notional:
+                total += notional / self.lev(coin, default_lev[coin])
         return total
+
+    def hold(self, order: Order, sz: Decimal) -> None:
+        """Add (``sz`` > 0) or release (``sz`` < 0) the notional of a resting order."""
+        if not order.reduce_only:
+            self.order_notional[order.coin] = (
+                self.order_notional.get(order.coin, ZERO) + order.limit_px * sz
+            )
 
     def record_fill(self, fill: Fill, cap: int | None) -> None:
         """Append to the fill ledger, keeping at most ``cap`` fills when a cap is given."""

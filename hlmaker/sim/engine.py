@@ -505,6 +505,9 @@ class Engine:
         book.version += 1
         fx.books[book.coin] = None
         acct.open_orders[oid] = order
+        acct.hold(order, order.sz)
+        if order.reduce_only:
+            acct.reduce_only[oid] = order
         fx.order_events.append(self._event(order))
         resting: dict[str, Any] = {"oid": oid}
         if cloid is not None:
@@ -542,6 +545,7 @@ class Engine:
                     maker_order.status_ts = now_ms
                     opposite.remove(maker_order)
                     del maker.open_orders[maker_order.oid]
+                    maker.reduce_only.pop(maker_order.oid, None)
                     fx.order_events.append(self._event(maker_order))
                 self._fix_reduce_only(maker, order.coin, now_ms, fx)
         if filled:
@@ -568,6 +572,7 @@ class Engine:
         self.trade_count += 1
         t_order.sz -= qty
         m_order.sz -= qty
+        maker.hold(m_order, -qty)
         for acct, o, crossed, rate in (
             (maker, m_order, False, self.config.maker_fee),
             (taker, t_order, True, self.config.taker_fee),
@@ -608,9 +613,11 @@ class Engine:
 
     def _fix_reduce_only(self, acct: Account, coin: str, now_ms: int, fx: Effects) -> None:
         """Shrink resting reduce-only orders to the position; cancel those that would increase."""
+        if not acct.reduce_only:
+            return
         pos = acct.positions[coin].szi if coin in acct.positions else ZERO
-        for order in list(acct.open_orders.values()):
-            if not order.reduce_only or order.coin != coin:
+        for order in list(acct.reduce_only.values()):
+            if order.coin != coin:
                 continue
             if pos == 0 or (pos > 0) == (order.side == "B"):
                 self._end(acct, order, "reduceOnlyCanceled", now_ms, fx)
@@ -623,7 +630,9 @@ class Engine:
         book.side(order.side).remove(order)
         book.version += 1
         fx.books[book.coin] = None
-        acct.open_orders.pop(order.oid, None)
+        if acct.open_orders.pop(order.oid, None) is not None:
+            acct.hold(order, -order.sz)
+            acct.reduce_only.pop(order.oid, None)
         order.status = status
         order.status_ts = now_ms
         fx.order_events.append(self._event(order))

@@ -70,6 +70,11 @@ def test_engine_invariants(ops: list[tuple]) -> None:  # type: ignore[type-arg]
         for u in USERS:
             acct = eng.account(u)
             assert acct is not None
+            held: dict[str, D] = {}
+            for o in acct.open_orders.values():
+                if not o.reduce_only:
+                    held[o.coin] = held.get(o.coin, D(0)) + o.limit_px * o.sz
+            assert {c: v for c, v in acct.order_notional.items() if v} == held
             for o in acct.open_orders.values():
                 assert o.sz > 0 and o.status == "open"
                 if o.reduce_only:
