@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from hlmaker.sim import rules
 from hlmaker.sim.accounts import Account, Fill
 from hlmaker.sim.book import Book, Order, Side, Tif
+from hlmaker.sim.effects import Effects, ModifyRequest, OrderEvent, OrderRequest
 from hlmaker.sim.rules import DEFAULT_UNIVERSE, AssetSpec, fmt, with_asset
 
 ZERO = Decimal(0)
@@ -65,63 +66,6 @@ class EngineConfig:
     """Volume gate of ``scheduleCancel``; 0 disables it (the live venue has one, §4.2)."""
     first_oid: int = 1_000_000
     first_tid: int = 1
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    """A limit order as placed: ``px``/``sz`` as wire strings (or Decimals); ``asset`` id."""
-
-    asset: int
-    is_buy: bool
-    px: str | Decimal
-    sz: str | Decimal
-    reduce_only: bool = False
-    tif: str = "Gtc"
-    cloid: str | None = None
-
-
-@dataclass(frozen=True)
-class ModifyRequest:
-    """One element of ``batchModify``: the order to replace (oid or cloid) and its replacement."""
-
-    oid: int | str
-    order: OrderRequest
-
-
-@dataclass(frozen=True)
-class OrderEvent:
-    """A status change of an order, as pushed on ``orderUpdates`` (§6.3)."""
-
-    user: str
-    coin: str
-    oid: int
-    status: str
-    status_ts: int
-    wire: dict[str, Any]
-    """``{"order": {...}, "status": ..., "statusTimestamp": ...}``."""
-
-
-@dataclass
-class Effects:
-    """What a mutating call did: per-user order events and fills, system cancels, trades, and
-    the coins whose book changed (an insertion-ordered dict used as an ordered set)."""
-
-    order_events: list[OrderEvent] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
-    non_user_cancels: list[tuple[str, str, int]] = field(default_factory=list)
-    trades: list[dict[str, Any]] = field(default_factory=list)
-    books: dict[str, None] = field(default_factory=dict)
-
-    def extend(self, other: Effects) -> None:
-        """Append ``other`` after this one."""
-        self.order_events.extend(other.order_events)
-        self.fills.extend(other.fills)
-        self.non_user_cancels.extend(other.non_user_cancels)
-        self.trades.extend(other.trades)
-        self.books.update(other.books)
-
-    def __bool__(self) -> bool:
-        return bool(self.order_events or self.fills or self.non_user_cancels or self.books)
 
 
 class Engine:

@@ -20,7 +20,7 @@ from hyperliquid.utils.signing import CancelByCloidRequest, CancelRequest, Order
 from hyperliquid.utils.types import Cloid
 
 from hlmaker.sim.market import MarketConfig
-from hlmaker.sim.server import SimulatorThread
+from hlmaker.sim.thread import SimulatorThread
 
 WAIT_S = 5.0
 
