@@ -151,3 +151,40 @@ async def test_faults_side_effects() -> None:
                     assert got == status
                 assert bool(sim.engine.open_orders_for(client.address)) is applied
                 assert sum(sim.faults.counts.values()) == 1
+
+
+async def test_ws_push_faults_duplicate_and_post_errors() -> None:
+    dup = FaultProfile(name="t", duplicate_push=1.0, http_error=1.0, http_error_side_effect=0.0)
+    with trio.fail_after(10):
+        async with open_simulator(epoch_ms=T0, market=STILL, faults=dup) as sim:
+            client = Client(sim.service, KEY_A)
+            url = sim.base_url.replace("http", "ws") + "/ws"
+            async with trio_websocket.open_websocket_url(url) as ws:
+                await ws.send_message(
+                    json.dumps(
+                        {
+                            "method": "subscribe",
+                            "subscription": {"type": "orderUpdates", "user": client.address},
+                        }
+                    )
+                )
+                assert json.loads(await ws.get_message())["channel"] == "subscriptionResponse"
+                # The action is refused (no side effect) with an error post response.
+                env = client.envelope(order_action(order_wire(2, True, "100", "1")))
+                await ws.send_message(
+                    json.dumps(
+                        {"method": "post", "id": 5, "request": {"type": "action", "payload": env}}
+                    )
+                )
+                reply = json.loads(await ws.get_message())
+                assert reply["data"]["id"] == 5 and reply["data"]["response"]["type"] == "error"
+                assert sim.engine.open_orders_for(client.address) == []
+                # An order placed directly still pushes — twice (F1).
+                sim.service.handle_exchange(
+                    client.envelope(order_action(order_wire(2, True, "100", "1"))), sim.now_ms()
+                )
+                first = await ws.get_message()
+                second = await ws.get_message()
+                assert first == second and json.loads(first)["channel"] == "orderUpdates"
+            cat = sim.faults.catalogue()
+            assert cat["F1"] >= 1 and cat["F8"] == 1
