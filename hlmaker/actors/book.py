@@ -58,6 +58,9 @@ async def run_book(
     if commands._state.max_buffer_size != math.inf:  # type: ignore[attr-defined]
         raise ValueError("the book's command channel must be unbounded (it is part of a cycle)")
     views.publish(core.view(clock.now_ms()))
+    if not core.synced_once:
+        for request in core.ask_reconcile("startup"):
+            reconcile_requests.send_nowait(request)  # type: ignore[arg-type]
     task_status.started()
     tick_ms = int(tick_interval_s * 1000)
     last_tick = clock.now_ms()

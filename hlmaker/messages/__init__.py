@@ -35,6 +35,7 @@ from hlmaker.messages.events import (
     Trades,
 )
 from hlmaker.messages.intents import (
+    ArmDeadManSwitch,
     CancelAll,
     CancelOrder,
     Intent,
@@ -65,7 +66,8 @@ from hlmaker.messages.snapshot import (
 from hlmaker.messages.views import BookView, Counters, OrderView
 
 __all__ = [
-    "SIDES", "TIFS", "AllMids", "Bbo", "BookView", "CancelAll", "CancelFailed", "CancelOk",
+    "SIDES", "TIFS", "AllMids", "ArmDeadManSwitch", "Bbo", "BookView", "CancelAll",
+    "CancelFailed", "CancelOk",
     "CancelOrder", "CancelOrders", "CancelRequest", "Command", "Counters", "FeedConnected",
     "FeedDisconnected", "Fill", "Fills", "Funding", "Intent", "L2Book", "Level", "Liquidation",
     "MarketData", "ModifyFilled", "ModifyOrder", "ModifyOrders", "ModifyRejected", "ModifyRequest",

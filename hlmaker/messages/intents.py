@@ -71,4 +71,12 @@ class TargetLadder:
     tif: Tif = "Alo"
 
 
-Intent = PlaceOrder | CancelOrder | ModifyOrder | CancelAll | TargetLadder
+@attrs.frozen(kw_only=True)
+class ArmDeadManSwitch:
+    """Arm the exchange's ``scheduleCancel`` for ``at_ms`` (≥ now + 5 s), or clear it with
+    ``None``. The supervisor renews it as a lease while the bot runs (§4.2)."""
+
+    at_ms: int | None
+
+
+Intent = PlaceOrder | CancelOrder | ModifyOrder | CancelAll | TargetLadder | ArmDeadManSwitch

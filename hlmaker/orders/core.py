@@ -38,6 +38,7 @@ import attrs
 from hlmaker.messages import (
     SIDES,
     TIFS,
+    ArmDeadManSwitch,
     BookView,
     CancelAll,
     CancelFailed,
@@ -327,6 +328,8 @@ class OrderBookCore:
             return self.modify(msg, now_ms)
         if isinstance(msg, CancelAll):
             return self.cancel_all(msg, now_ms)
+        if isinstance(msg, ArmDeadManSwitch):
+            return self.schedule_cancel(msg.at_ms, now_ms)
         if isinstance(msg, ReconcileSnapshot):
             from hlmaker.orders.reconcile import reconcile
 

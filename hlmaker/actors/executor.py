@@ -1,0 +1,398 @@
+"""The executor actor: the book's commands become signed actions on the exchange.
+
+One command is one action (one ``order`` action for a whole ladder, one ``cancel`` for many,
+one ``batchModify``). Each action carries the command's ``expires_after_ms`` as ``expiresAfter``
+and is signed once, with one nonce; every retry re-sends the *same* envelope, so a retry can never
+double-place (a copy that already landed makes the exchange answer ``Invalid nonce: duplicate
+nonce``, which is reported as an unknown outcome — the book then asks the exchange).
+
+Every order in every command gets exactly one outcome, sent to the book's inbox:
+
+* the exchange's per-order statuses become ``OrderResting`` / ``OrderFilled`` /
+  ``OrderRejected`` (and the ``Modify*`` / ``Cancel*`` equivalents);
+* a whole-action ``{"status": "err"}`` rejects every order of the command with that text;
+* a request that timed out, or whose connection died after it was sent, is
+  :class:`~hlmaker.messages.RequestUnknown`;
+* an action not sent before its ``expiresAfter`` is rejected with ``expired before send``.
+
+Transport: WebSocket ``post`` when a post connection is up (:class:`WsPoster`), REST otherwise;
+HTTP 429 and 5xx are retried with backoff until the action expires. A token bucket modelled on
+the exchange's IP weights paces sends; cancels skip the queue.
+
+The executor keeps only request bookkeeping; it never decides anything about orders.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import trio
+
+from hlmaker.clock import Clock
+from hlmaker.hyperliquid.actions import (
+    batch_modify_action,
+    cancel_action,
+    cancel_by_cloid_action,
+    order_action,
+    order_wire_from_request,
+    schedule_cancel_action,
+)
+from hlmaker.hyperliquid.envelope import build_envelope
+from hlmaker.hyperliquid.errors import (
+    CodecError,
+    ExchangeError,
+    HttpError,
+    NumberFormatError,
+    RateLimited,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+)
+from hlmaker.hyperliquid.keys import Wallet
+from hlmaker.hyperliquid.meta import AssetMap
+from hlmaker.hyperliquid.nonces import NonceManager
+from hlmaker.hyperliquid.responses import (
+    Filled,
+    Resting,
+    StatusError,
+    parse_cancel_statuses,
+    parse_default_response,
+    parse_order_statuses,
+)
+from hlmaker.messages import (
+    CancelFailed,
+    CancelOk,
+    CancelOrders,
+    CancelRequest,
+    Command,
+    ModifyFilled,
+    ModifyOrders,
+    ModifyRejected,
+    ModifyResting,
+    OrderFilled,
+    OrderRejected,
+    OrderResting,
+    PlaceOrders,
+    RequestUnknown,
+    ScheduleCancel,
+    ScheduleCancelResult,
+)
+
+from .posting import Poster
+from .ratelimit import TokenBucket, action_weight
+
+log = logging.getLogger("hlmaker.executor")
+
+EXPIRED = "expired before send"
+DUPLICATE_NONCE = "Invalid nonce: duplicate nonce"
+
+
+@attrs.define
+class ExecutorStats:
+    """Counters of the executor (for metrics and the summary)."""
+
+    actions_sent: int = 0
+    retries: int = 0
+    unknown: int = 0
+    rejected_actions: int = 0
+    expired_before_send: int = 0
+    via_ws: int = 0
+    via_rest: int = 0
+    latencies_s: list[float] = attrs.Factory(list)
+
+    def record_latency(self, seconds: float) -> None:
+        self.latencies_s.append(seconds)
+        if len(self.latencies_s) > 10_000:
+            del self.latencies_s[:5_000]
+
+
+@attrs.define
+class ExecutorDeps:
+    """What the executor needs: who signs, the asset map, the clock, how to post, pacing."""
+
+    wallet: Wallet
+    nonces: NonceManager
+    assets: AssetMap
+    clock: Clock
+    poster: Poster
+    is_mainnet: bool
+    bucket: TokenBucket
+    request_timeout_s: float = 5.0
+    max_in_flight: int = 16
+    stats: ExecutorStats = attrs.Factory(ExecutorStats)
+    observe: Callable[[str, float], None] | None = None
+    """Optional latency observer ``(kind, seconds)`` (metrics)."""
+
+
+Report = Callable[[object], Awaitable[None]]
+
+
+async def run_executor(
+    commands: trio.MemoryReceiveChannel[Command],
+    outcomes: trio.MemorySendChannel[object],
+    *,
+    deps: ExecutorDeps,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Execute commands until ``commands`` is closed (then wait for those in flight) or the
+    actor is cancelled. ``outcomes`` is a clone of the book's inbox send side."""
+    limiter = trio.Semaphore(deps.max_in_flight)
+
+    async def report(msg: object) -> None:
+        await outcomes.send(msg)
+
+    async with trio.open_nursery() as nursery:
+        task_status.started()
+        async for cmd in commands:
+            await limiter.acquire()
+            nursery.start_soon(_run_one, cmd, deps, report, limiter)
+
+
+async def _run_one(cmd: Command, deps: ExecutorDeps, report: Report,
+                   limiter: trio.Semaphore) -> None:
+    try:
+        if isinstance(cmd, PlaceOrders):
+            await _place(cmd, deps, report)
+        elif isinstance(cmd, CancelOrders):
+            await _cancel(cmd, deps, report)
+        elif isinstance(cmd, ModifyOrders):
+            await _modify(cmd, deps, report)
+        elif isinstance(cmd, ScheduleCancel):
+            await _schedule(cmd, deps, report)
+        else:
+            log.error("executor: unknown command %r", cmd)
+    finally:
+        limiter.release()
+
+
+@attrs.frozen
+class _Unknown:
+    reason: str
+
+
+@attrs.frozen
+class _Rejected:
+    text: str
+
+
+async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int,
+                deps: ExecutorDeps, *, priority: bool = False) -> Any:
+    """Sign once and send until answered; return the reply, ``_Rejected`` or ``_Unknown``."""
+    clock = deps.clock
+    if clock.now_ms() >= expires_after_ms:
+        deps.stats.expired_before_send += 1
+        return _Rejected(EXPIRED)
+    await deps.bucket.acquire(action_weight(n), priority=priority)
+    if clock.now_ms() >= expires_after_ms:
+        deps.stats.expired_before_send += 1
+        return _Rejected(EXPIRED)
+    wallet = deps.wallet
+    nonce = deps.nonces.next(wallet.signer_address)
+    envelope = build_envelope(action, wallet, nonce, wallet.vault_address, expires_after_ms,
+                              deps.is_mainnet)
+    attempt = 0
+    maybe_landed = False
+    while True:
+        remaining_s = (expires_after_ms - clock.now_ms()) / 1000
+        if remaining_s <= 0:
+            if maybe_landed:
+                deps.stats.unknown += 1
+                return _Unknown("expired while retrying")
+            deps.stats.expired_before_send += 1
+            return _Rejected(EXPIRED)
+        t0 = trio.current_time()
+        try:
+            deps.stats.actions_sent += attempt == 0
+            reply, via = await deps.poster.post_action(
+                envelope, min(deps.request_timeout_s, remaining_s))
+        except ExchangeError as exc:
+            if exc.text.startswith(DUPLICATE_NONCE) and attempt > 0:
+                deps.stats.unknown += 1
+                return _Unknown("an earlier copy landed (duplicate nonce)")
+            deps.stats.rejected_actions += 1
+            return _Rejected(exc.text)
+        except RequestTimeout as exc:
+            maybe_landed = maybe_landed or exc.sent
+            log.warning("executor %s timeout nonce=%d attempt=%d sent=%s", kind, nonce, attempt,
+                        exc.sent)
+        except (RateLimited, ServerError) as exc:
+            maybe_landed = maybe_landed or isinstance(exc, ServerError)
+            log.warning("executor %s %s nonce=%d attempt=%d", kind, exc, nonce, attempt)
+        except HttpError as exc:
+            deps.stats.rejected_actions += 1
+            log.error("executor %s refused: %s", kind, exc)
+            return _Rejected(str(exc))
+        except TransportError as exc:
+            maybe_landed = True
+            log.warning("executor %s transport error %s nonce=%d attempt=%d", kind, exc, nonce,
+                        attempt)
+        else:
+            elapsed = trio.current_time() - t0
+            deps.stats.record_latency(elapsed)
+            if via == "ws":
+                deps.stats.via_ws += 1
+            else:
+                deps.stats.via_rest += 1
+            if deps.observe is not None:
+                deps.observe(kind, elapsed)
+            return reply
+        attempt += 1
+        deps.stats.retries += 1
+        await trio.sleep(min(0.25 * 2 ** min(attempt, 4), 2.0))
+
+
+def _parsed(parse: Callable[[Any, int], list[Any]], reply: Any, n: int) -> list[Any] | None:
+    try:
+        out = parse(reply, n)
+    except CodecError as exc:
+        log.error("executor: unreadable reply (outcome unknown): %s", exc)
+        return None
+    return out if len(out) == n else None
+
+
+async def _place(cmd: PlaceOrders, deps: ExecutorDeps, report: Report) -> None:
+    wires, sent = [], []
+    for req in cmd.orders:
+        try:
+            wires.append(order_wire_from_request(req, deps.assets))
+            sent.append(req)
+        except (NumberFormatError, KeyError) as exc:
+            await report(OrderRejected(request_id=cmd.request_id, cloid=req.cloid,
+                                       error=f"not sent: {exc}"))
+    if not sent:
+        return
+    result = await _send("place", order_action(wires), len(sent), cmd.expires_after_ms, deps)
+    cloids = tuple(r.cloid for r in sent)
+    if isinstance(result, _Unknown):
+        await report(RequestUnknown(request_id=cmd.request_id, kind="place", cloids=cloids,
+                                    expires_after_ms=cmd.expires_after_ms, reason=result.reason))
+        return
+    if isinstance(result, _Rejected):
+        for c in cloids:
+            await report(OrderRejected(request_id=cmd.request_id, cloid=c, error=result.text))
+        return
+    statuses = _parsed(parse_order_statuses, result, len(sent))
+    if statuses is None:
+        await report(RequestUnknown(request_id=cmd.request_id, kind="place", cloids=cloids,
+                                    expires_after_ms=cmd.expires_after_ms,
+                                    reason="unreadable reply"))
+        return
+    for req, st in zip(sent, statuses, strict=True):
+        if isinstance(st, Resting):
+            await report(OrderResting(request_id=cmd.request_id, cloid=req.cloid, oid=st.oid))
+        elif isinstance(st, Filled):
+            await report(OrderFilled(request_id=cmd.request_id, cloid=req.cloid, oid=st.oid,
+                                     total_sz=st.total_sz, avg_px=st.avg_px))
+        else:
+            text = st.text if isinstance(st, StatusError) else f"unexpected status {st!r}"
+            await report(OrderRejected(request_id=cmd.request_id, cloid=req.cloid, error=text))
+
+
+async def _cancel(cmd: CancelOrders, deps: ExecutorDeps, report: Report) -> None:
+    by_oid = [c for c in cmd.cancels if c.oid is not None]
+    by_cloid = [c for c in cmd.cancels if c.oid is None and c.cloid is not None]
+    async with trio.open_nursery() as nursery:
+        if by_oid:
+            nursery.start_soon(_cancel_batch, cmd, by_oid, True, deps, report)
+        if by_cloid:
+            nursery.start_soon(_cancel_batch, cmd, by_cloid, False, deps, report)
+
+
+async def _cancel_batch(cmd: CancelOrders, batch: list[CancelRequest], with_oid: bool,
+                        deps: ExecutorDeps, report: Report) -> None:
+    try:
+        if with_oid:
+            action = cancel_action([(deps.assets.asset(c.coin), c.oid) for c in batch])
+        else:
+            action = cancel_by_cloid_action([(deps.assets.asset(c.coin), c.cloid) for c in batch])
+    except KeyError as exc:
+        for c in batch:
+            await report(CancelFailed(request_id=cmd.request_id, cloid=c.cloid, oid=c.oid,
+                                      error=f"not sent: {exc}"))
+        return
+    result = await _send("cancel", action, len(batch), cmd.expires_after_ms, deps, priority=True)
+    if isinstance(result, _Unknown):
+        cloids = tuple(c.cloid for c in batch if c.cloid is not None)
+        await report(RequestUnknown(request_id=cmd.request_id, kind="cancel", cloids=cloids,
+                                    expires_after_ms=cmd.expires_after_ms, reason=result.reason))
+        return
+    if isinstance(result, _Rejected):
+        for c in batch:
+            await report(CancelFailed(request_id=cmd.request_id, cloid=c.cloid, oid=c.oid,
+                                      error=result.text))
+        return
+    statuses = _parsed(parse_cancel_statuses, result, len(batch))
+    if statuses is None:
+        cloids = tuple(c.cloid for c in batch if c.cloid is not None)
+        await report(RequestUnknown(request_id=cmd.request_id, kind="cancel", cloids=cloids,
+                                    expires_after_ms=cmd.expires_after_ms,
+                                    reason="unreadable reply"))
+        return
+    for c, st in zip(batch, statuses, strict=True):
+        if st == "success":
+            await report(CancelOk(request_id=cmd.request_id, cloid=c.cloid, oid=c.oid))
+        else:
+            text = st.text if isinstance(st, StatusError) else str(st)
+            await report(CancelFailed(request_id=cmd.request_id, cloid=c.cloid, oid=c.oid,
+                                      error=text))
+
+
+async def _modify(cmd: ModifyOrders, deps: ExecutorDeps, report: Report) -> None:
+    items, sent = [], []
+    for m in cmd.modifies:
+        try:
+            items.append((m.oid, order_wire_from_request(m.order, deps.assets)))
+            sent.append(m)
+        except (NumberFormatError, KeyError) as exc:
+            await report(ModifyRejected(request_id=cmd.request_id, cloid=m.order.cloid,
+                                        old_oid=m.oid, error=f"not sent: {exc}"))
+    if not sent:
+        return
+    result = await _send("modify", batch_modify_action(items), len(sent), cmd.expires_after_ms,
+                         deps)
+    if isinstance(result, _Unknown):
+        await report(RequestUnknown(request_id=cmd.request_id, kind="modify",
+                                    cloids=tuple(m.order.cloid for m in sent),
+                                    expires_after_ms=cmd.expires_after_ms, reason=result.reason))
+        return
+    if isinstance(result, _Rejected):
+        for m in sent:
+            await report(ModifyRejected(request_id=cmd.request_id, cloid=m.order.cloid,
+                                        old_oid=m.oid, error=result.text))
+        return
+    statuses = _parsed(parse_order_statuses, result, len(sent))
+    if statuses is None:
+        await report(RequestUnknown(request_id=cmd.request_id, kind="modify",
+                                    cloids=tuple(m.order.cloid for m in sent),
+                                    expires_after_ms=cmd.expires_after_ms,
+                                    reason="unreadable reply"))
+        return
+    for m, st in zip(sent, statuses, strict=True):
+        rid, cloid = cmd.request_id, m.order.cloid
+        if isinstance(st, Resting):
+            await report(ModifyResting(request_id=rid, cloid=cloid, old_oid=m.oid, new_oid=st.oid))
+        elif isinstance(st, Filled):
+            await report(ModifyFilled(request_id=rid, cloid=cloid, old_oid=m.oid, new_oid=st.oid,
+                                      total_sz=st.total_sz, avg_px=st.avg_px))
+        else:
+            text = st.text if isinstance(st, StatusError) else f"unexpected status {st!r}"
+            await report(ModifyRejected(request_id=rid, cloid=cloid, old_oid=m.oid, error=text))
+
+
+async def _schedule(cmd: ScheduleCancel, deps: ExecutorDeps, report: Report) -> None:
+    result = await _send("schedule_cancel", schedule_cancel_action(cmd.at_ms), 1,
+                         cmd.expires_after_ms, deps, priority=True)
+    error: str | None = None
+    if isinstance(result, _Unknown | _Rejected):
+        error = result.reason if isinstance(result, _Unknown) else result.text
+    else:
+        try:
+            parse_default_response(result)
+        except Exception as exc:  # the codec's error: report it as data
+            error = str(exc)
+    if error:
+        log.warning("executor scheduleCancel at=%s failed: %s", cmd.at_ms, error)
+    await report(ScheduleCancelResult(request_id=cmd.request_id, at_ms=cmd.at_ms, error=error))

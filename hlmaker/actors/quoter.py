@@ -1,0 +1,166 @@
+"""The quoter actor: drives a :class:`~hlmaker.strategy.base.Strategy` with market data and book
+views, and forwards the intents it returns to the book's inbox.
+
+Flow:
+
+1. Wait until the book's view is ``ready`` (start-up re-sync done), call ``strategy.start`` and
+   then ``strategy.on_view`` with that view.
+2. For every market-data message call ``strategy.on_market``; whenever the view's version
+   changed, call ``strategy.on_view``.
+3. When ``ready`` drops (the book restarted and re-syncs) stop calling the strategy; once ready
+   again, call ``start`` anew — the strategy must forget the ladders it built.
+
+**Coalescing and backpressure.** Each round drains everything queued on the market channel with
+``receive_nowait`` and keeps only the newest message per ``(type, coin)`` (an ``AllMids`` holds
+every coin: one key; a ``Trades`` batch is keyed by its first trade's coin), so a burst costs
+one strategy call per coin, not one per message. The producer (the feed) is therefore held up
+only while this actor awaits the book inbox: ``intents`` is bounded and a full book inbox makes
+``send`` wait. The book drains its inbox in batches without awaiting the network, so that wait is
+short; the feed must in any case send with ``send_nowait`` and its own overflow policy (see
+``architecture.md``: the feed never blocks its socket reader). While paused, market data keeps
+being drained and coalesced, and the newest messages are delivered after ``start``.
+
+**Errors.** An exception from the strategy is logged with the strategy's name and the method,
+then propagates: the supervisor restarts the quoter (one-for-one), which calls ``start`` again.
+Cancellation is not special: the supervisor does the shutdown cancel-all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+import trio
+
+from hlmaker.clock import Clock
+from hlmaker.messages import AllMids, BookView, Intent, MarketData, Trades
+from hlmaker.strategy.base import MarketInfo, Strategy
+
+from .latest import Latest
+
+log = logging.getLogger("hlmaker.quoter")
+
+_CLOSED = object()
+
+
+def strategy_name(strategy: object) -> str:
+    """The ``name`` attribute of a strategy, else its class name."""
+    name = getattr(strategy, "name", None)
+    return name if isinstance(name, str) and name else type(strategy).__name__
+
+
+def coalesce_key(msg: object) -> tuple[type, str | None]:
+    """The key under which only the newest market-data message is kept: ``(type, coin)``."""
+    if isinstance(msg, AllMids):
+        return (AllMids, None)
+    if isinstance(msg, Trades):
+        return (Trades, msg.trades[0].coin if msg.trades else None)
+    return (type(msg), getattr(msg, "coin", None))
+
+
+async def _wait_either(
+    market: trio.MemoryReceiveChannel[MarketData], views: Latest[BookView], seen: int
+) -> object:
+    """Wait for a market message (returned), a newer view (``None``) or the channel's end
+    (``_CLOSED``). A message is never lost: ``receive`` is cancel-safe and a message already
+    handed over is kept."""
+    got: list[object] = []
+    async with trio.open_nursery() as nursery:
+
+        async def receive() -> None:
+            try:
+                got.append(await market.receive())
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                got.append(_CLOSED)
+            nursery.cancel_scope.cancel()
+
+        async def watch() -> None:
+            await views.wait_newer(seen)
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(receive)
+        nursery.start_soon(watch)
+    return got[0] if got else None
+
+
+async def run_quoter(
+    market: trio.MemoryReceiveChannel[MarketData],
+    views: Latest[BookView],
+    intents: trio.MemorySendChannel[object],
+    *,
+    strategy: Strategy,
+    markets: Mapping[str, MarketInfo],
+    clock: Clock,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run ``strategy`` until ``market`` ends (then return) or the task is cancelled.
+
+    Args:
+        market: market data (``L2Book``, ``Bbo``, ``AllMids``, ``Trades``) from the feed.
+        views: the book's published views.
+        intents: a clone of the book inbox's send side; the caller closes it.
+        strategy: what to quote.
+        markets: static facts per coin, passed to ``strategy.start``.
+        clock: wall-clock ms, passed to every strategy call as ``now_ms``.
+
+    Raises:
+        Exception: whatever the strategy raised (logged first with its name).
+    """
+    name = strategy_name(strategy)
+    pending: dict[tuple[type, str | None], object] = {}
+    started = False
+    seen = -1
+    task_status.started()
+
+    async def call(method: str, fn: Callable[..., Sequence[Intent]], *args: object) -> None:
+        try:
+            out = list(fn(*args, clock.now_ms()))
+        except Exception:
+            log.exception("strategy %s raised in %s", name, method)
+            raise
+        for intent in out:
+            await intents.send(intent)
+
+    while True:
+        if views.version != seen:
+            seen = views.version
+            view = views.value
+            if view.ready and not started:
+                started = True
+                log.info("book ready: starting strategy %s", name)
+                await call("start", strategy.start, markets)
+                await call("on_view", strategy.on_view, views.value)
+            elif not view.ready and started:
+                started = False
+                log.warning("book not ready (restarted?): strategy %s paused", name)
+            elif started:
+                await call("on_view", strategy.on_view, view)
+            continue  # the view may have moved again while we awaited the inbox
+        if started and pending:
+            batch = list(pending.values())
+            pending.clear()
+            for i, msg in enumerate(batch):
+                view = views.value
+                if not view.ready:  # keep the rest for after the restart
+                    for rest in batch[i:]:
+                        pending.setdefault(coalesce_key(rest), rest)
+                    break
+                await call("on_market", strategy.on_market, msg, view)
+            continue
+        got = await _wait_either(market, views, seen)
+        if got is _CLOSED:
+            log.info("market channel closed: quoter stopping")
+            return
+        if got is not None:
+            _put(pending, got)
+            while True:
+                try:
+                    _put(pending, market.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                    break
+
+
+def _put(pending: dict[tuple[type, str | None], object], msg: object) -> None:
+    key = coalesce_key(msg)
+    pending.pop(key, None)  # the newest goes last: arrival order of the newest messages
+    pending[key] = msg

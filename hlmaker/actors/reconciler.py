@@ -1,0 +1,170 @@
+"""The reconciler actor: fetches the exchange's view of our account and hands it to the book.
+
+It runs a sweep on a timer and whenever the book asks (gap detected, reconnect, unknown outcome,
+cancel failed, orphan grace over, start-up). Requests that arrive while a sweep runs, or within
+``min_gap_s`` of the last one, are merged into the next sweep. A sweep fetches, in order:
+
+1. ``orderStatus`` by cloid for every order whose outcome is unknown;
+2. recent fills: ``userFillsByTime`` from the book's last applied fill time minus a margin,
+   paging forward while pages come back full (or ``userFills`` when the book has none yet);
+3. ``frontendOpenOrders`` (with cloids) and ``clearinghouseState`` (positions and its ``time``).
+
+and sends one :class:`~hlmaker.messages.ReconcileSnapshot`, stamped with the time the sweep was
+*requested* (the book's protection window starts there). It mutates nothing; a failed sweep is
+logged and retried with backoff — it never crashes the actor.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+
+import attrs
+import trio
+
+from hlmaker.clock import Clock
+from hlmaker.hyperliquid.codec import parse_positions
+from hlmaker.hyperliquid.errors import VenueError
+from hlmaker.hyperliquid.rest import RestClient
+from hlmaker.messages import (
+    Fill,
+    OpenOrder,
+    OrderStatusReport,
+    ReconcileRequest,
+    ReconcileSnapshot,
+)
+
+from .latest import Latest
+
+log = logging.getLogger("hlmaker.reconciler")
+
+FILL_PAGE_MIN = 500
+"""A ``userFillsByTime`` page this long may be truncated (§2.9: 500 or 2000 rows per page)."""
+MAX_FILL_PAGES = 20
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileStatus:
+    """What the last sweep saw on the exchange (for the summary, the UI and shutdown)."""
+
+    at_ms: int
+    sweeps: int
+    exchange_open: tuple[OpenOrder, ...] = ()
+    positions: dict[str, Decimal] = attrs.field(factory=dict, hash=False)
+    failures: int = 0
+    last_error: str = ""
+
+
+async def run_reconciler(
+    requests: trio.MemoryReceiveChannel[ReconcileRequest],
+    book: trio.MemorySendChannel[object],
+    status: Latest[ReconcileStatus],
+    *,
+    rest: RestClient,
+    user: str,
+    clock: Clock,
+    interval_s: float = 5.0,
+    min_gap_s: float = 0.5,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Sweep until ``requests`` is closed or the actor is cancelled.
+
+    ``book`` is a clone of the book's inbox send side; ``user`` the account whose orders and
+    fills are read (the wallet's query address); ``status`` receives a summary of each sweep.
+    """
+    task_status.started()
+    sweeps, failures = status.value.sweeps, status.value.failures
+    pending: list[ReconcileRequest] = []
+    last_sweep = -math.inf
+    backoff = 0.0
+    while True:
+        deadline = last_sweep + interval_s if not pending else last_sweep + max(min_gap_s, backoff)
+        with trio.move_on_at(max(deadline, trio.current_time())):
+            try:
+                pending.append(await requests.receive())
+            except trio.EndOfChannel:
+                return
+        while True:
+            try:
+                pending.append(requests.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+        now_t = trio.current_time()
+        if pending and now_t < last_sweep + max(min_gap_s, backoff):
+            continue
+        if not pending and now_t < last_sweep + interval_s:
+            continue
+        merged = _merge(pending)
+        last_sweep = now_t
+        try:
+            snap = await sweep(rest, user, clock, merged)
+        except (VenueError, trio.TooSlowError) as exc:
+            failures += 1
+            backoff = min(max(1.0, backoff * 2), 30.0)
+            log.warning("reconcile sweep failed (%s): %s; retry in %.1f s", merged.reason, exc,
+                        backoff)
+            status.publish(attrs.evolve(status.value, failures=failures, last_error=str(exc)))
+            pending = [merged]
+            continue
+        backoff = 0.0
+        pending = []
+        sweeps += 1
+        await book.send(snap)
+        status.publish(ReconcileStatus(at_ms=snap.taken_at_ms, sweeps=sweeps,
+                                       exchange_open=snap.open_orders,
+                                       positions=dict(snap.positions), failures=failures))
+        log.info("reconcile sweep reason=%s open=%d fills=%d statuses=%d", merged.reason,
+                 len(snap.open_orders), len(snap.fills), len(snap.order_statuses))
+
+
+def _merge(reqs: Sequence[ReconcileRequest]) -> ReconcileRequest:
+    if not reqs:
+        return ReconcileRequest(reason="timer", since_ms=None)
+    cloids = sorted({c for r in reqs for c in r.cloids})
+    sinces = [r.since_ms for r in reqs]
+    since = None if any(s is None for s in sinces) else min(s for s in sinces if s is not None)
+    return ReconcileRequest(reason=reqs[0].reason, since_ms=since, cloids=tuple(cloids))
+
+
+async def sweep(rest: RestClient, user: str, clock: Clock,
+                req: ReconcileRequest) -> ReconcileSnapshot:
+    """Fetch one snapshot (see the module docstring for the order of the reads).
+
+    Raises:
+        VenueError: any read failed (the caller retries).
+    """
+    requested = clock.now_ms()
+    statuses: list[OrderStatusReport] = []
+    for cloid in req.cloids:
+        statuses.append(await rest.order_status(user, cloid, clock.now_ms()))
+    fills, complete = await _fills(rest, user, req.since_ms)
+    open_orders = await rest.frontend_open_orders(user)
+    state = await rest.clearinghouse_state(user)
+    positions = parse_positions(state)
+    t = state.get("time")
+    positions_time = int(t) if isinstance(t, int) else None
+    return ReconcileSnapshot(
+        requested_at_ms=requested, taken_at_ms=clock.now_ms(), open_orders=open_orders,
+        positions=positions, positions_time_ms=positions_time, fills=fills,
+        order_statuses=tuple(statuses), fills_complete=complete)
+
+
+async def _fills(rest: RestClient, user: str,
+                 since_ms: int | None) -> tuple[tuple[Fill, ...], bool]:
+    if since_ms is None:
+        return tuple(await rest.user_fills(user)), True
+    seen: dict[tuple[int, int], Fill] = {}
+    start = max(0, since_ms)
+    for _ in range(MAX_FILL_PAGES):
+        page = await rest.user_fills_by_time(user, start)
+        new = 0
+        for f in page:
+            if (f.oid, f.tid) not in seen:
+                seen[(f.oid, f.tid)] = f
+                new += 1
+        if len(page) < FILL_PAGE_MIN or new == 0:
+            return tuple(sorted(seen.values(), key=lambda f: (f.time_ms, f.tid))), True
+        start = max(f.time_ms for f in page)
+    return tuple(sorted(seen.values(), key=lambda f: (f.time_ms, f.tid))), False

@@ -1,0 +1,262 @@
+"""Configuration of a maker: endpoint, strategy, risk, book, executor, reconcile, supervision.
+
+Read from TOML with :func:`load_config`; every section and key is optional. A bad value raises
+:class:`~hlmaker.errors.ConfigError` naming the field (``section.key``) and the fix, which the CLI
+prints as one line with exit code 2.
+
+Example::
+
+    [endpoint]
+    network = "sim"              # sim (built-in simulator) | testnet | mainnet
+    base_url = ""                # default: the network's URL, or the built-in simulator
+    key_file = ""                # else the HLMAKER_PRIVATE_KEY environment variable
+    account_address = ""         # when the key is an agent (API wallet) of this account
+    vault_address = ""
+
+    [strategy]                   # hlmaker.strategy.ladder.LadderConfig
+    coins = ["BTC", "ETH"]
+    levels = 3
+
+    [book]                       # hlmaker.orders.BookConfig (times in ms)
+    orphan_grace_ms = 5000
+
+    [executor]
+    request_timeout_s = 5.0
+    use_ws_post = true
+    ip_weight_per_minute = 1200
+
+    [reconcile]
+    interval_s = 5.0
+
+    [supervisor]
+    max_restarts = 5
+    window_s = 60.0
+    shutdown_timeout_s = 15.0
+
+    [dead_man]
+    enabled = true
+    lease_s = 30.0
+
+    [sim]
+    seed = 1
+    faults = "default"
+
+    [metrics]
+    port = 0                     # 0: off; else Prometheus on 127.0.0.1:port
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from hlmaker.errors import ConfigError
+from hlmaker.orders.config import BookConfig
+
+Network = Literal["sim", "testnet", "mainnet"]
+NETWORK_URLS = {
+    "mainnet": "https://api.hyperliquid.xyz",
+    "testnet": "https://api.hyperliquid-testnet.xyz",
+}
+
+
+@attrs.frozen(kw_only=True)
+class EndpointConfig:
+    network: Network = "sim"
+    base_url: str = ""
+    key_file: str = ""
+    account_address: str = ""
+    vault_address: str = ""
+
+    @property
+    def is_mainnet(self) -> bool:
+        """Signing flavour: mainnet only for the mainnet URL, as the SDK decides (§3.1)."""
+        return self.url == NETWORK_URLS["mainnet"]
+
+    @property
+    def url(self) -> str:
+        """The base URL to use ("" = start the built-in simulator)."""
+        return self.base_url or NETWORK_URLS.get(self.network, "")
+
+
+@attrs.frozen(kw_only=True)
+class ExecutorConfig:
+    request_timeout_s: float = 5.0
+    """Per-request timeout; must be shorter than the book's action TTL so answers can come."""
+    use_ws_post: bool = True
+    """Send actions as WebSocket ``post`` requests (REST stays the fallback)."""
+    ip_weight_per_minute: int = 1200
+    """The exchange's per-IP REST budget (§8); the executor's token bucket."""
+    max_in_flight: int = 16
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileConfig:
+    interval_s: float = 5.0
+    min_gap_s: float = 0.5
+    """Never two sweeps closer than this (requests arriving meanwhile are merged)."""
+
+
+@attrs.frozen(kw_only=True)
+class SupervisorConfig:
+    max_restarts: int = 5
+    window_s: float = 60.0
+    shutdown_timeout_s: float = 15.0
+
+
+@attrs.frozen(kw_only=True)
+class DeadManConfig:
+    enabled: bool = True
+    lease_s: float = 30.0
+    """``scheduleCancel`` is armed at now + lease and renewed every lease / 3 (≥ 5 s, §4.2)."""
+
+
+@attrs.frozen(kw_only=True)
+class SimConfig:
+    seed: int = 1
+    faults: str = "default"
+    balance: str = "1000000"
+
+
+@attrs.frozen(kw_only=True)
+class MetricsConfig:
+    port: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class MakerConfig:
+    """Everything a maker needs. ``strategy`` is the raw ``[strategy]`` table; the strategy's
+    own config class validates it (see :func:`strategy_config`)."""
+
+    endpoint: EndpointConfig = attrs.field(factory=EndpointConfig)
+    strategy: dict[str, Any] = attrs.field(factory=dict, hash=False)
+    book: BookConfig = attrs.field(factory=BookConfig)
+    executor: ExecutorConfig = attrs.field(factory=ExecutorConfig)
+    reconcile: ReconcileConfig = attrs.field(factory=ReconcileConfig)
+    supervisor: SupervisorConfig = attrs.field(factory=SupervisorConfig)
+    dead_man: DeadManConfig = attrs.field(factory=DeadManConfig)
+    sim: SimConfig = attrs.field(factory=SimConfig)
+    metrics: MetricsConfig = attrs.field(factory=MetricsConfig)
+
+    def __attrs_post_init__(self) -> None:
+        _validate(self)
+
+
+_SECTIONS: dict[str, type] = {
+    "endpoint": EndpointConfig,
+    "book": BookConfig,
+    "executor": ExecutorConfig,
+    "reconcile": ReconcileConfig,
+    "supervisor": SupervisorConfig,
+    "dead_man": DeadManConfig,
+    "sim": SimConfig,
+    "metrics": MetricsConfig,
+}
+
+
+def _validate(cfg: MakerConfig) -> None:
+    ep = cfg.endpoint
+    if ep.network not in ("sim", "testnet", "mainnet"):
+        raise ConfigError("endpoint.network", "must be one of sim, testnet, mainnet")
+    if ep.base_url and not ep.base_url.startswith(("http://", "https://")):
+        raise ConfigError("endpoint.base_url", "must start with http:// or https://")
+    if ep.base_url.endswith("/"):
+        raise ConfigError("endpoint.base_url", "must not end with '/' (the API appends /info)")
+    for name in ("account_address", "vault_address"):
+        value = getattr(ep, name)
+        if value and not (value.startswith("0x") and len(value) == 42):
+            raise ConfigError(f"endpoint.{name}", "must be a 0x-prefixed 20-byte hex address")
+    ex = cfg.executor
+    if ex.request_timeout_s <= 0:
+        raise ConfigError("executor.request_timeout_s", "must be positive")
+    if ex.request_timeout_s * 1000 >= cfg.book.action_ttl_ms:
+        raise ConfigError("executor.request_timeout_s",
+                          "must be shorter than book.action_ttl_ms (the action's expiresAfter)")
+    if ex.ip_weight_per_minute < 10:
+        raise ConfigError("executor.ip_weight_per_minute", "must be at least 10")
+    if not 1 <= ex.max_in_flight <= 100:
+        raise ConfigError("executor.max_in_flight", "must be between 1 and 100")
+    if cfg.reconcile.interval_s <= 0 or cfg.reconcile.min_gap_s < 0:
+        raise ConfigError("reconcile.interval_s", "must be positive")
+    if cfg.supervisor.max_restarts < 0 or cfg.supervisor.window_s <= 0:
+        raise ConfigError("supervisor.max_restarts", "must be >= 0 with a positive window_s")
+    if cfg.supervisor.shutdown_timeout_s <= 0:
+        raise ConfigError("supervisor.shutdown_timeout_s", "must be positive")
+    if cfg.dead_man.enabled and cfg.dead_man.lease_s < 15:
+        raise ConfigError("dead_man.lease_s",
+                          "must be at least 15 (scheduleCancel needs >= 5 s ahead, renewed at 1/3)")
+    if not 0 <= cfg.metrics.port <= 65535:
+        raise ConfigError("metrics.port", "must be 0 (off) or a TCP port")
+
+
+def _section(name: str, cls: type, table: Any) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(name, "must be a table ([" + name + "])")
+    known = {f.name: f for f in attrs.fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{name}.{key}", f"unknown key; known keys: {', '.join(known)}")
+    kwargs: dict[str, Any] = {}
+    for key, value in table.items():
+        default = known[key].default
+        if isinstance(value, list):
+            value = tuple(value)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{name}.{key}", "must be true or false")
+        if (isinstance(default, int) and not isinstance(default, bool)
+                and (isinstance(value, bool) or not isinstance(value, int))):
+            raise ConfigError(f"{name}.{key}", "must be an integer")
+        if isinstance(default, float) and (isinstance(value, bool)
+                                           or not isinstance(value, int | float)):
+            raise ConfigError(f"{name}.{key}", "must be a number")
+        if isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f"{name}.{key}", "must be a string")
+        kwargs[key] = float(value) if isinstance(default, float) else value
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        if not exc.field.startswith(name + "."):
+            raise ConfigError(f"{name}.{exc.field.split('.')[-1]}", exc.message) from None
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(name, str(exc)) from None
+
+
+def config_from_mapping(data: dict[str, Any]) -> MakerConfig:
+    """Build a :class:`MakerConfig` from a parsed TOML document.
+
+    Raises:
+        ConfigError: an unknown section or key, a wrong type or an invalid value.
+    """
+    kwargs: dict[str, Any] = {}
+    for name, table in data.items():
+        if name == "strategy":
+            if not isinstance(table, dict):
+                raise ConfigError("strategy", "must be a table ([strategy])")
+            kwargs["strategy"] = dict(table)
+            continue
+        cls = _SECTIONS.get(name)
+        if cls is None:
+            raise ConfigError(name, f"unknown section; known: strategy, {', '.join(_SECTIONS)}")
+        kwargs[name] = _section(name, cls, table)
+    return MakerConfig(**kwargs)
+
+
+def load_config(path: str | Path) -> MakerConfig:
+    """Read a TOML file.
+
+    Raises:
+        ConfigError: the file is missing or not valid TOML (field ``config``), or any value is
+            invalid (see :func:`config_from_mapping`).
+    """
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("config", f"file not found: {p}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config", f"{p} is not valid TOML: {exc}") from None
+    return config_from_mapping(data)
