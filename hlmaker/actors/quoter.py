@@ -135,7 +135,6 @@ async def run_quoter(
                 log.warning("book not ready (restarted?): strategy %s paused", name)
             elif started:
                 await call("on_view", strategy.on_view, view)
-            continue  # the view may have moved again while we awaited the inbox
         if started and pending:
             batch = list(pending.values())
             pending.clear()
