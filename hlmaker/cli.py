@@ -12,8 +12,10 @@ def main() -> None:
 
 
 def _register() -> None:
+    from hlmaker.run import run_command
     from hlmaker.sim.cli import sim_command
 
+    main.add_command(run_command, name="run")
     main.add_command(sim_command, name="sim")
 
 

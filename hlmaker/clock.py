@@ -33,7 +33,7 @@ class WallClock:
 
     def now_ms(self) -> int:
         """Current wall time in ms since the epoch."""
-        return self._epoch_ms + int((trio.current_time() - self._t0) * 1000)
+        return self._epoch_ms + round((trio.current_time() - self._t0) * 1000)
 
 
 class FixedClock:

@@ -1,0 +1,253 @@
+"""``hlmaker run``: the bot, against the built-in simulator (default) or a real network.
+
+This module is the program's edge: it reads the system clock once (the wall-clock anchor),
+seeds the randomness, turns SIGINT/SIGTERM into a cancel of the root scope, and writes the
+summary. With no arguments it starts the simulator on a free loopback port, in the same trio
+run, and trades against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import click
+import trio
+
+from hlmaker.clock import WallClock
+from hlmaker.config import MakerConfig, config_from_mapping, load_config
+from hlmaker.errors import ConfigError, HlmakerError
+from hlmaker.hyperliquid.errors import KeyLoadError
+from hlmaker.hyperliquid.keys import PrivateKey, Wallet
+from hlmaker.maker import Maker, ladder_config, open_maker
+
+log = logging.getLogger("hlmaker.run")
+
+DEFAULT_STRATEGY: dict[str, Any] = {
+    "coins": ["BTC", "ETH"],
+    "levels": 3,
+    "size": "0.002",
+    "max_position": "0.02",
+    "half_spread_bps": 4,
+    "spacing_bps": 3,
+    "skew_bps_per_unit": 0,
+    "requote_bps": 3,
+    "by_coin": {"ETH": {"size": "0.04", "max_position": "0.4"}},
+}
+"""The reference ladder used when the configuration has no ``[strategy]`` table."""
+
+
+def sim_key(seed: int) -> PrivateKey:
+    """A deterministic throw-away key for the simulator (never used on a real network)."""
+    digest = hashlib.sha256(f"hlmaker-sim-key-{seed}".encode()).hexdigest()
+    return PrivateKey.from_hex("0x" + digest, source="simulator seed")
+
+
+def load_wallet(config: MakerConfig) -> Wallet:
+    """The wallet for ``config``: a simulator key on ``sim``, else ``key_file`` or
+    ``HLMAKER_PRIVATE_KEY``.
+
+    Raises:
+        ConfigError: no key configured for a real network, or it cannot be loaded.
+    """
+    ep = config.endpoint
+    if ep.network == "sim":
+        key = sim_key(config.sim.seed)
+    else:
+        try:
+            if ep.key_file:
+                key = PrivateKey.from_file(ep.key_file)
+            elif os.environ.get("HLMAKER_PRIVATE_KEY"):
+                key = PrivateKey.from_env("HLMAKER_PRIVATE_KEY")
+            else:
+                raise ConfigError("endpoint.key_file",
+                                  "set it, or export HLMAKER_PRIVATE_KEY, to trade on "
+                                  f"{ep.network}")
+        except KeyLoadError as exc:
+            field = "endpoint.key_file" if ep.key_file else "HLMAKER_PRIVATE_KEY"
+            raise ConfigError(field, str(exc)) from None
+    return Wallet(key, ep.account_address or None, ep.vault_address or None)
+
+
+def build_config(config_path: str | None, network: str | None) -> MakerConfig:
+    """Read the TOML (if any), apply ``--network`` and the default strategy.
+
+    Raises:
+        ConfigError: see :func:`hlmaker.config.load_config`.
+    """
+    cfg = load_config(config_path) if config_path else config_from_mapping({})
+    if network:
+        cfg = attrs.evolve(cfg, endpoint=attrs.evolve(cfg.endpoint, network=network))
+    if not cfg.strategy:
+        cfg = attrs.evolve(cfg, strategy=dict(DEFAULT_STRATEGY))
+    ladder_config(cfg.strategy)  # validate now: a bad strategy is a config error, exit 2
+    return cfg
+
+
+async def run_bot(cfg: MakerConfig, *, duration_s: float | None, summary_path: str | None,
+                  tty: bool) -> dict[str, Any]:
+    """Run until ``duration_s`` passes or the scope is cancelled; return the summary."""
+    epoch_ms = int(time.time() * 1000)
+    clock = WallClock(epoch_ms)
+    rng = random.Random(cfg.sim.seed if cfg.endpoint.network == "sim" else None)
+    wallet = load_wallet(cfg)
+    summary: dict[str, Any] = {}
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_signals, nursery.cancel_scope)
+        if cfg.endpoint.network == "sim" and not cfg.endpoint.base_url:
+            from hlmaker.sim.server import open_simulator
+
+            async with open_simulator(port=0, seed=cfg.sim.seed, faults=cfg.sim.faults,
+                                      clock=clock) as sim:
+                log.info("simulator at %s faults=%s seed=%d", sim.base_url, cfg.sim.faults,
+                         cfg.sim.seed)
+                summary = await _trade(cfg, wallet, clock, rng, sim.base_url, duration_s, tty,
+                                       sim=sim)
+        else:
+            summary = await _trade(cfg, wallet, clock, rng, cfg.endpoint.url, duration_s, tty)
+        nursery.cancel_scope.cancel()
+    if summary_path:
+        await trio.Path(summary_path).write_text(
+            json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return summary
+
+
+async def _trade(cfg: MakerConfig, wallet: Wallet, clock: WallClock, rng: random.Random,
+                 base_url: str, duration_s: float | None, tty: bool,
+                 sim: Any = None) -> dict[str, Any]:
+    maker_ref: list[Maker] = []
+    with trio.CancelScope() as scope:
+        async with open_maker(cfg, wallet=wallet, clock=clock, rng=rng,
+                              base_url=base_url) as maker:
+            maker_ref.append(maker)
+            async with trio.open_nursery() as ui:
+                ui.start_soon(_display, maker, base_url, tty)
+                if cfg.metrics.port:
+                    ui.start_soon(_metrics, maker, cfg.metrics.port)
+                if duration_s is not None:
+                    await trio.sleep(duration_s)
+                else:
+                    await trio.sleep_forever()
+                ui.cancel_scope.cancel()
+    _ = scope
+    maker = maker_ref[0]
+    summary = maker.summary()
+    summary["network"] = cfg.endpoint.network
+    if sim is not None:
+        user = wallet.query_address
+        summary["sim_fills_for_user"] = len(sim.engine.fills_for(user))
+        summary["sim_open_orders_for_user"] = len(sim.engine.open_orders_for(user))
+        summary["sim_position"] = {
+            c: str(sim.engine.position(user, c)) for c in sorted(maker.markets)
+            if sim.engine.position(user, c) != 0}
+    return summary
+
+
+async def _display(maker: Maker, base_url: str, tty: bool) -> None:
+    try:
+        from hlmaker.ui.bridge import status_of
+    except ImportError:
+        while True:
+            await trio.sleep(5)
+            log.info("status %s", maker.summary())
+    if tty:
+        from rich.console import Console
+
+        from hlmaker.ui.dashboard import run_dashboard
+
+        await run_dashboard(lambda: status_of(maker, base_url), console=Console())
+    else:
+        from hlmaker.ui.dashboard import run_status_log
+
+        await run_status_log(lambda: status_of(maker, base_url), interval_s=5.0)
+
+
+async def _metrics(maker: Maker, port: int) -> None:
+    from hlmaker.metrics import Metrics, serve_metrics
+
+    metrics = Metrics()
+    maker.executor.observe = metrics.observe_request
+    async with trio.open_nursery() as nursery:
+        await nursery.start(lambda task_status: serve_metrics(
+            metrics, port=port, task_status=task_status))
+        log.info("metrics on http://127.0.0.1:%d/metrics", port)
+        async for view in maker.view_updates():
+            metrics.observe_view(view)
+            await trio.sleep(0.5)
+
+
+async def _signals(scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            log.warning("received %s: shutting down (cancelling every order)",
+                        signal.Signals(signum).name)
+            scope.cancel()
+            return
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="TOML file with strategy, risk and endpoint settings.")
+@click.option("--network", type=click.Choice(["sim", "testnet", "mainnet"]), default=None,
+              help="Where to trade (default: the config's, else the built-in simulator).")
+@click.option("--duration", "duration_s", type=click.FloatRange(min=0), default=None,
+              help="Stop (and cancel every order) after this many seconds.")
+@click.option("--summary-json", "summary_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the final figures to this file.")
+@click.option("--faults", default=None, help="Simulator fault profile (none, default, harsh).")
+@click.option("--seed", type=int, default=None, help="Simulator seed.")
+@click.option("--plain", is_flag=True, help="Log lines instead of the live view.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def run_command(config_path: str | None, network: str | None, duration_s: float | None,
+                summary_path: str | None, faults: str | None, seed: int | None, plain: bool,
+                verbose: bool) -> None:
+    """Run the market maker (default: against the built-in simulator)."""
+    try:
+        cfg = build_config(config_path, network)
+        if faults is not None or seed is not None:
+            cfg = attrs.evolve(cfg, sim=attrs.evolve(
+                cfg.sim, faults=faults if faults is not None else cfg.sim.faults,
+                seed=seed if seed is not None else cfg.sim.seed))
+        if cfg.endpoint.network != "sim":
+            load_wallet(cfg)
+    except ConfigError as exc:
+        click.echo(f"hlmaker: config error: {exc}", err=True)
+        sys.exit(2)
+    tty = sys.stdout.isatty() and not plain
+    _setup_logging(verbose)
+    if tty:
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        summary = trio.run(lambda: run_bot(cfg, duration_s=duration_s,
+                                           summary_path=summary_path, tty=tty))
+    except ConfigError as exc:
+        click.echo(f"hlmaker: config error: {exc}", err=True)
+        sys.exit(2)
+    except HlmakerError as exc:
+        click.echo(f"hlmaker: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(_summary_line(summary))
+
+
+def _summary_line(summary: Mapping[str, Any]) -> str:
+    keys = ("fills", "volume", "position_local", "position_exchange", "open_orders_exchange",
+            "is_synced", "restarts")
+    return "summary " + " ".join(f"{k}={json.dumps(summary.get(k))}" for k in keys)
