@@ -1,0 +1,216 @@
+"""Prometheus metrics: a :class:`Metrics` object with its own registry, fed by the actors, and an
+opt-in ``/metrics`` server on hypercorn's trio worker.
+
+Who feeds what:
+
+* :meth:`Metrics.observe_view` — whoever watches the book's views (the supervisor or the UI loop):
+  sets the gauges and advances the counters by the difference of the book's
+  :class:`~hlmaker.messages.Counters` since the previous view (a restarted book starts its
+  counters at zero again: a value below the last one counts in full);
+* :meth:`Metrics.observe_command` — the executor (or a tap on the book's command channel):
+  orders placed, cancelled and modified;
+* :meth:`Metrics.observe_request` — the executor: request round-trip latency by kind;
+* :meth:`Metrics.observe_restart` — the supervisor;
+* :meth:`Metrics.observe_apply_latency` — the book's side: event receipt to applied.
+
+Metric names (all prefixed ``hlmaker_``): ``orders_placed_total``, ``orders_cancelled_total``,
+``orders_modified_total``, ``fills_total``, ``duplicate_fills_dropped_total``,
+``orphans_total``, ``stale_orders_total``, ``position_drifts_total``, ``gaps_total``,
+``rejects_total``, ``unknown_outcomes_total``, ``actor_restarts_total{actor}``,
+``position{coin}`` (signed coin), ``open_orders{coin}``, ``synced`` (0/1), ``ready`` (0/1),
+``request_latency_seconds{kind}`` (place/cancel/modify/info/…), ``event_apply_latency_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter as Tally
+from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
+from typing import Any
+
+import trio
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from hlmaker.messages import BookView, CancelOrders, Command, Counters, ModifyOrders, PlaceOrders
+
+log = logging.getLogger("hlmaker.metrics")
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+"""Request latency buckets in seconds (an action expires after 10 s by default)."""
+APPLY_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0)
+
+_FROM_COUNTERS = {
+    "fills_applied": "fills",
+    "duplicate_fills_dropped": "duplicate_fills_dropped",
+    "orphans_detected": "orphans",
+    "stale_removed": "stale",
+    "position_drifts": "drifts",
+    "gaps_detected": "gaps",
+    "rejects": "rejects",
+    "unknown_opened": "unknown_outcomes",
+}
+"""Book :class:`Counters` field → :class:`Metrics` counter attribute."""
+
+
+class Metrics:
+    """Every hlmaker metric, in a private :class:`CollectorRegistry` (never the global one, so
+    several bots — or tests — in one process do not collide)."""
+
+    def __init__(self, namespace: str = "hlmaker") -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+            return Counter(name, doc, labels, namespace=namespace, registry=r)
+
+        self.orders_placed = counter("orders_placed", "Orders sent in place commands.")
+        self.orders_cancelled = counter("orders_cancelled", "Orders sent in cancel commands.")
+        self.orders_modified = counter("orders_modified", "Orders sent in modify commands.")
+        self.fills = counter("fills", "Fills applied to the book (after de-dup).")
+        self.duplicate_fills_dropped = counter("duplicate_fills_dropped",
+                                               "Fills dropped as duplicates.")
+        self.orphans = counter("orphans", "Orders on the exchange the book did not know.")
+        self.stale = counter("stale_orders", "Local orders the exchange no longer listed.")
+        self.drifts = counter("position_drifts", "Positions corrected from the exchange.")
+        self.gaps = counter("gaps", "Fill-stream gaps detected (startPosition mismatch).")
+        self.rejects = counter("rejects", "Orders the exchange rejected.")
+        self.unknown_outcomes = counter("unknown_outcomes", "Requests whose outcome was unknown.")
+        self.restarts = counter("actor_restarts", "Actor restarts by the supervisor.", ("actor",))
+        self.position = Gauge("position", "Signed position in coin.", ("coin",),
+                              namespace=namespace, registry=r)
+        self.open_orders = Gauge("open_orders", "Orders the book tracks as open.", ("coin",),
+                                 namespace=namespace, registry=r)
+        self.synced = Gauge("synced", "1 when the last reconcile matched the exchange.",
+                            namespace=namespace, registry=r)
+        self.ready = Gauge("ready", "1 when the book finished its start-up re-sync.",
+                           namespace=namespace, registry=r)
+        self.request_latency = Histogram(
+            "request_latency_seconds", "Exchange request round trip by kind.", ("kind",),
+            namespace=namespace, registry=r, buckets=LATENCY_BUCKETS)
+        self.apply_latency = Histogram(
+            "event_apply_latency_seconds", "From receiving an event to the book applying it.",
+            namespace=namespace, registry=r, buckets=APPLY_BUCKETS)
+        self._last = Counters()
+        self._coins: set[str] = set()
+        self._order_coins: set[str] = set()
+
+    def observe_view(self, view: BookView) -> None:
+        """Set the gauges from ``view`` and advance the counters by the difference of its
+        counters since the previous call (a counter lower than before — a restarted book —
+        counts in full)."""
+        for field, attr in _FROM_COUNTERS.items():
+            now, before = getattr(view.counters, field), getattr(self._last, field)
+            delta = now - before if now >= before else now
+            if delta > 0:
+                getattr(self, attr).inc(delta)
+        self._last = view.counters
+        for coin in self._coins - set(view.positions):
+            self.position.labels(coin=coin).set(0)
+        for coin, szi in view.positions.items():
+            self.position.labels(coin=coin).set(float(szi))
+        self._coins |= set(view.positions)
+        per_coin = Tally(o.coin for o in view.orders)
+        for coin in self._order_coins | set(per_coin):
+            self.open_orders.labels(coin=coin).set(per_coin.get(coin, 0))
+        self._order_coins |= set(per_coin)
+        self.synced.set(1 if view.is_synced else 0)
+        self.ready.set(1 if view.ready else 0)
+
+    def observe_command(self, cmd: Command) -> None:
+        """Count the orders in a command the book sent to the executor."""
+        if isinstance(cmd, PlaceOrders):
+            self.orders_placed.inc(len(cmd.orders))
+        elif isinstance(cmd, CancelOrders):
+            self.orders_cancelled.inc(len(cmd.cancels))
+        elif isinstance(cmd, ModifyOrders):
+            self.orders_modified.inc(len(cmd.modifies))
+
+    def observe_request(self, kind: str, seconds: float) -> None:
+        """One exchange request of ``kind`` (``place``, ``cancel``, ``modify``, ``info``…) took
+        ``seconds``."""
+        self.request_latency.labels(kind=kind).observe(seconds)
+
+    def observe_restart(self, actor: str) -> None:
+        """The supervisor restarted ``actor``."""
+        self.restarts.labels(actor=actor).inc()
+
+    def observe_apply_latency(self, seconds: float) -> None:
+        """An event took ``seconds`` from receipt to being applied by the book."""
+        self.apply_latency.observe(seconds)
+
+    def render(self) -> bytes:
+        """The registry in Prometheus text format."""
+        return generate_latest(self.registry)
+
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def metrics_app(metrics: Metrics) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """A plain ASGI app: ``GET /metrics`` answers :meth:`Metrics.render`; other paths 404,
+    other methods 405."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        if scope["path"] != "/metrics":
+            status, body, ctype = 404, b"not found; try /metrics\n", b"text/plain"
+        elif scope["method"] not in ("GET", "HEAD"):
+            status, body, ctype = 405, b"method not allowed\n", b"text/plain"
+        else:
+            status, body, ctype = 200, metrics.render(), CONTENT_TYPE_LATEST.encode()
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", ctype), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body",
+                    "body": body if scope["method"] != "HEAD" else b""})
+
+    return app
+
+
+async def serve_metrics(
+    metrics: Metrics,
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``/metrics`` on ``host:port`` with hypercorn's trio worker until cancelled.
+
+    Opt-in: start it only when a metrics port is configured. ``task_status.started`` receives
+    the bound port (useful with ``port=0``). An error escaping hypercorn propagates (the
+    supervisor restarts it one-for-one).
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    from hypercorn.config import Config as HypercornConfig
+    from hypercorn.trio import serve
+
+    config = HypercornConfig()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = log
+    config.graceful_timeout = 1.0
+    async with trio.open_nursery() as nursery:
+        binds: list[str] = await nursery.start(
+            partial(serve, metrics_app(metrics), config, mode="asgi"))  # type: ignore[arg-type]
+        bound = int(binds[0].rsplit(":", 1)[1])
+        log.info("metrics on http://%s:%d/metrics", host, bound)
+        task_status.started(bound)
