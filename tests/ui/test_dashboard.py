@@ -1,0 +1,107 @@
+"""Dashboard rendering (recording console), the live loop and the status log."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import pytest
+import trio
+from rich.console import Console
+
+from hlmaker.messages import BookView, Counters, OrderView
+from hlmaker.ui import Status, render, run_dashboard, run_status_log, status_line
+
+D = Decimal
+EPOCH = 1_700_000_000_000
+
+
+def order(cloid_n: int, side: str, px: str, sz: str, coin: str = "BTC",
+          state: str = "resting", filled: str = "0") -> OrderView:
+    return OrderView(cloid=f"0x{cloid_n:032x}", oid=5000 + cloid_n, coin=coin,
+                     side=side, px=D(px), sz=D(sz), filled_sz=D(filled),  # type: ignore[arg-type]
+                     tif="Alo", reduce_only=False, state=state, created_ms=EPOCH)
+
+
+def status(**kw: object) -> Status:
+    v = BookView(
+        at_ms=EPOCH,
+        orders=(order(1, "B", "99900", "0.001"), order(2, "B", "99800", "0.001"),
+                order(3, "A", "100100", "0.001", filled="0.0004"),
+                order(4, "A", "2005.5", "0.1", coin="ETH", state="pending_new")),
+        positions={"BTC": D("0.0104"), "ETH": D("-0.2")},
+        counters=Counters(fills_applied=12, volume=D("1234.5"), gaps_detected=2,
+                          orphans_detected=1),
+        is_synced=True, last_fill_ms=EPOCH - 3000, unresolved=0, ready=True)
+    base: dict[str, object] = dict(
+        now_ms=EPOCH, view=v, mids={"BTC": D("100000"), "ETH": D("2000.5")},
+        pnl=D("12.3456"), fills_total=17, events_per_s={"l2Book": 9.5, "fills": 0.25},
+        restarts={"feed": 2}, actors={"feed": "restarting", "book": "running"},
+        reconcile_age_s=4.2, exchange_open=4, feed_connected=True, network="testnet",
+        base_url="https://api.hyperliquid-testnet.xyz")
+    base.update(kw)
+    return Status(**base)  # type: ignore[arg-type]
+
+
+def text_of(renderable: object) -> str:
+    console = Console(record=True, width=120)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_quotes_derive_from_orders() -> None:
+    q = status().quotes
+    assert q["BTC"].best_bid == D(99900) and q["BTC"].best_ask == D(100100)
+    assert q["BTC"].bids == 2 and q["BTC"].ask_sz == D("0.0006")
+    assert q["ETH"].best_bid is None and q["ETH"].asks == 1
+
+
+def test_render_shows_the_figures() -> None:
+    out = text_of(render(status()))
+    for figure in ("testnet", "https://api.hyperliquid-testnet.xyz", "synced", "4.2s ago",
+                   "100000", "99900", "100100", "20.0",  # width in bps
+                   "2005.5", "0.0104", "-0.2", "1,040.00", "12.35", "1234.5", "17",
+                   "gaps_detected", "orphans_detected", "l2Book", "9.5", "restarting",
+                   "5001", "pending_new", "3.0s ago"):
+        assert figure in out, figure
+
+
+def test_render_empty_status() -> None:
+    v = BookView(at_ms=EPOCH, orders=(), positions={}, counters=Counters(), is_synced=False,
+                 last_fill_ms=None, unresolved=1, ready=False)
+    out = text_of(render(Status(now_ms=EPOCH, view=v)))
+    assert "no" in out and "down" in out and "unresolved 1" in out
+
+
+def test_status_line() -> None:
+    line = status_line(status())
+    assert line.startswith("sync exchange_open=4 local_open=4 position=BTC:0.0104,ETH:-0.2 ")
+    for part in ("fills=17", "synced=true", "ready=true", "feed=up", "reconcile_age_s=4.2",
+                 "pnl=12.35", "gaps_detected=2", "restarts=feed:2",
+                 "events=fills:0.2,l2Book:9.5"):
+        assert part in line.split(), part
+
+
+async def test_run_dashboard_redraws_until_cancelled(autojump_clock: object) -> None:
+    with trio.fail_after(10):
+        console = Console(record=True, width=120)
+        calls = 0
+
+        def get() -> Status:
+            nonlocal calls
+            calls += 1
+            return status(fills_total=calls)
+
+        with trio.move_on_after(2.1):
+            await run_dashboard(get, console=console, refresh_s=0.5)
+        assert calls == 5  # the first frame and four redraws
+        assert "testnet" in console.export_text()
+
+
+async def test_run_status_log(autojump_clock: object, caplog: pytest.LogCaptureFixture) -> None:
+    with trio.fail_after(30):
+        with caplog.at_level(logging.INFO, logger="hlmaker.status"), \
+                trio.move_on_after(11):
+            await run_status_log(status, interval_s=5.0)
+        lines = [r.getMessage() for r in caplog.records if r.name == "hlmaker.status"]
+        assert len(lines) == 2 and lines[0].startswith("sync exchange_open=4")
