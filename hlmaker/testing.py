@@ -20,7 +20,7 @@ Example (pytest-trio, ``trio_mode = true``)::
 
     async def test_my_ladder(autojump_clock):
         strategy = LadderQuoter(LadderConfig(coins=("BTC",), levels=2, size=D("0.001"),
-                                             max_position=D("0.01")))
+                                             max_position=D("0.01"), skew_bps_per_unit=1000))
         markets = {"BTC": MarketInfo(coin="BTC", sz_decimals=5)}
         with trio.fail_after(30):
             async with strategy_harness(strategy, markets) as h:
@@ -32,7 +32,11 @@ Example (pytest-trio, ``trio_mode = true``)::
                 await h.ack_all()     # every command received so far rests, oids allocated
                 await h.fill(place.orders[0].cloid, D("0.001"))   # our best bid filled
                 assert h.view.position("BTC") == D("0.001")
-                assert isinstance(await h.next_command(), ModifyOrders)  # the skewed ladder
+                skewed = await h.next_command()   # the ladder moves down 1 bps
+                assert isinstance(skewed, ModifyOrders)
+                await h.ack_all()
+                await h.snapshot()    # the exchange agrees with the book
+                assert h.view.is_synced
 
 Time: the harness's clock is a :class:`~hlmaker.clock.WallClock` starting at :data:`EPOCH`
 (ms since the epoch) that follows trio's clock, so ``await trio.sleep(s)`` moves it.

@@ -124,3 +124,15 @@ async def test_harness_errors(autojump_clock: object) -> None:
                 await h.fill("0x" + "1" * 32, D(1))
             with pytest.raises(trio.TooSlowError):
                 await h.next_command(timeout_s=1)
+
+
+async def test_module_docstring_example(autojump_clock: object) -> None:
+    import hlmaker.testing
+
+    doc = hlmaker.testing.__doc__ or ""
+    code = doc.split("Example (pytest-trio, ``trio_mode = true``)::\n", 1)[1]
+    code = code.split("\nTime: the harness", 1)[0]
+    lines = [line[4:] for line in code.splitlines()]
+    namespace: dict[str, object] = {}
+    exec("\n".join(lines), namespace)
+    await namespace["test_my_ladder"](autojump_clock)  # type: ignore[operator]
