@@ -1,0 +1,51 @@
+"""status_of: a Status from a (duck-typed) running maker, with event rates."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from types import SimpleNamespace
+
+from hlmaker.clock import FixedClock
+from hlmaker.messages import BookView, Counters
+from hlmaker.ui.bridge import RateMeter, status_of
+
+D = Decimal
+
+
+class FakeMaker:
+    def __init__(self) -> None:
+        self.clock = FixedClock(1_700_000_010_000)
+        self.view = BookView(at_ms=0, orders=(), positions={"BTC": D("0.1")},
+                             counters=Counters(fills_applied=2), is_synced=True,
+                             last_fill_ms=None, unresolved=0, ready=True)
+        self.markets = {"BTC": object()}
+        self.mids = {"BTC": D(100000), "DOGE": D("0.1")}
+        self.holder = SimpleNamespace(totals=lambda: {"fills_applied": 5})
+        self.feed_stats = SimpleNamespace(connects=1, order_events=10, market_events=100,
+                                          market_dropped=0, connected=True)
+        self.supervisor = SimpleNamespace(restarts={"feed": 1},
+                                          states={"feed": "running", "book": "running"})
+        self.reconcile_status = SimpleNamespace(value=SimpleNamespace(
+            at_ms=1_700_000_007_000, sweeps=3, exchange_open=(1, 2)))
+        self.config = SimpleNamespace(endpoint=SimpleNamespace(network="sim"))
+
+
+def test_status_of_a_maker() -> None:
+    m = FakeMaker()
+    s = status_of(m, "http://127.0.0.1:1234")
+    assert s.mids == {"BTC": D(100000)} and s.fills_total == 5
+    assert s.reconcile_age_s == 3.0 and s.exchange_open == 2
+    assert s.feed_connected and s.network == "sim" and s.restarts == {"feed": 1}
+    assert s.events_per_s == {}
+    m.clock.advance(2000)
+    m.feed_stats.market_events = 300
+    s = status_of(m, "http://127.0.0.1:1234")
+    assert s.events_per_s["market_events"] == 100.0 and s.events_per_s["fills"] == 0.0
+
+
+def test_rate_meter_restart_and_same_time() -> None:
+    r = RateMeter()
+    assert r.rates(0, {"x": 10}) == {}
+    assert r.rates(1000, {"x": 30}) == {"x": 20.0}
+    assert r.rates(1000, {"x": 40}) == {}
+    assert r.rates(2000, {"x": 4}) == {"x": 4.0}
