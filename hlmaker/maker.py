@@ -160,7 +160,10 @@ class Maker:
                 live = [o for o in self.view.orders]
                 if not mine and not live:
                     confirmed = True
-                    break
+                    if self.view.is_synced:
+                        break  # and the last sweep found the book equal to the exchange
+                    await trio.sleep(0.2)
+                    continue
                 if live and not any(o.state == "pending_cancel" for o in live):
                     await self._inbox.send(CancelAll())
                 await trio.sleep(0.5)

@@ -37,11 +37,11 @@ DEFAULT_STRATEGY: dict[str, Any] = {
     "levels": 3,
     "size": "0.002",
     "max_position": "0.02",
-    "half_spread_bps": 4,
-    "spacing_bps": 3,
-    "skew_bps_per_unit": 0,
-    "requote_bps": 3,
-    "by_coin": {"ETH": {"size": "0.04", "max_position": "0.4"}},
+    "half_spread_bps": 1,
+    "spacing_bps": 2,
+    "skew_bps_per_unit": 100,
+    "requote_bps": 2,
+    "by_coin": {"ETH": {"size": "0.04", "max_position": "0.4", "skew_bps_per_unit": 5}},
 }
 """The reference ladder used when the configuration has no ``[strategy]`` table."""
 

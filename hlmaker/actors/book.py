@@ -98,7 +98,8 @@ async def run_book(
                 reconcile_requests.send_nowait(action)
             else:
                 commands.send_nowait(action)
-        views.publish_lazy(lambda now=now: core.view(now))  # type: ignore[misc]
+        if n or actions:
+            views.publish_lazy(lambda now=now: core.view(now))  # type: ignore[misc]
         if n:
             await trio.lowlevel.checkpoint()  # let producers (and everyone else) run
 

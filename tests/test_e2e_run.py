@@ -1,0 +1,66 @@
+"""End to end: ``hlmaker run`` against the built-in simulator over real loopback sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+
+def _run(args: list[str], tmp_path: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("HLMAKER_PRIVATE_KEY", None)
+    return subprocess.run([sys.executable, "-m", "hlmaker", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_run_on_simulator_with_default_faults(tmp_path: Path) -> None:
+    out = tmp_path / "summary.json"
+    proc = _run(["run", "--duration", "20", "--faults", "default", "--summary-json", str(out)],
+                tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    s = json.loads(out.read_text())
+    assert s["fills"] > 0, s
+    assert s["fills"] == s["sim_fills_for_user"], s
+    assert s["is_synced"] is True, {k: s[k] for k in (
+        "is_synced", "position_local", "position_exchange", "open_orders_local",
+        "open_orders_exchange", "unresolved_requests", "shutdown", "position_drifts")}
+    assert s["position_local"] == s["position_exchange"] == s["sim_position"], s
+    assert all(isinstance(v, str) and Decimal(v) for v in s["position_local"].values())
+    assert s["open_orders_exchange"] == 0 and s["sim_open_orders_for_user"] == 0, s
+    assert s["open_orders_local"] == 0 and s["unresolved_requests"] == 0, s
+    assert s["shutdown"]["confirmed_no_open_orders"] is True
+    for key in ("volume", "duplicate_fills_dropped", "orphans_cancelled", "stale_removed",
+                "position_drifts", "gaps_detected", "restarts"):
+        assert key in s
+    assert "summary fills=" in proc.stdout
+
+
+def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[strategy]\ncoins = ['BTC']\nlevels = 0\nsize = 0.001\nmax_position = 1\n")
+    proc = _run(["run", "--config", str(cfg), "--duration", "1"], tmp_path, timeout=60)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "strategy.levels" in lines[0], proc.stderr
+
+
+def test_missing_key_for_testnet_names_the_fix(tmp_path: Path) -> None:
+    proc = _run(["run", "--network", "testnet", "--duration", "1"], tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert "HLMAKER_PRIVATE_KEY" in proc.stderr and "endpoint.key_file" in proc.stderr
+
+
+def test_key_file_contents_never_printed(tmp_path: Path) -> None:
+    key = "0x" + "ab" * 31 + "cd"
+    kf = tmp_path / "key"
+    kf.write_text("not-a-key\n")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[endpoint]\nnetwork = 'testnet'\nkey_file = '{kf}'\n")
+    proc = _run(["run", "--config", str(cfg), "--duration", "1"], tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert "not-a-key" not in proc.stderr + proc.stdout
+    assert key not in proc.stderr + proc.stdout
