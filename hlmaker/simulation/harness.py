@@ -1,0 +1,401 @@
+"""The harness: the real actors and supervisor (``open_maker``) against the simulated exchange,
+in one trio run under ``MockClock(autojump_threshold=0)``, with everything fixed by one seed.
+
+:func:`simulate` runs a :class:`RunSpec` and returns a :class:`RunResult`::
+
+    result = simulate(RunSpec(seed=7, sim_seconds=120, plan=swarm_plan(7, 120)))
+    result.digest, result.violations, result.faults   # {"F1": n, …}
+
+Inside the run:
+
+* the exchange (:class:`~.exchange.SimExchange`) steps its market every ``step_ms`` of trio time
+  and serves the bot through in-memory transports (:mod:`.transport`): JSON text through the
+  real codec, no sockets;
+* the bot is ``hlmaker.maker.open_maker`` with the reference ladder strategy, a wallet and
+  strategy parameters drawn from the seed, the ``bot`` random stream, and a clock that F14 may
+  make jump;
+* a director task plays the plan's timeline events (F4, F5, F9, F10, F14, F16, rate limits);
+* the :class:`~.invariants.InvariantChecker` runs after every book batch (the book's view
+  publication is hooked), after every exchange event and clock step, and at the end;
+* the :class:`~.determinism.TraceRecorder` hashes every task step and exchange event; trio's
+  scheduler is seeded (:func:`~.determinism.seed_scheduler`).
+
+Randomness: streams ``setup`` (market and strategy parameters, wallet key), ``market``,
+``faults``, ``bot`` and ``scheduler`` — all derived from the seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import trio
+import trio.testing
+
+from hlmaker.clock import Clock, WallClock
+from hlmaker.config import EndpointConfig, MakerConfig
+from hlmaker.hyperliquid.keys import PrivateKey, Wallet
+from hlmaker.sim.faults import FaultProfile
+from hlmaker.sim.market import MarketConfig
+from hlmaker.sim.service import ServiceConfig
+from hlmaker.simulation.crash import CrashInjector
+from hlmaker.simulation.determinism import TraceRecorder, seed_scheduler, stream
+from hlmaker.simulation.exchange import SimExchange
+from hlmaker.simulation.faults import Event, FaultPlan, SimFaults
+from hlmaker.simulation.invariants import Bounds, CheckStats, InvariantChecker, Violation
+from hlmaker.simulation.transport import SimHttpTransport, sim_connector
+
+EPOCH_MS = 1_700_000_000_000
+BASE_URL = "http://sim.invalid"
+STRATEGY_COINS = ("BTC", "ETH")
+STATUSES_F10 = ("marginCanceled", "reduceOnlyCanceled", "scheduledCancel", "canceled")
+
+
+class JumpClock:
+    """The bot's wall clock: the true one plus an offset the director may change (F14)."""
+
+    def __init__(self, base: Clock) -> None:
+        self.base = base
+        self.offset_ms = 0
+
+    def now_ms(self) -> int:
+        return self.base.now_ms() + self.offset_ms
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One simulation run. ``plan.quiet_after_s`` should leave time to converge before
+    ``sim_seconds``; :func:`simulate` sets it to ``sim_seconds - quiet_s`` when it is infinite."""
+
+    seed: int
+    sim_seconds: float
+    plan: FaultPlan = field(default_factory=FaultPlan)
+    quiet_s: float = 60.0
+    bounds: Bounds = field(default_factory=Bounds)
+    step_ms: int = 100
+    label: str = ""
+
+
+@dataclass
+class RunResult:
+    """What one run produced."""
+
+    seed: int
+    label: str
+    digest: str
+    violations: list[Violation]
+    faults: dict[str, int]
+    fault_kinds: dict[str, int]
+    counters: dict[str, Any]
+    restarts: dict[str, int]
+    check: CheckStats
+    sim_seconds: float
+    wall_seconds: float
+    steps: int
+    events: int
+    last_fault_s: float
+    exchange: dict[str, Any]
+    executor: dict[str, Any]
+    logs: dict[str, int]
+    shutdown_confirmed: bool
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and self.error is None
+
+
+def strategy_table(seed: int) -> dict[str, Any]:
+    """The ladder strategy's settings for ``seed`` (stream ``setup``)."""
+    rng = stream(seed, "setup-strategy")
+    levels = rng.randint(1, 3)
+    return {
+        "coins": list(STRATEGY_COINS),
+        "levels": levels,
+        "size": "0.0003",
+        "max_position": "0.003",
+        "half_spread_bps": str(rng.choice((2, 3, 4, 6))),
+        "spacing_bps": str(rng.choice((1, 2, 3))),
+        "skew_bps_per_unit": "100",
+        "requote_bps": str(rng.choice((1, 2, 4))),
+        "by_coin": {"ETH": {"size": "0.008", "max_position": "0.08", "skew_bps_per_unit": "4"}},
+    }
+
+
+def market_config(seed: int) -> MarketConfig:
+    """The synthetic market for ``seed``: two coins, a thin background book and enough taker
+    flow to fill the bot's quotes regularly."""
+    rng = stream(seed, "setup-market")
+    return MarketConfig(
+        coins=STRATEGY_COINS,
+        volatility_bps=rng.uniform(0.5, 3.0),
+        levels=4,
+        half_spread_bps=1.0,
+        level_spacing_bps=1.0,
+        level_notional_usd=rng.choice((300.0, 600.0, 1_000.0)),
+        requote_bps=0.5,
+        taker_rate_per_s=rng.uniform(0.3, 1.5),
+        taker_notional_usd=rng.choice((500.0, 1_500.0, 3_000.0)),
+        taker_slippage_bps=15.0,
+    )
+
+
+def maker_config(seed: int) -> MakerConfig:
+    """The bot's configuration in the simulation (the library's defaults, the seed's strategy)."""
+    return MakerConfig(endpoint=EndpointConfig(network="sim", base_url=BASE_URL),
+                       strategy=strategy_table(seed))
+
+
+def wallet_for(seed: int) -> Wallet:
+    """A wallet whose key is derived from the seed."""
+    secret = hashlib.sha256(f"hlmaker-simulation/{seed}/key".encode()).hexdigest()
+    return Wallet(PrivateKey.from_hex("0x" + secret))
+
+
+class _LogCounter(logging.Handler):
+    """Counts log records by ``logger: template`` (cheap: nothing is formatted)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counts[f"{record.name}: {record.msg}"] += 1
+
+
+class _Run:
+    """The state of one run inside trio (see :func:`simulate`)."""
+
+    def __init__(self, spec: RunSpec, recorder: TraceRecorder, crash: CrashInjector) -> None:
+        self.spec = spec
+        self.recorder = recorder
+        self.crash = crash
+        self.t0 = trio.current_time()
+        self.clock = WallClock(EPOCH_MS)
+        self.bot_clock = JumpClock(self.clock)
+        plan = spec.plan
+        if not math.isfinite(plan.quiet_after_s):
+            plan.quiet_after_s = max(0.0, spec.sim_seconds - spec.quiet_s)
+        self.plan = plan
+        self.faults = SimFaults(plan, stream(spec.seed, "faults"), self.now_s)
+        self.exchange = SimExchange(
+            clock=self.clock, faults=self.faults, market_rng=stream(spec.seed, "market"),
+            recorder=recorder, market=market_config(spec.seed),
+            service_config=ServiceConfig(l2_push_interval_ms=500, mids_push_interval_ms=1000),
+            step_ms=spec.step_ms)
+        self.wallet = wallet_for(spec.seed)
+        self.exchange.bot_user = self.wallet.query_address
+        self.outages: list[tuple[float, float]] = []
+        self.checker = InvariantChecker(
+            self.exchange.engine, self.wallet.query_address, bounds=spec.bounds,
+            now_s=self.now_s, exchange_ms=self.clock.now_ms, outage_s=self.outage_s,
+            horizon_ms=lambda: self.exchange.horizon_ms)
+        self.exchange.observer = self.checker
+        self.last_fault_s = min(plan.last_fault_s, spec.sim_seconds)
+        self.orders_after_quiet = 0
+        self.shutdown_confirmed = False
+        self.maker: Any = None
+        crash.on_inject = self._crashed
+
+    def now_s(self) -> float:
+        return trio.current_time() - self.t0
+
+    def outage_s(self, a: float, b: float) -> float:
+        return sum(max(0.0, min(b, e) - max(a, s)) for s, e in self.outages)
+
+    def _crashed(self, actor: str) -> None:
+        self.faults.count("crash")
+        self.recorder.event("crash", actor)
+
+    # ---- hooks ---------------------------------------------------------------------------------
+
+    def _after_step(self) -> None:
+        self.checker.check_exchange()
+        now = self.now_s()
+        if now >= self.last_fault_s:
+            self.checker.check_convergence(self.last_fault_s)
+        if int(now * 10) % 10 == 0 and self.maker is not None:
+            self.checker.check_memory(self.bot_clock.now_ms())
+
+    def _hook_views(self, maker: Any) -> None:
+        views = maker.views
+        publish, publish_lazy = views.publish, views.publish_lazy
+        check = self.checker.check_book
+
+        def hooked_publish(value: Any) -> None:
+            publish(value)
+            check()
+
+        def hooked_lazy(make: Any) -> None:
+            publish_lazy(make)
+            check()
+
+        views.publish = hooked_publish
+        views.publish_lazy = hooked_lazy
+
+    # ---- timeline ------------------------------------------------------------------------------
+
+    async def director(self) -> None:
+        for ev in sorted(self.plan.events, key=lambda e: e.at_s):
+            await trio.sleep_until(self.t0 + ev.at_s)
+            self.recorder.event("timeline", ev.what, ev.at_s)
+            await self._play(ev)
+
+    async def _play(self, ev: Event) -> None:
+        ex = self.exchange
+        if ev.what == "disconnect":
+            if ex.disconnect_all():
+                self.faults.count("disconnect")
+        elif ev.what == "stall":
+            ex.stall_all(ev.duration_s)
+            self.faults.count("stall")
+        elif ev.what == "exchange_cancel":
+            status = ev.status or STATUSES_F10[0]
+            if ex.exchange_cancel(status, non_user_cancel=status == "canceled"):
+                self.faults.count("exchange_cancel")
+        elif ev.what == "liquidation":
+            coin = STRATEGY_COINS[int(ev.at_s) % len(STRATEGY_COINS)]
+            if ex.liquidation_fill(coin):
+                self.faults.count("liquidation_fill")
+        elif ev.what == "clock_jump":
+            self.bot_clock.offset_ms += ev.offset_ms
+            self.faults.count("clock_jump")
+        elif ev.what == "rate_limit":
+            ex.rate_limited_until = trio.current_time() + ev.duration_s
+        elif ev.what == "crash":
+            self.crash.arm(ev.actor)
+        elif ev.what == "partition":
+            start = self.now_s()
+            self.outages.append((start, start + ev.duration_s))
+            ex.partition(ev.duration_s)
+            if ev.horizon_s > 0:
+                ex.horizon_ms = int(ev.horizon_s * 1000)
+                # a fill on the account while cut off, older than the history at reconnection
+                await trio.sleep(min(1.0, ev.duration_s / 4))
+                if self._fill_one_of_ours():
+                    self.faults.count("history_gap")
+        else:
+            raise ValueError(f"unknown timeline event {ev.what!r}")
+        self.checker.check_exchange()
+
+    def _fill_one_of_ours(self) -> bool:
+        ex = self.exchange
+        orders = ex.engine.open_orders_for(ex.bot_user)
+        if not orders:
+            return ex.liquidation_fill(STRATEGY_COINS[0])
+        o = orders[0]
+        fx = ex.fill_through(o.coin, o.side, o.limit_px, o.oid, ex.now_ms())
+        return any(f.user == ex.bot_user for f in fx.fills)
+
+    # ---- the run -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        from hlmaker.maker import open_maker
+
+        spec = self.spec
+        ex = self.exchange
+        step = ex.step
+
+        def stepped() -> None:
+            step()
+            self._after_step()
+
+        ex.step = stepped  # type: ignore[method-assign]
+        async with trio.open_nursery() as nursery:
+            await nursery.start(ex.serve)
+            nursery.start_soon(self.director)
+            async with open_maker(
+                maker_config(spec.seed), wallet=self.wallet, clock=self.bot_clock,
+                rng=stream(spec.seed, "bot"), rest_transport=SimHttpTransport(ex),
+                ws_connector=sim_connector(ex), base_url=BASE_URL,
+            ) as maker:
+                self.maker = maker
+                self.checker.get_core = lambda: maker.holder.core
+                self._hook_views(maker)
+                await trio.sleep_until(self.t0 + self.last_fault_s)
+                self.crash.disarm()
+                placed = ex.stats.order_actions
+                await trio.sleep_until(self.t0 + spec.sim_seconds)
+                self.orders_after_quiet = ex.stats.order_actions - placed
+                report = await maker.shutdown()
+                self.shutdown_confirmed = bool(report.get("confirmed_no_open_orders"))
+            self.checker.finish(last_fault_s=self.last_fault_s,
+                                progressed=self.orders_after_quiet > 0,
+                                shutdown_confirmed=self.shutdown_confirmed)
+            nursery.cancel_scope.cancel()
+
+
+def simulate(spec: RunSpec) -> RunResult:
+    """Run ``spec`` in a fresh ``trio.run`` (seeded scheduler, ``MockClock``); never raises for
+    a failure of the bot — it is reported in :attr:`RunResult.error` and as a violation."""
+    recorder = TraceRecorder()
+    crash = CrashInjector()
+    recorder.before_step = crash.before_step
+    logs = _LogCounter()
+    root = logging.getLogger("hlmaker")
+    old = (root.level, root.propagate, list(root.handlers))
+    root.handlers = [logs]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    holder: dict[str, _Run] = {}
+    error: str | None = None
+
+    async def main() -> None:
+        run = _Run(spec, recorder, crash)
+        holder["run"] = run
+        await run.run()
+
+    seed_scheduler(spec.seed)
+    wall0 = time.perf_counter()
+    try:
+        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0),
+                 instruments=[recorder], strict_exception_groups=True)
+    except BaseException as exc:  # any failure of the bot is a finding
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        root.setLevel(old[0])
+        root.propagate = old[1]
+        root.handlers = old[2]
+    wall = time.perf_counter() - wall0
+    run = holder.get("run")
+    if run is None:
+        raise RuntimeError(f"simulation of seed {spec.seed} did not start: {error}")
+    violations = list(run.checker.violations)
+    if error is not None:
+        violations.append(Violation(spec.sim_seconds, "RUN", error))
+    maker = run.maker
+    counters: dict[str, Any] = {}
+    restarts: dict[str, int] = {}
+    executor: dict[str, Any] = {}
+    if maker is not None:
+        counters = {k: (str(v) if isinstance(v, Decimal) else v)
+                    for k, v in maker.holder.totals().items()}
+        restarts = dict(sorted(maker.supervisor.restarts.items()))
+        st = maker.executor.stats
+        executor = {"actions_sent": st.actions_sent, "retries": st.retries,
+                    "unknown": st.unknown, "rejected_actions": st.rejected_actions,
+                    "via_ws": st.via_ws, "via_rest": st.via_rest}
+    ex = run.exchange
+    return RunResult(
+        seed=spec.seed, label=spec.label, digest=recorder.digest(), violations=violations,
+        faults=run.faults.catalogue(), fault_kinds=dict(sorted(run.faults.counts.items())),
+        counters=counters, restarts=restarts, check=run.checker.stats,
+        sim_seconds=spec.sim_seconds, wall_seconds=wall, steps=recorder.steps,
+        events=recorder.events, last_fault_s=run.last_fault_s,
+        exchange={**ex.stats.__dict__, "fills": run.checker.stats.fills_exchange,
+                  },
+        executor=executor, logs=dict(sorted(logs.counts.items())),
+        shutdown_confirmed=run.shutdown_confirmed, error=error)
+
+
+def no_faults(sim_seconds: float) -> FaultPlan:
+    """A plan with no fault at all (the quiet period starts at once)."""
+    return FaultPlan(profile=FaultProfile(), quiet_after_s=0.0, name="none")
