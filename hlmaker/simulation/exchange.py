@@ -438,8 +438,11 @@ class SimExchange:
                     nursery.start_soon(self._writer, conn)
                     if self.faults.enabled:
                         nursery.start_soon(self._conn_faults, conn)
-                    async for text in conn.from_client:
-                        self._ws_text(conn, text, nursery)
+                    try:
+                        async for text in conn.from_client:
+                            self._ws_text(conn, text, nursery)
+                    except trio.ClosedResourceError:
+                        pass  # dropped by the server (fault or partition)
                     nursery.cancel_scope.cancel()
         finally:
             self._close(conn)

@@ -359,7 +359,7 @@ def simulate(spec: RunSpec) -> RunResult:
     except BaseException as exc:  # any failure of the bot is a finding
         if isinstance(exc, KeyboardInterrupt):
             raise
-        error = f"{type(exc).__name__}: {exc}"
+        error = describe_error(exc)
     finally:
         root.setLevel(old[0])
         root.propagate = old[1]
@@ -394,6 +394,29 @@ def simulate(spec: RunSpec) -> RunResult:
                   },
         executor=executor, logs=dict(sorted(logs.counts.items())),
         shutdown_confirmed=run.shutdown_confirmed, error=error)
+
+
+def describe_error(exc: BaseException) -> str:
+    """The leaf exceptions of ``exc`` with the innermost frames of each (for the report)."""
+    import traceback
+
+    leaves: list[BaseException] = []
+
+    def walk(e: BaseException) -> None:
+        if isinstance(e, BaseExceptionGroup):
+            for sub in e.exceptions:
+                walk(sub)
+        else:
+            leaves.append(e)
+
+    walk(exc)
+    parts = []
+    for leaf in leaves[:3]:
+        frames = traceback.extract_tb(leaf.__traceback__)[-8:]
+        where = " <- ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}"
+                            for f in reversed(frames))
+        parts.append(f"{type(leaf).__name__}: {leaf} [{where}]")
+    return "; ".join(parts)
 
 
 def no_faults(sim_seconds: float) -> FaultPlan:
