@@ -244,9 +244,13 @@ class OrderBookCore:
                 f"cloid={order.cloid} oid={order.oid} state={old.value} event={ev.value} {why}",
             )
             return False
-        if order.cancel_wanted and order.inflight is None and ev in _LIVE_EVIDENCE and (
-            new in (OrderState.RESTING, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANCEL)
-        ):
+        if order.cancel_wanted and new in (OrderState.RESTING, OrderState.PARTIALLY_FILLED):
+            if order.inflight is not None and self._inflight_kind(order) == "cancel":
+                new = OrderState.PENDING_CANCEL  # alive, and our cancel is on its way
+            elif order.inflight is None and ev in _LIVE_EVIDENCE:
+                self._resend_cancel.add(order.cloid)
+        elif (order.cancel_wanted and order.inflight is None and ev in _LIVE_EVIDENCE
+              and new is OrderState.PENDING_CANCEL):
             self._resend_cancel.add(order.cloid)
         if new is not old:
             order.state = new
@@ -257,6 +261,10 @@ class OrderBookCore:
                 self.counters.unknown_resolved += 1
                 order.unknown_since = None
         return True
+
+    def _inflight_kind(self, order: TrackedOrder) -> str | None:
+        req = self.requests.get(order.inflight) if order.inflight is not None else None
+        return req.kind if req is not None else None
 
     def _bind(self, order: TrackedOrder, oid: int, now_ms: int) -> None:
         """Give ``order`` its oid (first ack or first evidence) and replay held events."""

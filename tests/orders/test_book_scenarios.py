@@ -393,3 +393,23 @@ async def test_restarted_book_does_not_replay_old_fills(autojump_clock) -> None:
             assert rig.view.counters.position_drifts == 0
             await rig.send(as_fills(fill(3, 3, "1", start="2", time_ms=t + 10)))
             assert rig.view.position("BTC") == D("3") and rig.view.counters.gaps_detected == 0
+
+
+async def test_cancel_in_flight_survives_an_unknown_placement(autojump_clock) -> None:
+    """Regression (found by the long Hypothesis run): cancel by cloid in flight, the placement's
+    ack lost, then `open` arrives — the order must stay pending_cancel so the CancelOk is legal."""
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(CancelOrder(cloid=cloid))
+            cancel = await rig.command()
+            assert isinstance(cancel, CancelOrders) and cancel.cancels[0].oid is None
+            await rig.send(RequestUnknown(request_id=cmd.request_id, kind="place",
+                                          cloids=(cloid,), expires_after_ms=cmd.expires_after_ms,
+                                          reason="timeout"))
+            assert rig.state(cloid) == "unknown"
+            await rig.send(update(103, "open", cloid=cloid))
+            assert rig.state(cloid) == "pending_cancel"
+            await rig.send(CancelOk(request_id=cancel.request_id, cloid=cloid, oid=None))
+            assert rig.state(cloid) == "canceled"
+            assert rig.view.counters.illegal_transitions == 0
