@@ -8,8 +8,9 @@
 """
 
 from hlmaker.orders.config import BookConfig
-from hlmaker.orders.core import Action, Finalize, Note, NoteKind, OrderBookCore
+from hlmaker.orders.core import Action, OrderBookCore
 from hlmaker.orders.reconcile import ReconcileResult, reconcile
+from hlmaker.orders.records import Finalize, Note, NoteKind
 from hlmaker.orders.states import Ev, OrderState
 
 __all__ = [

@@ -27,7 +27,6 @@ Reconciliation lives in :mod:`hlmaker.orders.reconcile`; ladder diffing in
 
 from __future__ import annotations
 
-import enum
 import logging
 import random
 from collections import deque
@@ -36,42 +35,32 @@ from decimal import Decimal
 import attrs
 
 from hlmaker.messages import (
-    SIDES,
-    TIFS,
     ArmDeadManSwitch,
     BookView,
     CancelAll,
     CancelFailed,
     CancelOk,
     CancelOrder,
-    CancelOrders,
-    CancelRequest,
     Command,
-    Counters,
     FeedConnected,
     FeedDisconnected,
     Fill,
     Fills,
     ModifyFilled,
     ModifyOrder,
-    ModifyOrders,
     ModifyRejected,
-    ModifyRequest,
     ModifyResting,
     NonUserCancel,
     OrderFilled,
     OrderRejected,
-    OrderRequest,
     OrderResting,
     OrderUpdate,
     OrderUpdates,
     PlaceOrder,
-    PlaceOrders,
     ReconcileReason,
     ReconcileRequest,
     ReconcileSnapshot,
     RequestUnknown,
-    ScheduleCancel,
     ScheduleCancelResult,
     TargetLadder,
     signed,
@@ -79,6 +68,8 @@ from hlmaker.messages import (
 from hlmaker.orders.config import BookConfig
 from hlmaker.orders.dedup import FillDedup
 from hlmaker.orders.held import HeldEvents
+from hlmaker.orders.intents import IntentsMixin
+from hlmaker.orders.records import Finalize, MutableCounters, Note, NoteKind, Orphan
 from hlmaker.orders.states import Ev, OrderState, next_state, status_event
 from hlmaker.orders.tracked import ZERO, TrackedOrder
 
@@ -87,41 +78,6 @@ log = logging.getLogger("hlmaker.book")
 Action = Command | ReconcileRequest
 """What the core asks its actor to do: send a command to the executor or a request to the
 reconciler."""
-
-
-class NoteKind(enum.Enum):
-    """Why an input was not simply applied (every kind also bumps a counter)."""
-
-    BAD_INPUT = "bad_input"
-    DUPLICATE_FILL = "duplicate_fill"
-    ILLEGAL_TRANSITION = "illegal_transition"
-    HELD = "held"
-    LATE_EVENT = "late_event"
-    UNTRACKED = "untracked"
-    GAP = "gap"
-
-
-class Finalize(enum.Enum):
-    """How an acknowledgement met the order it names (never fails silently)."""
-
-    FROM_PENDING = "from_pending"
-    """The ack gave a pending order its oid."""
-    ALREADY_TRACKED = "already_tracked"
-    """An earlier event (fill, update, snapshot) had already bound that oid through the cloid."""
-    REBOUND = "rebound"
-    """A modify ack moved the cloid to its new oid."""
-    UNKNOWN_CLOID = "unknown_cloid"
-    """No order has that cloid (for example an ack reaching a restarted book)."""
-    CONFLICT = "conflict"
-    """The order is bound to another oid already."""
-
-
-@attrs.frozen
-class Note:
-    """Something the core noticed about one input."""
-
-    kind: NoteKind
-    detail: str
 
 
 @attrs.define
@@ -136,7 +92,7 @@ _Held = OrderUpdate | Fill
 _LIVE_EVIDENCE = frozenset({Ev.ACK_RESTING, Ev.UPDATE_OPEN, Ev.SNAPSHOT_OPEN, Ev.MODIFY_OK})
 
 
-class OrderBookCore:
+class OrderBookCore(IntentsMixin):
     """The book's state: orders by cloid, oids, fill de-dup, positions, counters.
 
     Args:
@@ -165,9 +121,9 @@ class OrderBookCore:
         comparison in reconcile."""
         self.deferred_mismatch: dict[str, int] = {}
         self.last_snapshot_requested_ms: int | None = None
-        self.counters = _MutableCounters()
+        self.counters = MutableCounters()
         self.requests: dict[int, _Request] = {}
-        self.orphans: dict[int, _Orphan] = {}
+        self.orphans: dict[int, Orphan] = {}
         self.notes: deque[Note] = deque(maxlen=1000)
         self.synced_once = False
         self.is_synced = False
@@ -305,19 +261,6 @@ class OrderBookCore:
             actions += self.flush_cancels(now_ms)
         return actions
 
-    def flush_cancels(self, now_ms: int) -> list[Action]:
-        """Cancels for orders we asked to cancel that the exchange has since shown alive (the
-        cancel lost a race with the placement, or the placement's outcome was unknown)."""
-        orders = [self.orders[c] for c in sorted(self._resend_cancel) if c in self.orders]
-        self._resend_cancel.clear()
-        orders = [o for o in orders if o.inflight is None and not o.state.is_terminal
-                  and o.state is not OrderState.UNKNOWN]
-        for o in orders:
-            if o.state is OrderState.PENDING_CANCEL:
-                o.state = OrderState.RESTING if o.leg_filled == 0 else OrderState.PARTIALLY_FILLED
-        cmd = self._cancel_command(orders, now_ms)
-        return [cmd] if cmd else []
-
     def _dispatch(self, msg: object, now_ms: int) -> list[Action]:
         if isinstance(msg, Fills | OrderUpdates | NonUserCancel | FeedConnected
                       | FeedDisconnected):
@@ -343,159 +286,6 @@ class OrderBookCore:
 
             return list(reconcile(self, msg, now_ms).actions)
         return self._bad(f"unhandled message {type(msg).__name__}")
-
-    # ------------------------------------------------------------------ intents
-    def place(self, intent: PlaceOrder, now_ms: int) -> list[Action]:
-        """Register a pending order for ``intent`` and return the :class:`PlaceOrders` command."""
-        reason = self._check_order(intent.coin, intent.side, intent.px, intent.sz, intent.tif)
-        if reason:
-            return self._bad(f"place refused: {reason} intent={intent!r}")
-        order = self._new_order(intent.coin, intent.side, intent.px, intent.sz, intent.tif,
-                                intent.reduce_only, intent.tag, now_ms)
-        if order is None:
-            return []
-        return [self._place_command([order], now_ms)]
-
-    def _check_order(self, coin: str, side: str, px: Decimal, sz: Decimal, tif: str) -> str:
-        if self.config.coins is not None and coin not in self.config.coins:
-            return f"unknown coin {coin!r}"
-        if side not in SIDES:
-            return f"bad side {side!r}"
-        if tif not in TIFS:
-            return f"bad tif {tif!r}"
-        if not isinstance(px, Decimal) or not px.is_finite() or px <= 0:
-            return f"bad px {px!r}"
-        if not isinstance(sz, Decimal) or not sz.is_finite() or sz <= 0:
-            return f"bad sz {sz!r}"
-        return ""
-
-    def _new_order(self, coin: str, side: str, px: Decimal, sz: Decimal, tif: str,
-                   reduce_only: bool, tag: str, now_ms: int) -> TrackedOrder | None:
-        open_here = sum(
-            1 for o in self.orders.values() if o.coin == coin and not o.state.is_terminal
-        )
-        if open_here >= self.config.max_open_orders_per_coin:
-            self._bad(f"place refused: {open_here} open orders on {coin} (cap reached)")
-            return None
-        if len(self.orders) >= self.config.max_tracked_orders:
-            self.evict(now_ms, force=True)
-            if len(self.orders) >= self.config.max_tracked_orders:
-                self._bad("place refused: tracked-order cap reached")
-                return None
-        order = TrackedOrder(cloid=self.new_cloid(), coin=coin, side=side,  # type: ignore[arg-type]
-                             px=px, sz=sz, tif=tif, reduce_only=reduce_only,  # type: ignore[arg-type]
-                             created_ms=now_ms, tag=tag)
-        self.orders[order.cloid] = order
-        return order
-
-    def _place_command(self, orders: list[TrackedOrder], now_ms: int) -> PlaceOrders:
-        rid, exp = self._register("place", [o.cloid for o in orders], now_ms)
-        for o in orders:
-            o.expires_after_ms = exp
-        return PlaceOrders(
-            request_id=rid,
-            expires_after_ms=exp,
-            orders=tuple(
-                OrderRequest(cloid=o.cloid, coin=o.coin, side=o.side, px=o.px, sz=o.sz,
-                             tif=o.tif, reduce_only=o.reduce_only)
-                for o in orders
-            ),
-        )
-
-    def cancel(self, intent: CancelOrder, now_ms: int) -> list[Action]:
-        """Cancel one tracked order (by oid when known, else by cloid)."""
-        order = self.orders.get(intent.cloid)
-        if order is None:
-            return self._bad(f"cancel refused: unknown cloid {intent.cloid}")
-        cmd = self._cancel_command([order], now_ms)
-        return [cmd] if cmd else []
-
-    def cancel_all(self, intent: CancelAll, now_ms: int) -> list[Action]:
-        """Cancel every non-terminal order (of ``intent.coin`` if given)."""
-        targets = [
-            o for o in self.orders.values()
-            if not o.state.is_terminal and (intent.coin is None or o.coin == intent.coin)
-        ]
-        cmd = self._cancel_command(targets, now_ms)
-        return [cmd] if cmd else []
-
-    def _cancel_command(self, orders: list[TrackedOrder], now_ms: int) -> CancelOrders | None:
-        chosen: list[TrackedOrder] = []
-        for o in orders:
-            if o.state.is_terminal:
-                continue
-            if o.state is OrderState.PENDING_CANCEL and o.inflight is not None:
-                continue  # a cancel is already on its way
-            o.cancel_wanted = True
-            if not self._transition(o, Ev.CANCEL_SENT, now_ms):
-                continue
-            chosen.append(o)
-        if not chosen:
-            return None
-        rid, exp = self._register("cancel", [o.cloid for o in chosen], now_ms)
-        return CancelOrders(
-            request_id=rid,
-            expires_after_ms=exp,
-            cancels=tuple(
-                CancelRequest(coin=o.coin, cloid=o.cloid,
-                              oid=o.oid if o.state is not OrderState.UNKNOWN else None)
-                for o in chosen
-            ),
-        )
-
-    def modify(self, intent: ModifyOrder, now_ms: int) -> list[Action]:
-        """Move a resting order to a new px/sz with ``batchModify`` (cancel-replace)."""
-        order = self.orders.get(intent.cloid)
-        if order is None:
-            return self._bad(f"modify refused: unknown cloid {intent.cloid}")
-        reason = self._check_order(order.coin, order.side, intent.px, intent.sz, order.tif)
-        if reason:
-            return self._bad(f"modify refused: {reason}")
-        cmd = self._modify_command([(order, intent.px, intent.sz)], now_ms)
-        return [cmd] if cmd else []
-
-    def modifiable(self, order: TrackedOrder) -> bool:
-        """True when ``order`` rests with an oid and no request is outstanding on it."""
-        return (
-            order.state in (OrderState.RESTING, OrderState.PARTIALLY_FILLED)
-            and order.oid is not None
-            and order.inflight is None
-        )
-
-    def _modify_command(self, items: list[tuple[TrackedOrder, Decimal, Decimal]],
-                        now_ms: int) -> ModifyOrders | None:
-        chosen = []
-        for order, px, sz in items:
-            if not self.modifiable(order):
-                self._note(NoteKind.BAD_INPUT,
-                           f"modify skipped: cloid={order.cloid} state={order.state.value}")
-                continue
-            self._transition(order, Ev.MODIFY_SENT, now_ms)
-            order.pending_px, order.pending_sz = px, sz
-            chosen.append(order)
-        if not chosen:
-            return None
-        rid, exp = self._register("modify", [o.cloid for o in chosen], now_ms)
-        mods = []
-        for o in chosen:
-            o.expires_after_ms = exp
-            assert o.oid is not None and o.pending_px is not None and o.pending_sz is not None
-            mods.append(ModifyRequest(oid=o.oid, order=OrderRequest(
-                cloid=o.cloid, coin=o.coin, side=o.side, px=o.pending_px, sz=o.pending_sz,
-                tif=o.tif, reduce_only=o.reduce_only)))
-        return ModifyOrders(request_id=rid, expires_after_ms=exp, modifies=tuple(mods))
-
-    def target_ladder(self, intent: TargetLadder, now_ms: int) -> list[Action]:
-        """Diff ``intent`` against the tracked orders of its coin (see :mod:`.ladder`)."""
-        from hlmaker.orders.ladder import diff_ladder
-
-        return diff_ladder(self, intent, now_ms)
-
-    def schedule_cancel(self, at_ms: int | None, now_ms: int) -> list[Action]:
-        """Arm (or clear, with ``None``) the exchange's dead-man switch."""
-        rid = self._request_id()
-        return [ScheduleCancel(request_id=rid, expires_after_ms=now_ms + self.config.action_ttl_ms,
-                               at_ms=at_ms)]
 
     # ------------------------------------------------------------------ outcomes
     def on_outcome(self, msg: object, now_ms: int) -> list[Action]:
@@ -890,42 +680,6 @@ class OrderBookCore:
             o.oid for o in self.orders.values()
             if o.oid is not None and (o.state.is_live)
         }
-
-
-@attrs.define
-class _Orphan:
-    coin: str
-    cloid: str | None
-    first_seen_ms: int
-    cancel_sent_ms: int | None = None
-
-
-@attrs.define
-class _MutableCounters:
-    fills_applied: int = 0
-    volume: Decimal = ZERO
-    duplicate_fills_dropped: int = 0
-    fills_untracked: int = 0
-    early_events_held: int = 0
-    early_events_expired: int = 0
-    orphans_detected: int = 0
-    orphans_cancelled: int = 0
-    stale_removed: int = 0
-    position_drifts: int = 0
-    gaps_detected: int = 0
-    illegal_transitions: int = 0
-    unknown_opened: int = 0
-    unknown_resolved: int = 0
-    bad_inputs: int = 0
-    rejects: int = 0
-    late_events: int = 0
-    acks_unknown_cloid: int = 0
-    fills_preexisting: int = 0
-
-    def freeze(self) -> Counters:
-        return Counters(**{
-            f.name: getattr(self, f.name) for f in attrs.fields(Counters)
-        })
 
 
 def _dedupe_reconciles(actions: list[Action]) -> list[Action]:

@@ -45,7 +45,8 @@ from hlmaker.messages import (
     ReconcileRequest,
     ReconcileSnapshot,
 )
-from hlmaker.orders.core import Action, OrderBookCore, _Orphan
+from hlmaker.orders.core import Action, OrderBookCore
+from hlmaker.orders.records import Orphan
 from hlmaker.orders.states import Ev, OrderState, status_event
 from hlmaker.orders.tracked import ZERO
 
@@ -223,7 +224,7 @@ def _orphan_due(core: OrderBookCore, row: OpenOrder, now_ms: int) -> bool:
     if orphan is None:
         if len(core.orphans) >= core.config.max_tracked_orders:
             return False
-        core.orphans[row.oid] = _Orphan(coin=row.coin, cloid=row.cloid, first_seen_ms=now_ms)
+        core.orphans[row.oid] = Orphan(coin=row.coin, cloid=row.cloid, first_seen_ms=now_ms)
         core.counters.orphans_detected += 1
         log.warning("book orphan detected oid=%s cloid=%s coin=%s", row.oid, row.cloid, row.coin)
         return core.config.orphan_grace_ms == 0
