@@ -62,6 +62,10 @@ class Counters:
     acks_unknown_cloid: int = 0
     fills_preexisting: int = 0
     """Fills found at start-up that the adopted position already contained."""
+    closed_pnl: Decimal = Decimal(0)
+    """Σ ``closedPnl`` of applied fills, quote currency (realized, before fees)."""
+    fees: Decimal = Decimal(0)
+    """Σ ``fee`` of applied fills, quote currency (negative = rebates)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -491,6 +491,8 @@ class OrderBookCore(IntentsMixin):
         self.positions[fill.coin] = before + delta
         self.counters.fills_applied += 1
         self.counters.volume += fill.sz * fill.px
+        self.counters.closed_pnl += fill.closed_pnl
+        self.counters.fees += fill.fee
         self.recent_fills.append((fill.time_ms, fill.coin, delta, now_ms))
         while len(self.recent_fills) > self.config.dedup_capacity:
             self.recent_fills.popleft()

@@ -75,6 +75,8 @@ class MutableCounters:
     late_events: int = 0
     acks_unknown_cloid: int = 0
     fills_preexisting: int = 0
+    closed_pnl: Decimal = ZERO
+    fees: Decimal = ZERO
 
     def freeze(self) -> Counters:
         return Counters(**{

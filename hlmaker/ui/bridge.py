@@ -71,6 +71,7 @@ def status_of(maker: Any, base_url: str) -> Status:
         view=view,
         mids=mids,
         fills_total=fills_total,
+        pnl=view.counters.closed_pnl - view.counters.fees,
         events_per_s=rates,
         restarts=dict(getattr(sup, "restarts", {}) or {}),
         actors=dict(getattr(sup, "states", {}) or {}),

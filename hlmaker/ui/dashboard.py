@@ -104,7 +104,8 @@ def _position(s: Status) -> Table:
     for coin, pos in sorted(s.view.positions.items()):
         mid = s.mids.get(coin)
         t.add_row(coin, fmt(pos), fmt(pos * mid, 2) if mid is not None else "-")
-    t.add_row(Text("PnL", style="bold"), "", fmt(s.pnl, 2) if s.pnl is not None else "-")
+    t.add_row(Text("realized PnL", style="bold"), "net of fees",
+              fmt(s.pnl, 2) if s.pnl is not None else "-")
     c = s.view.counters
     last = "-" if s.view.last_fill_ms is None else \
         f"{max(0, s.now_ms - s.view.last_fill_ms) / 1000:.1f}s ago"

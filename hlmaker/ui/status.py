@@ -35,7 +35,7 @@ class Status:
 
     * ``view`` — the book's newest view;
     * ``mids`` — mid price per coin (quote currency), the coins the bot trades;
-    * ``pnl`` — realized + unrealized PnL in quote currency, when known;
+    * ``pnl`` — realized PnL net of fees (Σ ``closedPnl`` − Σ ``fee``), quote currency;
     * ``fills_total`` — fills since the process started (across book restarts);
     * ``events_per_s`` — event rate by kind (``l2Book``, ``fills``, ``orderUpdates``…);
     * ``restarts`` — restarts per actor; ``actors`` — actor → ``"running"``/``"restarting"``…;
