@@ -187,6 +187,7 @@ class Maker:
         return {
             "fills": totals["fills_applied"],
             "volume": str(totals["volume"]),
+            "realized_pnl": str(totals["closed_pnl"] - totals["fees"]),
             "position_local": local_pos,
             "position_exchange": exch_pos,
             "open_orders_local": local_open,
