@@ -44,6 +44,9 @@ from hlmaker.messages import (
 
 log = logging.getLogger("hlmaker.feed")
 
+BATCH = 256
+"""Frames forwarded between two checkpoints while the socket has data."""
+
 
 @attrs.define
 class FeedStats:
@@ -97,10 +100,28 @@ async def run_feed(
         st.connected = True
         log.info("feed connected reconnect=%s subscriptions=%d", reconnect, len(subs))
         await book.send(FeedConnected(at_ms=clock.now_ms(), reconnect=reconnect))
-        async for frame in client.frames:
+        frames = client.frames
+        n = 0
+        while True:
+            # Drain without yielding while frames are ready (the reader yields once per frame;
+            # yielding twice here would let its buffer grow under a burst), checkpointing
+            # every BATCH frames so other tasks still run.
+            try:
+                frame = frames.receive_nowait()
+            except trio.WouldBlock:
+                try:
+                    frame = await frames.receive()
+                except trio.EndOfChannel:
+                    return
+                n = 0
+            except trio.EndOfChannel:
+                return
             if isinstance(frame, OrderUpdates | Fills | NonUserCancel):
                 st.order_events += 1
-                await book.send(frame)
+                try:
+                    book.send_nowait(frame)
+                except trio.WouldBlock:
+                    await book.send(frame)
             elif isinstance(frame, L2Book | Bbo | AllMids | Trades):
                 st.market_events += 1
                 try:
@@ -109,6 +130,10 @@ async def run_feed(
                     st.market_dropped += 1
             elif isinstance(frame, Funding | Liquidation):
                 log.info("feed account event %r", frame)
+            n += 1
+            if n >= BATCH:
+                n = 0
+                await trio.lowlevel.checkpoint()
 
     async def on_disconnect(error: VenueError) -> None:
         st.connected = False
