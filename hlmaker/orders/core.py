@@ -119,7 +119,8 @@ class OrderBookCore(IntentsMixin):
         self.recent_fills: deque[tuple[int, str, Decimal, int]] = deque()
         """(fill time, coin, signed size, local apply time) of recent fills, for position
         comparison in reconcile."""
-        self.deferred_mismatch: dict[str, int] = {}
+        self.deferred_mismatch: dict[str, tuple[int, int]] = {}
+        """coin → (deferrals so far, request time of the last deferring snapshot)."""
         self.last_snapshot_requested_ms: int | None = None
         self.counters = MutableCounters()
         self.requests: dict[int, _Request] = {}

@@ -22,7 +22,8 @@ the contract (``../shared/reliability.md``):
    exchange's ``szi``; otherwise the exchange's is adopted and counted as a drift (F16). When
    fills for that coin were applied while the snapshot was being taken, the comparison is
    ambiguous (a fill in the same millisecond as the read may or may not be in it): the decision
-   is deferred to a fresh snapshot, at most ``MAX_DEFERRALS`` times in a row.
+   is deferred to a fresh snapshot, at most ``MAX_DEFERRALS`` sweeps (requested at distinct
+   times) in a row.
 
 A snapshot requested before the last one applied is stale: its fills and order statuses (facts)
 are applied, but it decides nothing about orphans, stale orders or positions.
@@ -159,8 +160,10 @@ def reconcile(core: OrderBookCore, snap: ReconcileSnapshot, now_ms: int) -> Reco
         if local - later[coin] == exch:
             core.deferred_mismatch.pop(coin, None)
             continue
-        if not initial and coin in busy and core.deferred_mismatch.get(coin, 0) < MAX_DEFERRALS:
-            core.deferred_mismatch[coin] = core.deferred_mismatch.get(coin, 0) + 1
+        count, last_req = core.deferred_mismatch.get(coin, (0, -1))
+        if not initial and coin in busy and count < MAX_DEFERRALS:
+            if snap.requested_at_ms > last_req:  # only distinct sweeps count towards the bound
+                core.deferred_mismatch[coin] = (count + 1, snap.requested_at_ms)
             deferred = True
             log.info("book position check deferred coin=%s local=%s exchange=%s (fills in flight)",
                      coin, local - later[coin], exch)
