@@ -100,6 +100,7 @@ class TraceRecorder(trio.abc.Instrument):
         self.steps = 0
         self.events = 0
         self.before_step: Callable[[Any], None] | None = None
+        self.every_65536_steps: Callable[[], None] | None = None
 
     def before_task_step(self, task: Any) -> None:
         key = id(task)
@@ -111,6 +112,8 @@ class TraceRecorder(trio.abc.Instrument):
         self.steps += 1
         if self.before_step is not None:
             self.before_step(task)
+        if not self.steps & 0xFFFF and self.every_65536_steps is not None:
+            self.every_65536_steps()
 
     def task_exited(self, task: Any) -> None:
         self._names.pop(id(task), None)

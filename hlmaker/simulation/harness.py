@@ -57,6 +57,14 @@ STRATEGY_COINS = ("BTC", "ETH")
 STATUSES_F10 = ("marginCanceled", "reduceOnlyCanceled", "scheduledCancel", "canceled")
 
 
+SIM_TIME_SLACK_S = 300.0
+"""A run that has not finished this long (trio time) after its end is stuck (a deadlock)."""
+
+
+class LivelockError(RuntimeError):
+    """The run made no progress in trio time for too long in wall time."""
+
+
 class JumpClock:
     """The bot's wall clock: the true one plus an offset the director may change (F14)."""
 
@@ -199,6 +207,7 @@ class _Run:
         self.exchange.observer = self.checker
         self.last_fault_s = min(plan.last_fault_s, spec.sim_seconds)
         self.orders_after_quiet = 0
+        self.quoted_after_quiet = False
         self.shutdown_confirmed = False
         self.maker: Any = None
         crash.on_inject = self._crashed
@@ -220,6 +229,9 @@ class _Run:
         now = self.now_s()
         if now >= self.last_fault_s:
             self.checker.check_convergence(self.last_fault_s)
+            if not self.quoted_after_quiet and self.exchange.engine.open_orders_for(
+                    self.exchange.bot_user):
+                self.quoted_after_quiet = True
         if int(now * 10) % 10 == 0 and self.maker is not None:
             self.checker.check_memory(self.bot_clock.now_ms())
 
@@ -325,8 +337,10 @@ class _Run:
                 self.orders_after_quiet = ex.stats.order_actions - placed
                 report = await maker.shutdown()
                 self.shutdown_confirmed = bool(report.get("confirmed_no_open_orders"))
+            failed = sorted(a for a, s in maker.supervisor.states.items() if s == "failed")
             self.checker.finish(last_fault_s=self.last_fault_s,
-                                progressed=self.orders_after_quiet > 0,
+                                progressed=(self.orders_after_quiet > 0 or self.quoted_after_quiet)
+                                and not failed,
                                 shutdown_confirmed=self.shutdown_confirmed)
             nursery.cancel_scope.cancel()
 
@@ -346,11 +360,26 @@ def simulate(spec: RunSpec) -> RunResult:
     holder: dict[str, _Run] = {}
     error: str | None = None
 
+    guard: dict[str, Any] = {}
+
     async def main() -> None:
         run = _Run(spec, recorder, crash)
         holder["run"] = run
-        await run.run()
+        with trio.CancelScope() as scope:
+            guard["scope"] = scope
+            with trio.fail_after(spec.sim_seconds + SIM_TIME_SLACK_S):
+                await run.run()
+        if scope.cancelled_caught:
+            raise LivelockError(guard.get("why", "cancelled"))
 
+    def watchdog() -> None:
+        if "why" not in guard and time.perf_counter() - wall0 > wall_limit_s:
+            guard["why"] = (f"no progress: {wall_limit_s:.0f} s of wall time at trio time "
+                            f"{trio.current_time():.1f} after {recorder.steps} steps")
+            guard["scope"].cancel()
+
+    recorder.every_65536_steps = watchdog
+    wall_limit_s = max(120.0, spec.sim_seconds * 2.0)
     seed_scheduler(spec.seed)
     wall0 = time.perf_counter()
     try:

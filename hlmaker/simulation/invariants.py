@@ -463,7 +463,8 @@ class InvariantChecker:
             self.violate("L1", f"converged only {self.stats.convergence_s:.1f} s after the "
                          "last fault")
         if not progressed:
-            self.violate("L2", "no order placed after the last fault (quoting did not resume)")
+            self.violate("L2", "no quote of ours rested after the last fault (quoting did not "
+                         "resume) or an actor failed")
         acct = self.engine.account(self.user)
         if acct is not None and acct.open_orders:
             self.violate("L1", f"{len(acct.open_orders)} orders of ours still rest after "
