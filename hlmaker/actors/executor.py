@@ -209,9 +209,12 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
             reply, via = await deps.poster.post_action(
                 envelope, min(deps.request_timeout_s, remaining_s))
         except ExchangeError as exc:
-            if exc.text.startswith(DUPLICATE_NONCE) and attempt > 0:
+            # Each envelope has its own fresh nonce: "duplicate nonce" means a copy of it may
+            # have landed (a retry, or a WS post whose connection died before the answer). And
+            # a refusal of a retry says nothing about an earlier copy that may have landed.
+            if exc.text.startswith(DUPLICATE_NONCE) or maybe_landed:
                 deps.stats.unknown += 1
-                return _Unknown("an earlier copy landed (duplicate nonce)")
+                return _Unknown(f"refused after a copy may have landed: {exc.text}")
             deps.stats.rejected_actions += 1
             return _Rejected(exc.text)
         except RequestTimeout as exc:

@@ -2,9 +2,9 @@
 
 :class:`RoutePoster` sends over its own WebSocket post connection (kept up by
 :meth:`WsPostLink.run`, reconnecting with jittered backoff) and falls back to REST when the link
-is down or when a post fails at the transport level before it was sent. A failure *after* the
-request left is not retried here: the executor decides (it re-sends the same signed envelope,
-which the exchange's nonce rule makes idempotent).
+is down or no post slot freed up in time. Any failure once the post may have left (timeout,
+connection lost, an ``error``-typed answer) is not retried here: the executor decides (it
+re-sends the same signed envelope, which the exchange's nonce rule makes idempotent).
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from typing import Any, Protocol
 
 import trio
 
-from hlmaker.hyperliquid.errors import RequestTimeout, TransportError, VenueError
+from hlmaker.hyperliquid.codec import parse_exchange_response
+from hlmaker.hyperliquid.errors import (
+    CodecError,
+    RequestTimeout,
+    ServerError,
+    VenueError,
+)
+from hlmaker.hyperliquid.frames import PostResponse
 from hlmaker.hyperliquid.rest import RestClient
 from hlmaker.hyperliquid.ws import Backoff, Connector, WsClient, run_reconnecting
 
@@ -74,16 +81,35 @@ class RoutePoster:
                           timeout_s: float) -> tuple[dict[str, Any], str]:
         client = self.link.client if self.link is not None else None
         if client is not None and client.failure is None:
+            # A TransportError propagates: the post may have left before the connection died
+            # (its own waiter is gone by then, so ``in_flight`` cannot tell); the executor
+            # re-sends the same envelope, over REST once the link is down.
             try:
-                return await client.post_action(envelope, timeout_s), "ws"
+                response = await client.post("action", envelope, timeout_s)
             except RequestTimeout as exc:
                 if exc.sent:
                     raise
-            except TransportError:
-                if client.in_flight:  # it may have left: let the executor decide
-                    raise
+            else:
+                return _action_reply(response), "ws"
         with trio.move_on_after(timeout_s) as scope:
             reply = await self.rest.post_action(envelope)
         if scope.cancelled_caught:
             raise RequestTimeout(f"POST /exchange: no response within {timeout_s} s")
         return reply, "rest"
+
+
+def _action_reply(response: PostResponse) -> dict[str, Any]:
+    """The ``{"status": "ok", ...}`` reply of a WS post action.
+
+    Raises:
+        ExchangeError: ``{"status": "err"}`` — the exchange refused the action.
+        ServerError: an ``error``-typed answer: the server failed to answer the action, which
+            may or may not have been applied (like an HTTP 5xx; never a refusal to trust).
+        CodecError: an answer of another type.
+    """
+    if response.kind == "error":
+        raise ServerError(502, f"WS post error: {response.payload}")
+    if response.kind != "action":
+        raise CodecError(f"post {response.id}: expected an action answer")
+    parse_exchange_response(response.payload)
+    return response.payload  # type: ignore[no-any-return]

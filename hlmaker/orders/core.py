@@ -510,12 +510,14 @@ class OrderBookCore(IntentsMixin):
         actions += self._fill_order_state(fill, now_ms)
         return actions
 
-    def _lookup(self, oid: int, cloid: str | None, now_ms: int
+    def _lookup(self, oid: int, cloid: str | None, now_ms: int, *, rejected: bool = False
                 ) -> tuple[TrackedOrder | None, bool]:
         """Find the order an event is about; returns (order, is_current_leg).
 
         Binds the oid through the cloid when the ack has not arrived yet (fill-before-ack) and
-        moves a modifying order to its new oid when the new order shows up first.
+        moves a modifying order to its new oid when the new order shows up first — unless the
+        event says that new order was ``rejected``: the replacement never lived, so the order
+        stays on its old oid and the modify's outcome decides (``(order, False)``).
         """
         cl = self.oid_to_cloid.get(oid)
         if cl is not None:
@@ -528,6 +530,8 @@ class OrderBookCore(IntentsMixin):
                 if order.oid is None:
                     self._bind(order, oid, now_ms)
                     return order, True
+                if rejected and order.state is OrderState.PENDING_MODIFY:
+                    return order, False
                 if order.state in (OrderState.PENDING_MODIFY, OrderState.UNKNOWN):
                     self._rebind(order, oid, now_ms)
                     if order.state is OrderState.PENDING_MODIFY:
@@ -575,7 +579,7 @@ class OrderBookCore(IntentsMixin):
             if status in ("triggered",):
                 return []
             return self._bad(f"unknown order status {status!r} oid={oid}")
-        order, current = self._lookup(oid, cloid, now_ms)
+        order, current = self._lookup(oid, cloid, now_ms, rejected=ev is Ev.UPDATE_REJECTED)
         if order is None:
             if oid in self.retired:
                 self.counters.late_events += 1
