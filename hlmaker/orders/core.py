@@ -540,6 +540,13 @@ class OrderBookCore(IntentsMixin):
                 if order.state is OrderState.PENDING_CANCEL and order.pending_sz is not None:
                     self._rebind(order, oid, now_ms)
                     return order, True
+                if not order.state.is_terminal and not rejected:
+                    # The exchange shows our cloid on another oid: a replace we lost track of
+                    # landed (a cloid rests on at most one order). The exchange is the truth.
+                    log.warning("book cloid=%s moved from oid=%s to oid=%s (%s)", order.cloid,
+                                order.oid, oid, order.state.value)
+                    self._rebind(order, oid, now_ms)
+                    return order, True
         return None, False
 
     def _fill_order_state(self, fill: Fill, now_ms: int) -> list[Action]:

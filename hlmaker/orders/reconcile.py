@@ -251,12 +251,10 @@ def _apply_status_report(core: OrderBookCore, rep: OrderStatusReport, now_ms: in
             core._transition(order, Ev.STATUS_NEVER_LANDED, now_ms, "unknownOid after expiry")
             log.info("book unknown resolved cloid=%s never landed", order.cloid)
         return
-    current = True
-    if rep.order is not None:
-        found, current = core._lookup(rep.order.oid, rep.cloid, now_ms)
-        if found is not order:
-            return
-    if not current:
+    if rep.order is None:
+        return  # a status without its order names no oid: the open-orders rows decide
+    found, current = core._lookup(rep.order.oid, rep.cloid, now_ms)
+    if found is not order or not current:
         return
     ev = status_event(rep.status)
     if ev is None:

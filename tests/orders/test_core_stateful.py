@@ -326,8 +326,13 @@ class BookMachine(RuleBasedStateMachine):
                 if o.state is OrderState.UNKNOWN:
                     oid = self.ex.by_cloid.get(cloid)
                     ex = self.ex.orders.get(oid) if oid is not None else None
+                    row = None if ex is None else OpenOrder(
+                        coin="BTC", side=ex.side, limit_px=ex.px,  # type: ignore[arg-type]
+                        sz=ex.sz - ex.filled, oid=ex.oid, timestamp_ms=self.now, orig_sz=ex.sz,
+                        cloid=ex.cloid)
                     statuses.append(OrderStatusReport(cloid=cloid, queried_at_ms=self.now,
-                                                      status=ex.status if ex else None))
+                                                      status=ex.status if ex else None,
+                                                      order=row))
             self._deliver(self._snapshot(tuple(statuses)))
             while self.net:
                 self._deliver(self.net.pop(0))
