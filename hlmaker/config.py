@@ -47,6 +47,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -179,10 +180,14 @@ def _validate(cfg: MakerConfig) -> None:
         raise ConfigError("executor.ip_weight_per_minute", "must be at least 10")
     if not 1 <= ex.max_in_flight <= 100:
         raise ConfigError("executor.max_in_flight", "must be between 1 and 100")
-    if cfg.reconcile.interval_s <= 0 or cfg.reconcile.min_gap_s < 0:
+    if cfg.reconcile.interval_s <= 0:
         raise ConfigError("reconcile.interval_s", "must be positive")
-    if cfg.supervisor.max_restarts < 0 or cfg.supervisor.window_s <= 0:
-        raise ConfigError("supervisor.max_restarts", "must be >= 0 with a positive window_s")
+    if cfg.reconcile.min_gap_s < 0:
+        raise ConfigError("reconcile.min_gap_s", "must be >= 0")
+    if cfg.supervisor.max_restarts < 0:
+        raise ConfigError("supervisor.max_restarts", "must be >= 0")
+    if cfg.supervisor.window_s <= 0:
+        raise ConfigError("supervisor.window_s", "must be positive")
     if cfg.supervisor.shutdown_timeout_s <= 0:
         raise ConfigError("supervisor.shutdown_timeout_s", "must be positive")
     if cfg.dead_man.enabled and cfg.dead_man.lease_s < 15:
@@ -212,6 +217,8 @@ def _section(name: str, cls: type, table: Any) -> Any:
         if isinstance(default, float) and (isinstance(value, bool)
                                            or not isinstance(value, int | float)):
             raise ConfigError(f"{name}.{key}", "must be a number")
+        if isinstance(default, float) and not math.isfinite(value):
+            raise ConfigError(f"{name}.{key}", "must be a finite number")
         if isinstance(default, str) and not isinstance(value, str):
             raise ConfigError(f"{name}.{key}", "must be a string")
         kwargs[key] = float(value) if isinstance(default, float) else value

@@ -164,7 +164,8 @@ class Maker:
                         break  # and the last sweep found the book equal to the exchange
                     await trio.sleep(0.2)
                     continue
-                if live and not any(o.state == "pending_cancel" for o in live):
+                if (live and not any(o.state == "pending_cancel" for o in live)) or (
+                        mine and not live):  # orphans found after the first CancelAll
                     await self._inbox.send(CancelAll())
                 await trio.sleep(0.5)
         self.shutdown_report = {
@@ -312,6 +313,11 @@ async def open_maker(
                       reconcile_requests=req_s, feed_stats=feed_stats, executor=deps,
                       assets=assets, markets=markets, mids=mids)
 
+        async def cancel_all_before_giving_up(error: BaseException) -> None:
+            await maker.shutdown()  # the other actors still run: the cancel-all can work
+
+        sup.before_give_up = cancel_all_before_giving_up
+
         def make_book() -> Incarnation:
             rx, tx_cmd, tx_req = inbox_r.clone(), cmd_s.clone(), req_s.clone()
             return Incarnation(run=lambda task_status: run_book(
@@ -322,6 +328,9 @@ async def open_maker(
             # The book's memory is lost: the next incarnation starts empty and re-syncs.
             holder.lost.append(holder.core.counters.freeze())
             holder.core = OrderBookCore(book_cfg, random.Random(rng.getrandbits(64)))
+            # The dead book's last view says ready: the quoter restarts at once and would quote
+            # to the fresh book before it re-synced. Publish the fresh (not ready) view now.
+            views.publish(holder.core.view(clock.now_ms()))
 
         def make_reconciler() -> Incarnation:
             rx, tx = req_r.clone(), inbox_s.clone()

@@ -84,9 +84,13 @@ class Supervisor:
     actor called ``task_status.started()``); :meth:`stop` ends one actor for good.
     """
 
-    def __init__(self, *, max_restarts: int = 5, window_s: float = 60.0) -> None:
+    def __init__(self, *, max_restarts: int = 5, window_s: float = 60.0,
+                 before_give_up: Callable[[SupervisorGaveUp], Awaitable[None]] | None = None,
+                 ) -> None:
         self.max_restarts = max_restarts
         self.window_s = window_s
+        self.before_give_up = before_give_up
+        """Awaited (shielded) while every other actor still runs, before giving up."""
         self.restarts: dict[str, int] = {}
         self.states: dict[str, str] = {}
         self.last_errors: dict[str, str] = {}
@@ -138,7 +142,7 @@ class Supervisor:
                             started = True
                             task_status.started()
             except Exception as exc:  # never BaseException: cancellation must propagate
-                error = exc
+                error = _cause(exc)
             finally:
                 for owned in inc.owns:
                     owned.close()
@@ -153,12 +157,17 @@ class Supervisor:
                 log.info("supervisor: %s finished", spec.name)
                 self.states[spec.name] = "finished"
                 break
-            self._crashed(spec, error)
+            gave_up = self._crashed(spec, error)
+            if gave_up is not None:
+                if self.before_give_up is not None:
+                    with trio.CancelScope(shield=True):
+                        await self.before_give_up(gave_up)
+                raise gave_up
             await trio.sleep(spec.restart_delay_s)
         if not started:
             task_status.started()
 
-    def _crashed(self, spec: ActorSpec, error: Exception) -> None:
+    def _crashed(self, spec: ActorSpec, error: Exception) -> SupervisorGaveUp | None:
         name = spec.name
         now = trio.current_time()
         hist = self._history.setdefault(name, deque())
@@ -171,14 +180,22 @@ class Supervisor:
                   self.restarts[name], exc_info=error)
         if len(hist) > self.max_restarts:
             self.states[name] = "failed"
-            raise SupervisorGaveUp(name, len(hist), self.window_s, error)
+            return SupervisorGaveUp(name, len(hist), self.window_s, error)
         self.states[name] = "restarting"
         if spec.on_crash is not None:
             spec.on_crash(error)
         for peer in spec.also_restart:
             self.bounce(peer)
+        return None
 
 
 async def _run_incarnation(run: ActorFn, *,
                            task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
     await run(task_status=task_status)
+
+
+def _cause(exc: Exception) -> Exception:
+    """The actor's own exception: strip the one-member groups trio's nurseries wrap it in."""
+    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc

@@ -138,9 +138,6 @@ async def test_a_book_crash_restarts_a_fresh_book_that_resyncs(
     assert summary["shutdown"]["confirmed_no_open_orders"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: after a book crash the quoter restarts at once, "
-                   "sees the dead book's ready view and quotes to the fresh book before it "
-                   "re-synced")
 async def test_quoting_resumes_only_after_the_restarted_book_resynced(
         crash_book_once: dict[str, Any]) -> None:
     starts: list[bool] = []
@@ -162,9 +159,6 @@ async def test_quoting_resumes_only_after_the_restarted_book_resynced(
     assert starts == [True, True]  # the strategy started each time on a synced book
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: shutdown's CancelAll does not cancel orphans; "
-                   "they wait for orphan_grace_ms, so a shutdown shorter than the grace leaves "
-                   "the dead book's orders on the exchange")
 async def test_shutdown_after_a_book_crash_cancels_the_orphans(
         crash_book_once: dict[str, Any]) -> None:
     wallet = Wallet(sim_key(24))
@@ -184,8 +178,6 @@ async def test_shutdown_after_a_book_crash_cancels_the_orphans(
     assert left == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: on SupervisorGaveUp the actors are cancelled "
-                   "before the shielded cancel-all runs, so it cannot cancel anything")
 async def test_giving_up_cancels_every_order_first() -> None:
     class Flaky(LadderQuoter):
         broken = False

@@ -252,8 +252,6 @@ async def test_a_base_exception_propagates_and_is_not_a_crash(
     assert worker.incarnations == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the supervisor records and reports the trio "
-                   "ExceptionGroup wrapper instead of the actor's own exception")
 async def test_the_crash_reason_names_the_actors_exception(
         autojump_clock: trio.testing.MockClock) -> None:
     tx, rx = trio.open_memory_channel[Any](10)

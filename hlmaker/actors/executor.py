@@ -244,7 +244,8 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
             return reply
         attempt += 1
         deps.stats.retries += 1
-        await trio.sleep(min(0.25 * 2 ** min(attempt, 4), 2.0))
+        left_s = (expires_after_ms - clock.now_ms()) / 1000
+        await trio.sleep(max(0.0, min(0.25 * 2 ** min(attempt, 4), 2.0, left_s)))
 
 
 def _parsed(parse: Callable[[Any, int], list[Any]], reply: Any, n: int) -> list[Any] | None:
@@ -262,7 +263,7 @@ async def _place(cmd: PlaceOrders, deps: ExecutorDeps, report: Report) -> None:
         try:
             wires.append(order_wire_from_request(req, deps.assets))
             sent.append(req)
-        except (NumberFormatError, KeyError) as exc:
+        except (NumberFormatError, KeyError, ValueError) as exc:
             await report(OrderRejected(request_id=cmd.request_id, cloid=req.cloid,
                                        error=f"not sent: {exc}"))
     if not sent:
@@ -311,7 +312,7 @@ async def _cancel_batch(cmd: CancelOrders, batch: list[CancelRequest], with_oid:
             action = cancel_action([(deps.assets.asset(c.coin), c.oid) for c in batch])
         else:
             action = cancel_by_cloid_action([(deps.assets.asset(c.coin), c.cloid) for c in batch])
-    except KeyError as exc:
+    except (KeyError, ValueError) as exc:
         for c in batch:
             await report(CancelFailed(request_id=cmd.request_id, cloid=c.cloid, oid=c.oid,
                                       error=f"not sent: {exc}"))
@@ -349,7 +350,7 @@ async def _modify(cmd: ModifyOrders, deps: ExecutorDeps, report: Report) -> None
         try:
             items.append((m.oid, order_wire_from_request(m.order, deps.assets)))
             sent.append(m)
-        except (NumberFormatError, KeyError) as exc:
+        except (NumberFormatError, KeyError, ValueError) as exc:
             await report(ModifyRejected(request_id=cmd.request_id, cloid=m.order.cloid,
                                         old_oid=m.oid, error=f"not sent: {exc}"))
     if not sent:

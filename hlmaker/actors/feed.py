@@ -99,7 +99,9 @@ async def run_feed(
         st.connects += 1
         st.connected = True
         log.info("feed connected reconnect=%s subscriptions=%d", reconnect, len(subs))
-        await book.send(FeedConnected(at_ms=clock.now_ms(), reconnect=reconnect))
+        # a restarted incarnation (stats shared) reconnects too: the book must sweep
+        await book.send(FeedConnected(at_ms=clock.now_ms(),
+                                      reconnect=reconnect or st.connects > 1))
         frames = client.frames
         n = 0
         while True:

@@ -32,6 +32,7 @@ class TokenBucket:
         self._tokens = float(capacity)
         self._stamp = trio.current_time()
         self._lock = trio.Lock()
+        self._priority_waiting = 0.0
         self.waited_s = 0.0
         """Total time callers spent waiting for tokens (a metric)."""
 
@@ -53,17 +54,23 @@ class TokenBucket:
         """
         weight = min(float(weight), self.capacity)
         if priority:
-            await self._take(weight)
+            self._priority_waiting += weight
+            try:
+                await self._take(weight)
+            finally:
+                self._priority_waiting -= weight
             return
         async with self._lock:
-            await self._take(weight)
+            await self._take(weight, yield_to_priority=True)
 
-    async def _take(self, weight: float) -> None:
+    async def _take(self, weight: float, *, yield_to_priority: bool = False) -> None:
         while True:
             self._refill()
-            if self._tokens >= weight:
+            # placements leave the tokens that waiting cancels need
+            need = weight + (self._priority_waiting if yield_to_priority else 0.0)
+            if self._tokens >= need:
                 self._tokens -= weight
                 return
-            wait = (weight - self._tokens) / self.rate
+            wait = (need - self._tokens) / self.rate
             self.waited_s += wait
             await trio.sleep(wait)

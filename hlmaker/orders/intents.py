@@ -115,7 +115,19 @@ class IntentsMixin(_Base):
             if not o.state.is_terminal and (intent.coin is None or o.coin == intent.coin)
         ]
         cmd = self._cancel_command(targets, now_ms)
-        return [cmd] if cmd else []
+        actions: list[Action] = [cmd] if cmd else []
+        # Orders the exchange lists that this book does not track are ours too: "all" includes
+        # them, without waiting for their grace (nothing is wanted any more).
+        orphans = [(oid, o) for oid, o in self.orphans.items()
+                   if o.cancel_sent_ms is None and (intent.coin is None or o.coin == intent.coin)]
+        if orphans:
+            rid, exp = self._register("cancel", [], now_ms)
+            self.requests[rid].remaining = len(orphans)
+            for _, o in orphans:
+                o.cancel_sent_ms = now_ms
+            actions.append(CancelOrders(request_id=rid, expires_after_ms=exp, cancels=tuple(
+                CancelRequest(coin=o.coin, cloid=o.cloid, oid=oid) for oid, o in orphans)))
+        return actions
 
     def _cancel_command(self, orders: list[TrackedOrder], now_ms: int) -> CancelOrders | None:
         chosen: list[TrackedOrder] = []

@@ -10,7 +10,6 @@ from functools import partial
 
 import attrs
 import httpx
-import pytest
 import trio
 import trio.testing
 
@@ -344,9 +343,6 @@ async def test_token_bucket_paces_a_burst_over_the_budget(
     assert len(set(nonces)) == 15
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the token bucket gives cancels no priority over "
-                   "waiting placements: a cancel of weight 2 starves until every queued "
-                   "placement is sent")
 async def test_cancels_do_not_queue_behind_paced_placements(
         venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
     venue.exchange_default = lambda body: (

@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any
 
 import attrs
-import pytest
 import trio
 import trio.testing
 
@@ -252,8 +251,6 @@ class _CrashOnOrderUpdates:
         pass
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a restarted feed announces FeedConnected("
-                   "reconnect=False), so the book does not sweep after a feed crash")
 async def test_a_restarted_feed_announces_a_reconnect(
         autojump_clock: trio.testing.MockClock) -> None:
     server = FeedServer()
