@@ -5,9 +5,15 @@ cancel failed, orphan grace over, start-up). Requests that arrive while a sweep 
 ``min_gap_s`` of the last one, are merged into the next sweep. A sweep fetches, in order:
 
 1. ``orderStatus`` by cloid for every order whose outcome is unknown;
-2. recent fills: ``userFillsByTime`` from the book's last applied fill time minus a margin,
-   paging forward while pages come back full (or ``userFills`` when the book has none yet);
-3. ``frontendOpenOrders`` (with cloids) and ``clearinghouseState`` (positions and its ``time``).
+2. ``frontendOpenOrders`` (with cloids) and ``clearinghouseState`` (positions and its ``time``);
+3. recent fills: ``userFillsByTime`` from the book's last applied fill time minus a margin,
+   paging forward while pages come back full (or ``userFills`` when the book has none yet).
+
+Fills are read *after* the position: every fill the position read contains is then in the
+snapshot (the book applies it before comparing), and fills newer than the read are told apart
+by time. Read the other way round, a fill landing between the two reads is in the exchange's
+position but not in the snapshot; the book adopts that position, and when the fill arrives
+later it is counted a second time (found by the simulation campaign, seed 33).
 
 and sends one :class:`~hlmaker.messages.ReconcileSnapshot`, stamped with the time the sweep was
 *requested* (the book's protection window starts there). It mutates nothing; a failed sweep is
@@ -139,12 +145,12 @@ async def sweep(rest: RestClient, user: str, clock: Clock,
     statuses: list[OrderStatusReport] = []
     for cloid in req.cloids:
         statuses.append(await rest.order_status(user, cloid, clock.now_ms()))
-    fills, complete = await _fills(rest, user, req.since_ms)
     open_orders = await rest.frontend_open_orders(user)
     state = await rest.clearinghouse_state(user)
     positions = parse_positions(state)
     t = state.get("time")
     positions_time = int(t) if isinstance(t, int) else None
+    fills, complete = await _fills(rest, user, req.since_ms)
     return ReconcileSnapshot(
         requested_at_ms=requested, taken_at_ms=clock.now_ms(), open_orders=open_orders,
         positions=positions, positions_time_ms=positions_time, fills=fills,
