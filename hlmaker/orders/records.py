@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import enum
-from decimal import Decimal
+from typing import Any
 
 import attrs
 
 from hlmaker.messages import Counters
-from hlmaker.orders.tracked import ZERO
 
 
 class NoteKind(enum.Enum):
@@ -54,33 +53,23 @@ class Orphan:
     cancel_sent_ms: int | None = None
 
 
-@attrs.define
 class MutableCounters:
-    fills_applied: int = 0
-    volume: Decimal = ZERO
-    duplicate_fills_dropped: int = 0
-    fills_untracked: int = 0
-    early_events_held: int = 0
-    early_events_expired: int = 0
-    orphans_detected: int = 0
-    orphans_cancelled: int = 0
-    stale_removed: int = 0
-    position_drifts: int = 0
-    gaps_detected: int = 0
-    illegal_transitions: int = 0
-    unknown_opened: int = 0
-    unknown_resolved: int = 0
-    bad_inputs: int = 0
-    rejects: int = 0
-    late_events: int = 0
-    acks_unknown_cloid: int = 0
-    fills_preexisting: int = 0
-    closed_pnl: Decimal = ZERO
-    fees: Decimal = ZERO
+    """The core's live counters: the same fields as :class:`~hlmaker.messages.Counters` (taken
+    from it, so the two never drift apart), mutable, with :meth:`freeze` for views."""
+
+    __slots__ = tuple(f.name for f in attrs.fields(Counters))
+
+    def __init__(self) -> None:
+        for f in attrs.fields(Counters):
+            setattr(self, f.name, f.default)
+
+    def __getattr__(self, name: str) -> Any:  # for type checkers: fields are set in __init__
+        raise AttributeError(name)
 
     def freeze(self) -> Counters:
-        return Counters(**{
-            f.name: getattr(self, f.name) for f in attrs.fields(Counters)
-        })
+        """An immutable copy."""
+        return Counters(**{name: getattr(self, name) for name in self.__slots__})
 
-
+    def __repr__(self) -> str:
+        return "MutableCounters(" + ", ".join(
+            f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
