@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -101,6 +102,8 @@ class TraceRecorder(trio.abc.Instrument):
         self.events = 0
         self.before_step: Callable[[Any], None] | None = None
         self.every_65536_steps: Callable[[], None] | None = None
+        self.sample: Counter[bytes] | None = None
+        """When set, counts task steps by name (diagnosing a livelock)."""
 
     def before_task_step(self, task: Any) -> None:
         key = id(task)
@@ -110,6 +113,8 @@ class TraceRecorder(trio.abc.Instrument):
             self._names[key] = name
         self._hash.update(name)
         self.steps += 1
+        if self.sample is not None:
+            self.sample[name] += 1
         if self.before_step is not None:
             self.before_step(task)
         if not self.steps & 0xFFFF and self.every_65536_steps is not None:

@@ -345,7 +345,7 @@ class _Run:
             nursery.cancel_scope.cancel()
 
 
-def simulate(spec: RunSpec) -> RunResult:
+def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
     """Run ``spec`` in a fresh ``trio.run`` (seeded scheduler, ``MockClock``); never raises for
     a failure of the bot — it is reported in :attr:`RunResult.error` and as a violation."""
     recorder = TraceRecorder()
@@ -373,13 +373,19 @@ def simulate(spec: RunSpec) -> RunResult:
             raise LivelockError(guard.get("why", "cancelled"))
 
     def watchdog() -> None:
-        if "why" not in guard and time.perf_counter() - wall0 > wall_limit_s:
+        elapsed = time.perf_counter() - wall0
+        if recorder.sample is None and elapsed > wall_limit_s * 0.9:
+            recorder.sample = Counter()
+        if "why" not in guard and elapsed > wall_limit_s:
+            top = ", ".join(f"{n.decode().strip()}×{c}"
+                            for n, c in (recorder.sample or Counter()).most_common(4))
             guard["why"] = (f"no progress: {wall_limit_s:.0f} s of wall time at trio time "
-                            f"{trio.current_time():.1f} after {recorder.steps} steps")
+                            f"{trio.current_time():.1f} after {recorder.steps} steps; busiest "
+                            f"tasks: {top}")
             guard["scope"].cancel()
 
     recorder.every_65536_steps = watchdog
-    wall_limit_s = max(120.0, spec.sim_seconds * 2.0)
+    wall_limit_s = wall_limit if wall_limit is not None else max(120.0, spec.sim_seconds * 2.0)
     seed_scheduler(spec.seed)
     wall0 = time.perf_counter()
     try:
