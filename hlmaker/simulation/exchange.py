@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -128,6 +128,8 @@ class ExchangeStats:
     refused_connects: int = 0
     snapshots_during_slow_ack: int = 0
     partitions: int = 0
+    cancels_during_rate_limit: int = 0
+    push_faults: Counter[str] = field(default_factory=Counter)
 
 
 class SimExchange:
@@ -282,9 +284,12 @@ class SimExchange:
             return SimService.handle_exchange(self.service, body, now_ms)
         atype = str(action.get("type"))
         self.stats.actions += 1
-        if atype in ("order", "batchModify") and trio.current_time() < self.rate_limited_until:
-            self.faults.count("address_rate_limit")
-            return 200, {"status": "err", "response": RATE_LIMIT_TEXT}
+        if trio.current_time() < self.rate_limited_until:
+            if atype in ("order", "batchModify"):
+                self.faults.count("address_rate_limit")
+                return 200, {"status": "err", "response": RATE_LIMIT_TEXT}
+            if atype in ("cancel", "cancelByCloid"):
+                self.stats.cancels_during_rate_limit += 1
         kind = self.faults.action(atype)
         if kind == "nonce_reject":
             return 200, {"status": "err",
@@ -552,6 +557,7 @@ class SimExchange:
                 fate = self.faults.push_for(push.channel)
                 if fate is not PushFate.DELIVER:
                     self.recorder.event("push-fault", fate.value, push.channel)
+                    self.stats.push_faults[f"{fate.value}:{push.channel}"] += 1
                 if fate is PushFate.DROP:
                     continue
                 if fate is PushFate.DUPLICATE:

@@ -93,7 +93,9 @@ class Event:
 
     ``what``: ``disconnect`` (F4), ``stall`` (F5, ``duration_s``), ``exchange_cancel`` (F10,
     ``status``), ``liquidation`` (F10), ``clock_jump`` (F14, ``offset_ms`` relative change),
-    ``partition`` (F16 when ``horizon_s`` is set: ``duration_s``), ``crash`` (F9, ``actor``).
+    ``partition`` (F16 when ``horizon_s`` is set: ``duration_s``), ``crash`` (F9, ``actor``),
+    ``rate_limit`` (F8: order and modify actions refused for ``duration_s``, cancels pass),
+    ``bot_cancel_all`` (not a fault: the strategy pulls its quotes, so cancels happen).
     """
 
     at_s: float

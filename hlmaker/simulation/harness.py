@@ -112,7 +112,12 @@ class RunResult:
     executor: dict[str, Any]
     logs: dict[str, int]
     shutdown_confirmed: bool
+    probes: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+
+    def log_count(self, fragment: str) -> int:
+        """Log records whose ``logger: template | error types`` contains ``fragment``."""
+        return sum(n for k, n in self.logs.items() if fragment in k)
 
     @property
     def ok(self) -> bool:
@@ -174,7 +179,15 @@ class _LogCounter(logging.Handler):
         self.counts: Counter[str] = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.counts[f"{record.name}: {record.msg}"] += 1
+        key = f"{record.name}: {record.msg}"
+        errors = [type(a).__name__ for a in (record.args or ()) if isinstance(a, BaseException)]
+        if errors:
+            key += " | " + ",".join(errors)
+        self.counts[key] += 1
+
+    def count(self, fragment: str) -> int:
+        """Records whose key contains ``fragment``."""
+        return sum(n for k, n in self.counts.items() if fragment in k)
 
 
 class _Run:
@@ -280,6 +293,11 @@ class _Run:
             self.faults.count("clock_jump")
         elif ev.what == "rate_limit":
             ex.rate_limited_until = trio.current_time() + ev.duration_s
+        elif ev.what == "bot_cancel_all":
+            if self.maker is not None:  # the strategy pulls its quotes (cancels, F8 / F11)
+                from hlmaker.messages import CancelAll
+
+                await self.maker.send(CancelAll())
         elif ev.what == "crash":
             self.crash.arm(ev.actor)
         elif ev.what == "partition":
@@ -345,6 +363,41 @@ class _Run:
             nursery.cancel_scope.cancel()
 
 
+class _Probes:
+    """Counts recovery paths inside the order core while a run is active (class-level
+    wrappers of :meth:`OrderBookCore.finalize` and ``_rebind``, restored afterwards)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._saved: list[tuple[str, Any]] = []
+
+    def __enter__(self) -> _Probes:
+        from hlmaker.orders.core import OrderBookCore
+
+        counts = self.counts
+        finalize, rebind = OrderBookCore.finalize, OrderBookCore._rebind
+        self._saved = [("finalize", finalize), ("_rebind", rebind)]
+
+        def probed_finalize(core: Any, order: Any, oid: int, now_ms: int) -> Any:
+            how = finalize(core, order, oid, now_ms)
+            counts[f"finalize:{how.value}"] += 1
+            return how
+
+        def probed_rebind(core: Any, order: Any, new_oid: int, now_ms: int) -> None:
+            counts["rebind"] += 1
+            rebind(core, order, new_oid, now_ms)
+
+        OrderBookCore.finalize = probed_finalize  # type: ignore[method-assign]
+        OrderBookCore._rebind = probed_rebind  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from hlmaker.orders.core import OrderBookCore
+
+        for name, fn in self._saved:
+            setattr(OrderBookCore, name, fn)
+
+
 def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
     """Run ``spec`` in a fresh ``trio.run`` (seeded scheduler, ``MockClock``); never raises for
     a failure of the bot — it is reported in :attr:`RunResult.error` and as a violation."""
@@ -388,9 +441,11 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
     wall_limit_s = wall_limit if wall_limit is not None else max(120.0, spec.sim_seconds * 2.0)
     seed_scheduler(spec.seed)
     wall0 = time.perf_counter()
+    probes = _Probes()
     try:
-        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0),
-                 instruments=[recorder], strict_exception_groups=True)
+        with probes:
+            trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0),
+                     instruments=[recorder], strict_exception_groups=True)
     except BaseException as exc:  # any failure of the bot is a finding
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -425,9 +480,12 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
         counters=counters, restarts=restarts, check=run.checker.stats,
         sim_seconds=spec.sim_seconds, wall_seconds=wall, steps=recorder.steps,
         events=recorder.events, last_fault_s=run.last_fault_s,
-        exchange={**ex.stats.__dict__, "fills": run.checker.stats.fills_exchange,
+        exchange={**{k: (dict(v) if isinstance(v, Counter) else v)
+                     for k, v in ex.stats.__dict__.items()},
+                  "fills": run.checker.stats.fills_exchange,
                   },
         executor=executor, logs=dict(sorted(logs.counts.items())),
+        probes=dict(sorted(probes.counts.items())),
         shutdown_confirmed=run.shutdown_confirmed, error=error)
 
 
