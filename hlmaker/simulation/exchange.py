@@ -169,6 +169,7 @@ class SimExchange:
         self._extra = _Extra()
         self._nursery: trio.Nursery | None = None
         self._progress = trio.Event()
+        self._nonces_seen: set[int] = set()
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -290,7 +291,13 @@ class SimExchange:
                 return 200, {"status": "err", "response": RATE_LIMIT_TEXT}
             if atype in ("cancel", "cancelByCloid"):
                 self.stats.cancels_during_rate_limit += 1
-        kind = self.faults.action(atype)
+        nonce = env.get("nonce")
+        replay = nonce in self._nonces_seen
+        if isinstance(nonce, int) and not replay:
+            self._nonces_seen.add(nonce)
+        # A re-sent envelope meets the nonce check first: interventions (which model refusals
+        # and races of a fresh action) apply to fresh nonces only.
+        kind = None if replay else self.faults.action(atype)
         if kind == "nonce_reject":
             return 200, {"status": "err",
                          "response": f"Invalid nonce: duplicate nonce {env.get('nonce')}"}

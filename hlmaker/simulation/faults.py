@@ -135,6 +135,8 @@ class FaultPlan:
     rules: list[Rule] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     quiet_after_s: float = math.inf
+    active_from_s: float = 0.0
+    """No fault before this (the maker's start-up reads are not retried by design)."""
     name: str = "none"
 
     @property
@@ -162,8 +164,9 @@ class SimFaults(FaultInjector):
 
     @property
     def quiet(self) -> bool:
-        """True once the plan's quiet period has begun."""
-        return self._now_s() >= self.plan.quiet_after_s
+        """True before the plan's faults start and once its quiet period has begun."""
+        now = self._now_s()
+        return now >= self.plan.quiet_after_s or now < self.plan.active_from_s
 
     def _forced(self, kinds: dict[str, object] | tuple[str, ...], on: str) -> str | None:
         if not self._rules:

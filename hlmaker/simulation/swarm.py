@@ -42,6 +42,9 @@ from hlmaker.simulation.faults import FAULT_IDS, Event, FaultPlan, Interventions
 
 F10_STATUSES = ("marginCanceled", "reduceOnlyCanceled", "scheduledCancel", "canceled")
 WARMUP_S = 5.0
+STARTUP_S = 1.0
+"""Per-message faults start after the maker's start-up reads (``open_maker`` does not retry
+them: a failure there is reported to the caller, by design)."""
 
 
 def _poisson_times(rng: random.Random, per_min: float, start: float, end: float) -> list[float]:
@@ -132,5 +135,5 @@ def swarm_plan(seed: int, sim_seconds: float, quiet_s: float,
                                 duration_s=round(min(rng.uniform(5.0, 60.0), end - t), 2)))
     events.sort(key=lambda e: (e.at_s, e.what))
     return FaultPlan(profile=profile, interventions=interventions, events=events,
-                     quiet_after_s=end, name=f"swarm i={intensity:.2f} "
+                     quiet_after_s=end, active_from_s=STARTUP_S, name=f"swarm i={intensity:.2f} "
                      + ",".join(sorted(kept, key=FAULT_IDS.index)))
