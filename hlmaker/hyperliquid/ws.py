@@ -367,7 +367,10 @@ class WsClient:
     async def _heartbeat_loop(self) -> None:
         while not self._closed.is_set():
             now = trio.current_time()
-            if now - self._last_rx >= self.silence_timeout_s:
+            # Compare with the very deadline slept until below: ``now - last_rx >= timeout``
+            # can be false at ``now == last_rx + timeout`` by float rounding, and the loop then
+            # spun forever at that instant (found by the simulation campaign, seed 56).
+            if now >= self._last_rx + self.silence_timeout_s:
                 self._fail(ConnectionStalled(
                     f"nothing received for {self.silence_timeout_s} s"))
                 await self._abort()
