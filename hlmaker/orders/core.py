@@ -602,9 +602,10 @@ class OrderBookCore(IntentsMixin):
                 self._note(NoteKind.UNTRACKED, f"{status} ({source}) for unknown oid={oid}")
             return []
         if not current:
-            # An old oid of a modified order: its `canceled` is the replace itself (F12).
-            if ev is Ev.UPDATE_CANCELED and order.state is OrderState.PENDING_MODIFY:
-                order.old_leg_canceled = True
+            # An old oid of a modified order: its `canceled` is the replace itself (F12). It
+            # says nothing about the leg a later modify may be replacing now (that one is the
+            # current oid): taking it for that leg's cancel finalized a live order when the
+            # later modify was refused (found by the simulation campaign, seed 104).
             self.counters.late_events += 1
             return []
         if ev is Ev.UPDATE_CANCELED and order.state is OrderState.PENDING_MODIFY:
