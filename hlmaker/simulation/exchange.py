@@ -322,13 +322,16 @@ class SimExchange:
         return SimService.handle_exchange(self.service, env, now_ms)
 
     def _race_fill(self, action: dict[str, Any], now_ms: int) -> None:
-        """F11: a taker sweeps through each order about to be cancelled, just before the cancel
-        lands (the cancel then answers "never placed, already canceled, or filled")."""
+        """F11: a taker sweeps through each order about to be cancelled (or modified, which is
+        cancel-replace), just before the action lands: the cancel then answers "never placed,
+        already canceled, or filled", the modify that the order cannot be modified."""
         user = self.bot_user
         acct = self.engine.account(user)
         if acct is None:
             return
-        for item in action.get("cancels") or []:
+        items = list(action.get("cancels") or [])
+        items += [{"o": m.get("oid")} for m in action.get("modifies") or [] if isinstance(m, dict)]
+        for item in items:
             if not isinstance(item, dict):
                 continue
             order = None

@@ -54,7 +54,7 @@ INTERVENTIONS = (
 """Action interventions and the action types they apply to (see :meth:`SimFaults.action`)."""
 _APPLIES_TO = {
     "address_rate_limit": ("order", "batchModify"),
-    "cancel_fill_race": ("cancel", "cancelByCloid"),
+    "cancel_fill_race": ("cancel", "cancelByCloid", "batchModify"),
     "modify_late_cancel": ("batchModify",),
     "slow_ack": ("order",),
     "nonce_reject": ("order", "cancel", "cancelByCloid", "batchModify"),

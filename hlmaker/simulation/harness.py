@@ -246,7 +246,7 @@ class _Run:
                     self.exchange.bot_user):
                 self.quoted_after_quiet = True
         if int(now * 10) % 10 == 0 and self.maker is not None:
-            self.checker.check_memory(self.bot_clock.now_ms())
+            self.checker.check_memory()
 
     def _hook_views(self, maker: Any) -> None:
         views = maker.views

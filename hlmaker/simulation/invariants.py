@@ -101,7 +101,8 @@ class _CoreState:
     core: OrderBookCore
     d_len: int = 0
     d_sum: dict[str, Decimal] = field(default_factory=dict)
-    terminal: set[str] = field(default_factory=set)
+    terminal: dict[str, float] = field(default_factory=dict)
+    """cloid → trio time the checker first saw it terminal (for the retention check)."""
     total_filled: dict[str, Decimal] = field(default_factory=dict)
     illegal: int = 0
     last_illegal_note: str = ""
@@ -238,7 +239,7 @@ class InvariantChecker:
             if state in TERMINAL:
                 if cloid in terminal:
                     continue  # checked when it ended; a terminal order changes no more
-                terminal.add(cloid)
+                terminal[cloid] = now
             elif cloid in terminal:
                 self.violate("S3", f"cloid {cloid} left a terminal state for {state.value}",
                              key=cloid)
@@ -273,7 +274,7 @@ class InvariantChecker:
             del self._pending_since[gone]
         if len(st.total_filled) > 4 * max(len(core.orders), 1000):
             st.total_filled = {c: st.total_filled[c] for c in core.orders if c in st.total_filled}
-            st.terminal &= set(core.orders)
+            st.terminal = {c: t for c, t in st.terminal.items() if c in core.orders}
 
     # ---- per exchange event ------------------------------------------------------------------
 
@@ -384,8 +385,8 @@ class InvariantChecker:
 
     # ---- memory --------------------------------------------------------------------------------
 
-    def check_memory(self, bot_now_ms: int) -> None:
-        """Caps and TTLs of the core's collections."""
+    def check_memory(self) -> None:
+        """Caps of the core's collections; terminal orders evicted after their retention."""
         st = self._core_state()
         if st is None:
             return
@@ -404,10 +405,12 @@ class InvariantChecker:
         for name, size, cap in caps:
             if size > cap:
                 self.violate("MEM", f"{name}: {size} > cap {cap}", key=name)
-        limit = cfg.terminal_retention_ms + int(self.bounds.terminal_slack_s * 1000)
+        # Ages in trio time (the bot's clock may jump, F14): first seen terminal by the checker.
+        limit_s = cfg.terminal_retention_ms / 1000 + self.bounds.terminal_slack_s
+        now = self.now_s()
         stale = [o.cloid for o in core.orders.values()
-                 if o.state.is_terminal and o.finalized_ms is not None and o.inflight is None
-                 and bot_now_ms - o.finalized_ms > limit]
+                 if o.state in TERMINAL and o.inflight is None
+                 and now - st.terminal.get(o.cloid, now) > limit_s]
         if stale:
             self.violate("MEM", f"{len(stale)} terminal orders kept past retention "
                          f"(e.g. {stale[0]})", key=f"terminal:{id(core)}")
