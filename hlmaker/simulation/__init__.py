@@ -1,0 +1,32 @@
+"""Deterministic simulation of hlmaker: the real actors and supervisor against the simulator's
+engine, in one trio process, with one seed fixing every decision (reliability issue 6).
+
+Module map::
+
+    determinism  stream(seed, purpose) -> random.Random; seed_scheduler(seed) (trio's private
+                 scheduler Random, with a canary: check_trio_internals()); TraceRecorder (a trio
+                 Instrument hashing task steps and simulation events into a SHA-256 digest)
+    faults       FaultPlan(profile, interventions, rules, events, quiet_after_s); Rule; Event;
+                 SimFaults (the simulator's FaultInjector + scripted rules + interventions);
+                 CATALOGUE kind -> F1..F16
+    exchange     SimExchange: SimService + SyntheticMarket + fault application (latency, lost
+                 responses, 429/5xx, push dup/reorder/drop, disconnects, stalls, partitions,
+                 fill-history horizon, exchange cancels, liquidation fills, F11-F15)
+    transport    SimHttpTransport(exchange) (httpx); sim_connector(exchange) (WS Connector)
+    invariants   InvariantChecker: S1-S7 after every event, L1-L2 at the end, memory bounds
+    crash        CrashInjector: an actor killed at its next await point (F9)
+    harness      simulate(RunSpec(seed, sim_seconds, plan)) -> RunResult (open_maker under
+                 MockClock(autojump_threshold=0), seeded scheduler, checker hooked in)
+    scenarios    SCENARIOS["F1".."F16"], run_scenario(fault) -> (result, problems)
+    swarm        swarm_plan(seed, sim_seconds, quiet_s, faults) -> FaultPlan (random mix)
+    runner       run_seed(seed, sim_minutes, faults) -> SeedResult
+    campaign     run_campaign(seeds, sim_minutes, faults, workers=…) -> CampaignReport
+                 (.render(): the reliability.md report; .to_json())
+    cli          chaos_command: ``hlmaker chaos --seeds N --sim-minutes M [--faults …]``
+
+Example::
+
+    from hlmaker.simulation.runner import run_seed
+    r = run_seed(7, sim_minutes=2)          # swarm faults drawn from seed 7
+    assert not r.violations, r.violations   # reproduce: hlmaker chaos --seed 7 --sim-minutes 2
+"""
