@@ -217,6 +217,8 @@ class OrderBookCore(IntentsMixin):
             if old is OrderState.UNKNOWN and new is not OrderState.UNKNOWN:
                 self.counters.unknown_resolved += 1
                 order.unknown_since = None
+                order.unknown_kind = None
+                order.pending_px = order.pending_sz = None  # a landed replace rebinds first
         return True
 
     def _inflight_kind(self, order: TrackedOrder) -> str | None:
@@ -430,6 +432,7 @@ class OrderBookCore(IntentsMixin):
                 if order.state is OrderState.UNKNOWN and was is not OrderState.UNKNOWN:
                     self.counters.unknown_opened += 1
                     order.unknown_since = now_ms
+                    order.unknown_kind = msg.kind
         self.requests.pop(msg.request_id, None)
         return self.ask_reconcile("unknown_outcome")
 
@@ -606,6 +609,16 @@ class OrderBookCore(IntentsMixin):
             # says nothing about the leg a later modify may be replacing now (that one is the
             # current oid): taking it for that leg's cancel finalized a live order when the
             # later modify was refused (found by the simulation campaign, seed 104).
+            self.counters.late_events += 1
+            return []
+        if order.state is OrderState.UNKNOWN and order.unknown_kind == "modify" and ev in (
+            Ev.UPDATE_OPEN, Ev.UPDATE_CANCELED
+        ):
+            # News of the old leg says nothing about a replace of unknown outcome: an `open`
+            # may be stale, a `canceled` may be the replace itself. The new oid, a fill, or a
+            # sweep after the action's expiresAfter decides.
+            if ev is Ev.UPDATE_CANCELED:
+                order.old_leg_canceled = True
             self.counters.late_events += 1
             return []
         if ev is Ev.UPDATE_CANCELED and order.state is OrderState.PENDING_MODIFY:

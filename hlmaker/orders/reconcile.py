@@ -113,6 +113,9 @@ def reconcile(core: OrderBookCore, snap: ReconcileSnapshot, now_ms: int) -> Reco
         order, current = core._lookup(row.oid, row.cloid, now_ms)
         if order is not None:
             if current and not order.state.is_terminal:
+                if (order.state is OrderState.UNKNOWN and order.unknown_kind == "modify"
+                        and snap.requested_at_ms <= (order.expires_after_ms or 0)):
+                    continue  # the old leg still rests; the replace may yet land
                 core._transition(order, Ev.SNAPSHOT_OPEN, now_ms, "listed in snapshot")
                 order.evidence_ms = max(order.evidence_ms, snap.requested_at_ms)
                 continue
@@ -260,6 +263,9 @@ def _apply_status_report(core: OrderBookCore, rep: OrderStatusReport, now_ms: in
     if ev is None:
         return
     if ev is Ev.UPDATE_OPEN:
+        if (order.state is OrderState.UNKNOWN and order.unknown_kind == "modify"
+                and rep.queried_at_ms <= (order.expires_after_ms or 0)):
+            return  # the old leg still rests; the replace may yet land
         ev = Ev.SNAPSHOT_OPEN
     order.evidence_ms = max(order.evidence_ms, rep.queried_at_ms)
     core._transition(order, ev, now_ms, f"orderStatus={rep.status}")

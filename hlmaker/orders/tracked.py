@@ -49,6 +49,8 @@ class TrackedOrder:
     old_leg_canceled: bool = False
     cancel_wanted: bool = False
     unknown_since: int | None = None
+    unknown_kind: str | None = None
+    """``"place"`` or ``"modify"``: which request's outcome is unknown."""
     last_requery_ms: int | None = None
 
     def view(self) -> OrderView:
