@@ -14,9 +14,11 @@ def main() -> None:
 def _register() -> None:
     from hlmaker.run import run_command
     from hlmaker.sim.cli import sim_command
+    from hlmaker.simulation.cli import chaos_command
 
     main.add_command(run_command, name="run")
     main.add_command(sim_command, name="sim")
+    main.add_command(chaos_command, name="chaos")
 
 
 _register()
