@@ -152,7 +152,7 @@ def market_config(seed: int) -> MarketConfig:
         half_spread_bps=1.0,
         level_spacing_bps=1.0,
         level_notional_usd=rng.choice((300.0, 600.0, 1_000.0)),
-        requote_bps=0.5,
+        requote_bps=1.5,
         taker_rate_per_s=rng.uniform(0.3, 1.5),
         taker_notional_usd=rng.choice((500.0, 1_500.0, 3_000.0)),
         taker_slippage_bps=15.0,
