@@ -162,7 +162,11 @@ class SimExchange:
         self.stats = ExchangeStats()
         self.partition_until = -math.inf
         self.rate_limited_until = -math.inf
-        self.horizon_ms: int | None = None
+        self.history_gaps: list[tuple[int, int]] = []
+        """F16: ``(start_ms, cut_ms)`` — fills of ours in ``[start, cut)`` fell out of the
+        exchange's history (they happened while cut off, longer ago than the history reaches
+        when the connection came back): never served again by ``userFills`` /
+        ``userFillsByTime`` / the subscription snapshot."""
         self.slow_acks_in_flight = 0
         self._conns: dict[int, _Conn] = {}
         self._capture: list[tuple[_Conn, Push]] | None = None
@@ -269,10 +273,9 @@ class SimExchange:
 
     def _handle_info(self, body: Any, now_ms: int) -> tuple[int, Any]:
         status, reply = SimService.handle_info(self.service, body, now_ms)
-        if self.horizon_ms is not None and status == 200 and isinstance(body, dict) and body.get(
+        if self.history_gaps and status == 200 and isinstance(body, dict) and body.get(
                 "type") in ("userFills", "userFillsByTime") and isinstance(reply, list):
-            cutoff = now_ms - self.horizon_ms
-            reply = [f for f in reply if f.get("time", 0) >= cutoff]
+            reply = [f for f in reply if not self.forgotten(f.get("time", 0))]
         if self.slow_acks_in_flight and isinstance(body, dict) and body.get("type") in (
                 "openOrders", "frontendOpenOrders"):
             self.stats.snapshots_during_slow_ack += 1
@@ -542,13 +545,17 @@ class SimExchange:
             self._release(captured)
 
     def _filter_snapshot(self, reply: str) -> str:
-        """F16: the ``userFills`` subscription snapshot holds only fills within the horizon."""
-        if self.horizon_ms is None or not reply.startswith('{"channel":"userFills"'):
+        """F16: the ``userFills`` subscription snapshot lacks the forgotten fills."""
+        if not self.history_gaps or not reply.startswith('{"channel":"userFills"'):
             return reply
         msg = json.loads(reply)
-        cutoff = self.now_ms() - self.horizon_ms
-        msg["data"]["fills"] = [f for f in msg["data"]["fills"] if f.get("time", 0) >= cutoff]
+        msg["data"]["fills"] = [f for f in msg["data"]["fills"]
+                                if not self.forgotten(f.get("time", 0))]
         return dumps(msg)
+
+    def forgotten(self, fill_time_ms: int) -> bool:
+        """Whether a fill at ``fill_time_ms`` fell out of the history (F16)."""
+        return any(start <= fill_time_ms < cut for start, cut in self.history_gaps)
 
     async def _writer(self, conn: _Conn) -> None:
         while True:
@@ -595,8 +602,15 @@ class SimExchange:
 
     # ---- timeline faults --------------------------------------------------------------------
 
-    def partition(self, duration_s: float) -> None:
-        """Cut the network for ``duration_s``: sockets dropped, requests and connects refused."""
+    def partition(self, duration_s: float, horizon_s: float = 0.0) -> None:
+        """Cut the network for ``duration_s``: sockets dropped, requests and connects refused.
+
+        ``horizon_s`` > 0 (F16): when it comes back, the exchange's fill history reaches only
+        ``horizon_s`` back: fills of the first ``duration_s - horizon_s`` seconds of the cut
+        are gone for good (they were never pushed either: no socket was open)."""
+        if horizon_s > 0:
+            now = self.now_ms()
+            self.history_gaps.append((now, now + int((duration_s - horizon_s) * 1000)))
         self.stats.partitions += 1
         self.partition_until = max(self.partition_until, trio.current_time() + duration_s)
         self.disconnect_all()

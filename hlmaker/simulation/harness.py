@@ -216,7 +216,7 @@ class _Run:
         self.checker = InvariantChecker(
             self.exchange.engine, self.wallet.query_address, bounds=spec.bounds,
             now_s=self.now_s, exchange_ms=self.clock.now_ms, outage_s=self.outage_s,
-            horizon_ms=lambda: self.exchange.horizon_ms)
+            forgotten=self.exchange.forgotten)
         self.exchange.observer = self.checker
         self.last_fault_s = min(plan.last_fault_s, spec.sim_seconds)
         self.orders_after_quiet = 0
@@ -246,7 +246,7 @@ class _Run:
                     self.exchange.bot_user):
                 self.quoted_after_quiet = True
         if int(now * 10) % 10 == 0 and self.maker is not None:
-            self.checker.check_memory()
+            self.checker.check_memory(self.bot_clock.now_ms())
 
     def _hook_views(self, maker: Any) -> None:
         views = maker.views
@@ -303,9 +303,8 @@ class _Run:
         elif ev.what == "partition":
             start = self.now_s()
             self.outages.append((start, start + ev.duration_s))
-            ex.partition(ev.duration_s)
+            ex.partition(ev.duration_s, ev.horizon_s)
             if ev.horizon_s > 0:
-                ex.horizon_ms = int(ev.horizon_s * 1000)
                 # a fill on the account while cut off, older than the history at reconnection
                 await trio.sleep(min(1.0, ev.duration_s / 4))
                 if self._fill_one_of_ours():

@@ -31,7 +31,6 @@ counted twice, or lost from the position, breaks the identity.
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -110,19 +109,20 @@ class _CoreState:
 
 class InvariantChecker:
     """Checks one run. ``user`` is the bot's account; ``now_s`` gives trio seconds since start;
-    ``outage_s(t0, t1)`` the partition time inside ``[t0, t1]`` (bounds are extended by it)."""
+    ``outage_s(t0, t1)`` the partition time inside ``[t0, t1]`` (bounds are extended by it);
+    ``forgotten(fill_time_ms)`` whether the exchange no longer serves such a fill (F16)."""
 
     def __init__(self, engine: Engine, user: str, *, bounds: Bounds, now_s: Callable[[], float],
                  exchange_ms: Callable[[], int],
                  outage_s: Callable[[float, float], float] = lambda a, b: 0.0,
-                 horizon_ms: Callable[[], int | None] = lambda: None) -> None:
+                 forgotten: Callable[[int], bool] = lambda t: False) -> None:
         self.engine = engine
         self.user = user
         self.bounds = bounds
         self.now_s = now_s
         self.exchange_ms = exchange_ms
         self.outage_s = outage_s
-        self.horizon_ms = horizon_ms
+        self.forgotten = forgotten
         self.violations: list[Violation] = []
         self.stats = CheckStats()
         self.get_core: Callable[[], OrderBookCore] | None = None
@@ -385,8 +385,12 @@ class InvariantChecker:
 
     # ---- memory --------------------------------------------------------------------------------
 
-    def check_memory(self) -> None:
-        """Caps of the core's collections; terminal orders evicted after their retention."""
+    def check_memory(self, bot_now_ms: int) -> None:
+        """Caps of the core's collections; terminal orders evicted after their retention.
+
+        A terminal order is overdue only when both its age on the bot's clock (``bot_now_ms``,
+        which F14 makes jump) and the time since the checker saw it end exceed the retention
+        plus slack: a clock jump moves one of them, never both."""
         st = self._core_state()
         if st is None:
             return
@@ -405,12 +409,13 @@ class InvariantChecker:
         for name, size, cap in caps:
             if size > cap:
                 self.violate("MEM", f"{name}: {size} > cap {cap}", key=name)
-        # Ages in trio time (the bot's clock may jump, F14): first seen terminal by the checker.
         limit_s = cfg.terminal_retention_ms / 1000 + self.bounds.terminal_slack_s
         now = self.now_s()
         stale = [o.cloid for o in core.orders.values()
                  if o.state in TERMINAL and o.inflight is None
-                 and now - st.terminal.get(o.cloid, now) > limit_s]
+                 and now - st.terminal.get(o.cloid, now) > limit_s
+                 and o.finalized_ms is not None
+                 and bot_now_ms - o.finalized_ms > limit_s * 1000]
         if stale:
             self.violate("MEM", f"{len(stale)} terminal orders kept past retention "
                          f"(e.g. {stale[0]})", key=f"terminal:{id(core)}")
@@ -451,9 +456,7 @@ class InvariantChecker:
 
     def retrievable_missing(self) -> list[Any]:
         """Exchange fills of ours not in the book's set that the exchange can still serve."""
-        horizon = self.horizon_ms()
-        cutoff = -math.inf if horizon is None else self.exchange_ms() - horizon
-        return [f for f in self._missing.values() if f.time >= cutoff]
+        return [f for f in self._missing.values() if not self.forgotten(f.time)]
 
     def check_convergence(self, since_s: float) -> bool:
         """Record the first convergence after ``since_s`` (the last fault); True once seen."""
