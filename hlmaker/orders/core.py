@@ -369,6 +369,12 @@ class OrderBookCore(IntentsMixin):
             else:
                 self._transition(order, Ev.MODIFY_REJECTED, now_ms, msg.error)
             return []
+        if msg.new_oid in order.replaced_oids:
+            # A late answer to an earlier modify: the cloid has already moved past that oid.
+            self.counters.late_events += 1
+            self._note(NoteKind.LATE_EVENT, f"stale modify ack cloid={order.cloid} "
+                       f"new={msg.new_oid} (now at oid={order.oid})")
+            return []
         if order.oid != msg.new_oid:
             if order.oid is not None and order.oid != msg.old_oid and order.state not in (
                 OrderState.PENDING_MODIFY, OrderState.UNKNOWN
