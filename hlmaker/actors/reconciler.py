@@ -154,7 +154,7 @@ async def sweep(rest: RestClient, user: str, clock: Clock,
     return ReconcileSnapshot(
         requested_at_ms=requested, taken_at_ms=clock.now_ms(), open_orders=open_orders,
         positions=positions, positions_time_ms=positions_time, fills=fills,
-        order_statuses=tuple(statuses), fills_complete=complete)
+        order_statuses=tuple(statuses), fills_complete=complete, fills_since_ms=req.since_ms)
 
 
 async def _fills(rest: RestClient, user: str,

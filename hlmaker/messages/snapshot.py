@@ -64,7 +64,10 @@ class ReconcileSnapshot:
       margin), applied through the normal de-dup before any stale decision;
     * ``order_statuses`` — ``orderStatus`` by cloid for orders whose outcome is unknown;
     * ``fills_complete`` — false when the exchange's history could not cover the gap (then the
-      position is adopted from ``positions``, ``../shared/reliability.md`` F16).
+      position is adopted from ``positions``, ``../shared/reliability.md`` F16);
+    * ``fills_since_ms`` — where ``fills`` start (``None``: the whole history the exchange
+      serves). Only a whole-history snapshot can be a book's first sync: with a window, older
+      fills would be re-applied when they arrive again (the ``userFills`` subscription snapshot).
     """
 
     requested_at_ms: int
@@ -75,6 +78,7 @@ class ReconcileSnapshot:
     fills: tuple[Fill, ...] = ()
     order_statuses: tuple[OrderStatusReport, ...] = ()
     fills_complete: bool = True
+    fills_since_ms: int | None = None
 
 
 ReconcileReason = Literal[

@@ -81,6 +81,17 @@ def reconcile(core: OrderBookCore, snap: ReconcileSnapshot, now_ms: int) -> Reco
     pos_time = snap.positions_time_ms if snap.positions_time_ms is not None else snap.taken_at_ms
     actions: list[Action] = []
 
+    if initial and snap.fills_since_ms is not None:
+        # A sweep asked for by a previous book incarnation (its fills start at that book's
+        # window): adopting its position would leave the older fills unmarked, and they would
+        # be counted again when the userFills snapshot brings them (found by the simulation
+        # campaign, seed 7050). Wait for a whole-history sweep.
+        log.info("book first sync needs a whole-history snapshot (fills since %d): asking",
+                 snap.fills_since_ms)
+        return ReconcileResult(actions=tuple(core.ask_reconcile("startup")), orphans_seen=0,
+                               orphan_cancels=0, stale_removed=0, drifted_coins=(),
+                               unresolved=_unresolved(core), in_sync=False)
+
     # 1. fills
     if initial:
         _initial_fills(core, [*core.presync_fills, *snap.fills], pos_time, now_ms)
