@@ -158,6 +158,8 @@ class SimExchange:
         self.service.handle_info = self._handle_info  # type: ignore[method-assign]
         self.step_ms = step_ms
         self.observer: ExchangeObserver | None = None
+        self.after_action: Callable[[], None] | None = None
+        """Called after every action the engine applied (the checker's exchange-side checks)."""
         self.bot_user = ""
         self.stats = ExchangeStats()
         self.partition_until = -math.inf
@@ -322,7 +324,10 @@ class SimExchange:
             self._extra.late_cancel_delay_s = self.faults.rng.uniform(0.2, 2.0)
         if atype == "order":
             self.stats.order_actions += 1
-        return SimService.handle_exchange(self.service, env, now_ms)
+        result = SimService.handle_exchange(self.service, env, now_ms)
+        if self.after_action is not None:
+            self.after_action()
+        return result
 
     def _race_fill(self, action: dict[str, Any], now_ms: int) -> None:
         """F11: a taker sweeps through each order about to be cancelled (or modified, which is

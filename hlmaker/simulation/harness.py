@@ -218,6 +218,7 @@ class _Run:
             now_s=self.now_s, exchange_ms=self.clock.now_ms, outage_s=self.outage_s,
             forgotten=self.exchange.forgotten)
         self.exchange.observer = self.checker
+        self.exchange.after_action = self.checker.check_exchange
         self.last_fault_s = min(plan.last_fault_s, spec.sim_seconds)
         self.orders_after_quiet = 0
         self.quoted_after_quiet = False
