@@ -45,6 +45,10 @@ def parse_faults(text: str) -> tuple[str, ...] | None:
     return tuple(sorted(out, key=FAULT_IDS.index))
 
 
+def _fmt_s(value: float | None) -> str:
+    return "never" if value is None else f"{value:.1f} s"
+
+
 def _describe_seed(r: SeedResult, minutes: float, faults: tuple[str, ...] | None) -> str:
     st = r.stats
     lines = [
@@ -59,7 +63,7 @@ def _describe_seed(r: SeedResult, minutes: float, faults: tuple[str, ...] | None
         f"(max age {st.get('max_orphan_age_s', 0):.1f} s) "
         f"wrongful_cancels={st.get('wrongful_cancels', 0)} "
         f"max_unresolved={st.get('max_unresolved_s', 0):.1f} s "
-        f"convergence={st.get('convergence_s')} s restarts={sum(r.restarts.values())}",
+        f"convergence={_fmt_s(st.get('convergence_s'))} restarts={sum(r.restarts.values())}",
     ]
     if r.violations:
         lines.append(f"  VIOLATIONS ({len(r.violations)}):")
