@@ -33,20 +33,26 @@ import httpx
 import trio
 
 from hlmaker.clock import Clock
-from hlmaker.sim.effects import Effects, OrderRequest
+from hlmaker.sim.effects import Effects
 from hlmaker.sim.engine import Engine, EngineConfig
 from hlmaker.sim.faults import ERROR_TEXT, ConnectionEvent, PushFate, RequestDecision, RequestFault
-from hlmaker.sim.market import TAKER_ADDRESS, MarketConfig, SyntheticMarket
+from hlmaker.sim.market import MarketConfig, SyntheticMarket
 from hlmaker.sim.rules import DEFAULT_UNIVERSE
 from hlmaker.sim.service import ServiceConfig, SimService
 from hlmaker.sim.ws import Push, WsSession, dumps, post_error
 from hlmaker.simulation.determinism import TraceRecorder
 from hlmaker.simulation.faults import SimFaults
+from hlmaker.simulation.interventions import (
+    PREVALIDATION_TEXT,
+    RATE_LIMIT_TEXT,
+    exchange_cancel,
+    fill_through,
+    liquidation_fill,
+    race_fill,
+    split_late_cancels,
+)
 
 FAULT_TICK_S = 0.25
-RATE_LIMIT_TEXT = ("Too many cumulative requests sent (10001 > 10000) for cumulative volume "
-                   "traded $0.00. Place taker orders to free up 1 request per USDC traded.")
-PREVALIDATION_TEXT = "Order price cannot be more than 80% away from the reference price"
 TO_CLIENT_BUFFER = 10_000
 TO_SERVER_BUFFER = 1_000
 
@@ -244,25 +250,7 @@ class SimExchange:
     def _split_late_cancels(self, captured: list[tuple[_Conn, Push]]
                             ) -> list[tuple[_Conn, Push]]:
         """F12: hold back the ``canceled`` rows of replaced oids; deliver them later."""
-        oids = set(self._extra.late_cancel_oids)
-        keep: list[tuple[_Conn, Push]] = []
-        late: list[tuple[_Conn, Push]] = []
-        for conn, push in captured:
-            if push.channel != "orderUpdates":
-                keep.append((conn, push))
-                continue
-            rows = json.loads(push.text)["data"]
-            old = [r for r in rows if r.get("order", {}).get("oid") in oids
-                   and r.get("status") == "canceled"]
-            if not old:
-                keep.append((conn, push))
-                continue
-            rest = [r for r in rows if r not in old]
-            if rest:
-                keep.append((conn, Push("orderUpdates", dumps({"channel": "orderUpdates",
-                                                               "data": rest}))))
-            late.append((conn, Push("orderUpdates", dumps({"channel": "orderUpdates",
-                                                           "data": old}))))
+        keep, late = split_late_cancels(captured, set(self._extra.late_cancel_oids))
         if late and self._nursery is not None:
             self._nursery.start_soon(self._release_later, self._extra.late_cancel_delay_s, late)
         return keep
@@ -330,49 +318,11 @@ class SimExchange:
         return result
 
     def _race_fill(self, action: dict[str, Any], now_ms: int) -> None:
-        """F11: a taker sweeps through each order about to be cancelled (or modified, which is
-        cancel-replace), just before the action lands: the cancel then answers "never placed,
-        already canceled, or filled", the modify that the order cannot be modified."""
-        user = self.bot_user
-        acct = self.engine.account(user)
-        if acct is None:
-            return
-        items = list(action.get("cancels") or [])
-        items += [{"o": m.get("oid")} for m in action.get("modifies") or [] if isinstance(m, dict)]
-        for item in items:
-            if not isinstance(item, dict):
-                continue
-            order = None
-            if "o" in item:
-                order = acct.open_orders.get(item["o"])
-            elif isinstance(item.get("cloid"), str):
-                oid = acct.cloids.get(item["cloid"].lower())
-                order = acct.open_orders.get(oid) if oid is not None else None
-            if order is None:
-                continue
-            self.fill_through(order.coin, order.side, order.limit_px, order.oid, now_ms)
+        race_fill(self.engine, self.service, self.bot_user, action, now_ms)
 
     def fill_through(self, coin: str, side: str, px: Decimal, oid: int, now_ms: int) -> Effects:
-        """Send a synthetic taker IOC big enough to fill every order ahead of ``oid`` and ``oid``
-        itself (resting on ``side`` at ``px``); publish and return the effects."""
-        book = self.engine.book(coin).side(side)  # type: ignore[arg-type]
-        ahead = Decimal(0)
-        for level_px, orders in book.levels_best_first():
-            for o in orders.values():
-                ahead += o.sz
-                if o.oid == oid:
-                    break
-            else:
-                if level_px == px:
-                    break
-                continue
-            break
-        if ahead <= 0:
-            return Effects()
-        req = OrderRequest(self.engine.coin_to_asset[coin], side != "B", px, ahead, False, "Ioc")
-        _, fx = self.engine.place(TAKER_ADDRESS, [req], now_ms)
-        self.service.publish(fx, now_ms)
-        return fx
+        """See :func:`.interventions.fill_through`."""
+        return fill_through(self.engine, self.service, coin, side, px, oid, now_ms)
 
     # ---- HTTP ---------------------------------------------------------------------------------
 
@@ -621,42 +571,13 @@ class SimExchange:
         self.disconnect_all()
 
     def exchange_cancel(self, status: str, non_user_cancel: bool) -> int:
-        """F10: the exchange cancels every open order of the bot with ``status`` (and, when
-        ``non_user_cancel``, says so on ``userEvents``). Returns how many."""
-        now = self.now_ms()
-        fx = self.engine.cancel_all(self.bot_user, now, status)
-        if non_user_cancel:
-            fx.non_user_cancels.extend(
-                (ev.user, ev.coin, ev.oid) for ev in fx.order_events if ev.user == self.bot_user)
-        n = sum(1 for ev in fx.order_events if ev.user == self.bot_user)
-        self.service.publish(fx, now)
-        return n
+        """See :func:`.interventions.exchange_cancel` (F10)."""
+        return exchange_cancel(self.engine, self.service, self.bot_user, status,
+                               non_user_cancel, self.now_ms())
 
     def liquidation_fill(self, coin: str) -> bool:
-        """F10: the exchange trades on the bot's account with an order the bot never placed
-        (unknown oid, no cloid), reducing its position (or opening a small one when flat)."""
-        now = self.now_ms()
-        pos = self.engine.position(self.bot_user, coin)
-        mid = self.engine.mark(coin)
-        spec = self.engine.universe[self.engine.coin_to_asset[coin]]
-        if pos != 0:
-            is_buy = pos < 0
-            sz = min(abs(pos), max(abs(pos) / 2, Decimal(1).scaleb(-spec.sz_decimals)))
-            reduce_only = True
-        else:
-            is_buy = True
-            sz = (Decimal(50) / mid).quantize(Decimal(1).scaleb(-spec.sz_decimals))
-            reduce_only = False
-        sz = sz.quantize(Decimal(1).scaleb(-spec.sz_decimals))
-        if sz <= 0:
-            return False
-        from hlmaker.sim.rules import round_price
-
-        px = round_price(mid * (Decimal("1.02") if is_buy else Decimal("0.98")), spec.sz_decimals)
-        req = OrderRequest(self.engine.coin_to_asset[coin], is_buy, px, sz, reduce_only, "Ioc")
-        _, fx = self.engine.place(self.bot_user, [req], now)
-        self.service.publish(fx, now)
-        return any(f.user == self.bot_user for f in fx.fills)
+        """See :func:`.interventions.liquidation_fill` (F10)."""
+        return liquidation_fill(self.engine, self.service, self.bot_user, coin, self.now_ms())
 
 
 def _loads(body: bytes | str) -> Any:
