@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hlmaker.sim.faults import CATALOGUE_ID, FaultInjector, FaultProfile, PushFate, RequestDecision
@@ -155,7 +156,7 @@ class SimFaults(FaultInjector):
     """The simulator's :class:`FaultInjector`, plus scripted rules, interventions and a quiet
     period. ``now_s`` is a callable giving trio seconds since the run started."""
 
-    def __init__(self, plan: FaultPlan, rng: random.Random, now_s: callable) -> None:  # type: ignore[valid-type]
+    def __init__(self, plan: FaultPlan, rng: random.Random, now_s: Callable[[], float]) -> None:
         super().__init__(plan.profile, rng)
         self.plan = plan
         self._now_s = now_s

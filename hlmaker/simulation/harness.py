@@ -31,6 +31,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -369,14 +370,26 @@ class _Probes:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.on_nonce: Callable[[str, int], None] | None = None
         self._saved: list[tuple[str, Any]] = []
+        self._saved_nonce: Any = None
 
     def __enter__(self) -> _Probes:
+        from hlmaker.hyperliquid.nonces import NonceManager
         from hlmaker.orders.core import OrderBookCore
 
         counts = self.counts
         finalize, rebind = OrderBookCore.finalize, OrderBookCore._rebind
         self._saved = [("finalize", finalize), ("_rebind", rebind)]
+        issue = self._saved_nonce = NonceManager.next
+
+        def probed_next(manager: Any, signer: str) -> int:
+            nonce = issue(manager, signer)
+            if self.on_nonce is not None:
+                self.on_nonce(signer, nonce)
+            return nonce
+
+        NonceManager.next = probed_next  # type: ignore[method-assign]
 
         def probed_finalize(core: Any, order: Any, oid: int, now_ms: int) -> Any:
             how = finalize(core, order, oid, now_ms)
@@ -392,10 +405,12 @@ class _Probes:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        from hlmaker.hyperliquid.nonces import NonceManager
         from hlmaker.orders.core import OrderBookCore
 
         for name, fn in self._saved:
             setattr(OrderBookCore, name, fn)
+        NonceManager.next = self._saved_nonce  # type: ignore[method-assign]
 
 
 def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
@@ -414,10 +429,12 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
     error: str | None = None
 
     guard: dict[str, Any] = {}
+    probes = _Probes()
 
     async def main() -> None:
         run = _Run(spec, recorder, crash)
         holder["run"] = run
+        probes.on_nonce = run.checker.on_nonce_issued
         with trio.CancelScope() as scope:
             guard["scope"] = scope
             with trio.fail_after(spec.sim_seconds + SIM_TIME_SLACK_S):
@@ -441,7 +458,6 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
     wall_limit_s = wall_limit if wall_limit is not None else max(120.0, spec.sim_seconds * 2.0)
     seed_scheduler(spec.seed)
     wall0 = time.perf_counter()
-    probes = _Probes()
     try:
         with probes:
             trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0),

@@ -10,9 +10,12 @@ after every event — cheap, incremental checks:
   unknown outcome resolves within the bound, no request stuck pending);
 * :meth:`InvariantChecker.check_exchange` after every exchange event and clock step: S4 (our
   resting orders unknown locally are detected within the grace bound; the largest age is kept);
+* :meth:`on_nonce_issued` (a probe of the bot's nonce manager): S7 at the source, every nonce
+  issued strictly above the previous one per signer, across restarts and clock jumps;
 * :meth:`on_envelope` / :meth:`before_action` (an :class:`~.exchange.ExchangeObserver`): S7
-  (per signer, a nonce is never reused for another action and is always acceptable to the
-  exchange's rule: above the smallest of the 100 highest seen, within the time window) and S5 (an
+  on the wire (a nonce is never reused for another action — a re-send of the same envelope is
+  fine — and is always acceptable to the exchange's rule: above the smallest of the 100 highest
+  seen, within the time window; concurrent requests may arrive out of order) and S5 (an
   applied cancel never targets an order the book still wants: tracked, not terminal, not asked to
   be cancelled);
 * :meth:`check_memory` periodically: caps of the core's de-dup window, held events, tracked,
@@ -135,6 +138,7 @@ class InvariantChecker:
         self._pending_since: dict[str, float] = {}
         self._nonces: dict[int, str] = {}
         self._top_nonces: list[int] = []  # min-heap of the 100 highest
+        self._issued: dict[str, int] = {}
         self._reported: set[tuple[str, str]] = set()
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -353,6 +357,15 @@ class InvariantChecker:
         if len(self._nonces) > 50_000:  # bounded: keep the recent half
             for old in sorted(self._nonces)[:25_000]:
                 del self._nonces[old]
+
+    def on_nonce_issued(self, signer: str, nonce: int) -> None:
+        """S7 at the source: every nonce the bot issues for ``signer`` is above the previous
+        one, across executor restarts and clock jumps (called by the harness's probe)."""
+        last = self._issued.get(signer)
+        if last is not None and nonce <= last:
+            self.violate("S7", f"nonce {nonce} issued for {signer} after {last}",
+                         key=f"issued:{nonce}")
+        self._issued[signer] = nonce if last is None else max(last, nonce)
 
     def before_action(self, action: dict[str, Any], now_ms: int) -> None:
         """S5: a cancel about to be applied must not hit an order the book still wants."""

@@ -112,6 +112,16 @@ def test_nonces_reused_or_too_low_are_s7_violations() -> None:
     assert rig.invariants() == ["S7", "S7"]
 
 
+def test_issued_nonces_must_strictly_increase_per_signer() -> None:
+    rig = Rig()
+    rig.checker.on_nonce_issued("0xa", 10)
+    rig.checker.on_nonce_issued("0xb", 5)
+    rig.checker.on_nonce_issued("0xa", 11)
+    assert rig.invariants() == []
+    rig.checker.on_nonce_issued("0xa", 11)  # e.g. a restarted executor with a new manager
+    assert rig.invariants() == ["S7"]
+
+
 def test_unknown_outcomes_must_resolve_within_the_bound() -> None:
     rig = Rig()
     order = TrackedOrder(cloid="0x" + "22" * 16, coin="BTC", side="B", px=D(1), sz=D(1),
