@@ -181,8 +181,8 @@ class Maker:
         view = self.view
         status = self.reconcile_status.value
         totals = self.holder.totals()
-        local_pos = {c: str(p) for c, p in sorted(view.positions.items()) if p != 0}
-        exch_pos = {c: str(p) for c, p in sorted(status.positions.items()) if p != 0}
+        local_pos = {c: decimal_str(p) for c, p in sorted(view.positions.items()) if p != 0}
+        exch_pos = {c: decimal_str(p) for c, p in sorted(status.positions.items()) if p != 0}
         local_open = len(view.orders)
         exch_open = len(status.exchange_open)
         return {
@@ -211,6 +211,13 @@ class Maker:
             "actions_sent": self.executor.stats.actions_sent,
             "shutdown": self.shutdown_report,
         }
+
+
+def decimal_str(value: Decimal) -> str:
+    """The canonical string of an exact decimal: no exponent, no trailing zeros
+    (``Decimal("0.00350")`` → ``"0.0035"``, ``Decimal("1E+1")`` → ``"10"``)."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
 
 
 def ladder_config(table: Mapping[str, Any]) -> Any:

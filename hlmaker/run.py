@@ -28,7 +28,7 @@ from hlmaker.config import MakerConfig, config_from_mapping, load_config
 from hlmaker.errors import ConfigError, HlmakerError
 from hlmaker.hyperliquid.errors import KeyLoadError
 from hlmaker.hyperliquid.keys import PrivateKey, Wallet
-from hlmaker.maker import Maker, ladder_config, open_maker
+from hlmaker.maker import Maker, decimal_str, ladder_config, open_maker
 
 log = logging.getLogger("hlmaker.run")
 
@@ -147,7 +147,7 @@ async def _trade(cfg: MakerConfig, wallet: Wallet, clock: WallClock, rng: random
         summary["sim_fills_for_user"] = len(sim.engine.fills_for(user))
         summary["sim_open_orders_for_user"] = len(sim.engine.open_orders_for(user))
         summary["sim_position"] = {
-            c: str(sim.engine.position(user, c)) for c in sorted(maker.markets)
+            c: decimal_str(sim.engine.position(user, c)) for c in sorted(maker.markets)
             if sim.engine.position(user, c) != 0}
     return summary
 
