@@ -176,12 +176,18 @@ async def _metrics(maker: Maker, port: int) -> None:
 
     metrics = Metrics()
     maker.executor.observe = metrics.observe_request
+    maker.executor.on_command = metrics.observe_command
+    seen: dict[str, int] = {}
     async with trio.open_nursery() as nursery:
         await nursery.start(lambda task_status: serve_metrics(
             metrics, port=port, task_status=task_status))
         log.info("metrics on http://127.0.0.1:%d/metrics", port)
         async for view in maker.view_updates():
             metrics.observe_view(view)
+            for actor, n in maker.supervisor.restarts.items():
+                for _ in range(n - seen.get(actor, 0)):
+                    metrics.observe_restart(actor)
+                seen[actor] = n
             await trio.sleep(0.5)
 
 

@@ -125,6 +125,8 @@ class ExecutorDeps:
     stats: ExecutorStats = attrs.Factory(ExecutorStats)
     observe: Callable[[str, float], None] | None = None
     """Optional latency observer ``(kind, seconds)`` (metrics)."""
+    on_command: Callable[[Command], None] | None = None
+    """Optional observer of every command received (metrics)."""
 
 
 Report = Callable[[object], Awaitable[None]]
@@ -147,6 +149,8 @@ async def run_executor(
     async with trio.open_nursery() as nursery:
         task_status.started()
         async for cmd in commands:
+            if deps.on_command is not None:
+                deps.on_command(cmd)
             await limiter.acquire()
             nursery.start_soon(_run_one, cmd, deps, report, limiter)
 
