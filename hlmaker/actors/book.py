@@ -63,7 +63,7 @@ async def run_book(
             reconcile_requests.send_nowait(request)  # type: ignore[arg-type]
     task_status.started()
     tick_ms = int(tick_interval_s * 1000)
-    last_tick = clock.now_ms()
+    last_tick = last_now = clock.now_ms()
     while True:
         msg: object = None
         try:
@@ -78,7 +78,12 @@ async def run_book(
         except trio.EndOfChannel:
             log.info("book inbox closed: stopping")
             return
-        now = clock.now_ms()
+        # The book's time never goes back, even if the wall clock does (F14): the core compares
+        # its own timestamps (finalized, evidence) with snapshot request times, and a backward
+        # jump between the two made a just-filled order look finalized long before the
+        # snapshot (found by the simulation campaign, seed 524).
+        now = max(clock.now_ms(), last_now)
+        last_now = now
         actions: list[Action] = []
         n = 0
         while msg is not None:
