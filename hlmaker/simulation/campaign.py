@@ -144,6 +144,7 @@ class CampaignReport:
                                     if v["invariant"] == "S2"),
             "fills_unexpected": sum(s.get("fills_unexpected", 0) for s in st),
             "fills_unretrievable": sum(s.get("fills_unretrievable", 0) for s in st),
+            "fills_forgotten": sum(s.get("fills_forgotten", 0) for s in st),
             "unknown_total": sum(int(c.get("unknown_opened", 0)) for c in counters),
             "unknown_resolved": sum(int(c.get("unknown_resolved", 0)) for c in counters),
             "max_unresolved_s": max((s.get("max_unresolved_s", 0.0) for s in st), default=0.0),
@@ -197,7 +198,8 @@ class CampaignReport:
             f"invariant checks={f['invariant_checks']}  violations={self.violations}",
             f"fills: applied={f['fills_applied']} lost={f['fills_lost']} "
             f"duplicated={f['fills_duplicated']} unexpected={f['fills_unexpected']} "
-            f"(beyond history, adopted via clearinghouseState: {f['fills_unretrievable']})",
+            f"(adopted via clearinghouseState instead of applied: {f['fills_unretrievable']}, "
+            f"of which forgotten by the exchange (F16): {f['fills_forgotten']})",
             f"unknown outcomes: total={f['unknown_total']} resolved={f['unknown_resolved']} "
             f"max_unresolved_s={f['max_unresolved_s']:.1f}",
             f"orphans: detected={f['orphans_detected']} max_age_s={f['orphans_max_age_s']:.1f}"

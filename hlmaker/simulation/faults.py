@@ -162,12 +162,14 @@ class SimFaults(FaultInjector):
         self._now_s = now_s
         self._rules = [Rule(r.kind, r.start_s, r.end_s, r.times, r.on) for r in plan.rules]
         self._has_interventions = any(plan.interventions.get(k) > 0 for k in INTERVENTIONS)
+        self.active_from_s = plan.active_from_s
+        """No per-message fault before this (the harness holds faults until the maker is up)."""
 
     @property
     def quiet(self) -> bool:
         """True before the plan's faults start and once its quiet period has begun."""
         now = self._now_s()
-        return now >= self.plan.quiet_after_s or now < self.plan.active_from_s
+        return now >= self.plan.quiet_after_s or now < self.active_from_s
 
     def _forced(self, kinds: dict[str, object] | tuple[str, ...], on: str) -> str | None:
         if not self._rules:
@@ -194,8 +196,9 @@ class SimFaults(FaultInjector):
                 self.rng.choice((500, 502, 503)) if fault is RF.ERROR_WITH_EFFECT
                 else self.rng.choice((429, 500, 502, 503)))
             return RequestDecision(fault, latency, status=status)
-        if self.quiet:
-            return RequestDecision(RF.NONE, self.latency_ms() if self.enabled else 0)
+        if self.quiet:  # normal latency only: the log-normal's far tail would be a timeout
+            latency = self.latency_ms() if self.enabled else 0
+            return RequestDecision(RF.NONE, min(latency, int(self.profile.ack_latency_p99_ms)))
         return self.request(endpoint)
 
     def push_for(self, channel: str) -> PushFate:

@@ -58,6 +58,9 @@ STRATEGY_COINS = ("BTC", "ETH")
 STATUSES_F10 = ("marginCanceled", "reduceOnlyCanceled", "scheduledCancel", "canceled")
 
 
+RECONCILE_BACKOFF_CAP_S = 30.0
+"""The reconciler's retry backoff cap (``hlmaker.actors.reconciler``): after an outage, a sweep
+may come this late."""
 SIM_TIME_SLACK_S = 300.0
 """A run that has not finished this long (trio time) after its end is stuck (a deadlock)."""
 
@@ -206,6 +209,7 @@ class _Run:
             plan.quiet_after_s = max(0.0, spec.sim_seconds - spec.quiet_s)
         self.plan = plan
         self.faults = SimFaults(plan, stream(spec.seed, "faults"), self.now_s)
+        self.faults.active_from_s = math.inf  # until the maker is up (start-up is not retried)
         self.exchange = SimExchange(
             clock=self.clock, faults=self.faults, market_rng=stream(spec.seed, "market"),
             recorder=recorder, market=market_config(spec.seed),
@@ -231,7 +235,15 @@ class _Run:
         return trio.current_time() - self.t0
 
     def outage_s(self, a: float, b: float) -> float:
-        return sum(max(0.0, min(b, e) - max(a, s)) for s, e in self.outages)
+        """Time lost to partitions within ``[a, b]``: the partition itself plus, when one
+        overlaps, the reconciler's longest backoff (it may be waiting it out when the network
+        comes back — retries back off to :data:`RECONCILE_BACKOFF_CAP_S`)."""
+        lost = 0.0
+        for s, e in self.outages:
+            overlap = min(b, e) - max(a, s)
+            if overlap > 0:
+                lost += overlap + RECONCILE_BACKOFF_CAP_S
+        return lost
 
     def _crashed(self, actor: str) -> None:
         self.faults.count("crash")
@@ -347,6 +359,7 @@ class _Run:
                 ws_connector=sim_connector(ex), base_url=BASE_URL,
             ) as maker:
                 self.maker = maker
+                self.faults.active_from_s = max(plan_active_from(self.plan), self.now_s())
                 self.checker.get_core = lambda: maker.holder.core
                 self._hook_views(maker)
                 await trio.sleep_until(self.t0 + self.last_fault_s)
@@ -503,6 +516,11 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
         executor=executor, logs=dict(sorted(logs.counts.items())),
         probes=dict(sorted(probes.counts.items())),
         shutdown_confirmed=run.shutdown_confirmed, error=error)
+
+
+def plan_active_from(plan: FaultPlan) -> float:
+    """When the plan's per-message faults may start (after the maker's start-up)."""
+    return plan.active_from_s
 
 
 def describe_error(exc: BaseException) -> str:

@@ -24,6 +24,11 @@ after every event — cheap, incremental checks:
   exchange, nothing unresolved, no orphan — the time it took is recorded) and :meth:`finish` at
   the end (L1 bound, L2 progress, then the exact final state after shutdown).
 
+"Fill set equal" (S1 after convergence): every exchange fill of ours is in the book's set, or is
+accounted by a position adopted from ``clearinghouseState`` — the fills the exchange no longer
+serves (F16) or that were older than the history a restarted book's first sync could read
+(``userFills`` serves the newest 2000). :meth:`unaccounted` lists the others: lost.
+
 S2 identity: with ``D`` the core's fill keys (applied or adopted) and ``M`` the exchange's fills of
 the account not in ``D``, the book's position of each coin minus Σ signed sizes over ``D`` must be
 the sum of a prefix (by tid) of ``M`` — zero unless the position was adopted from
@@ -85,6 +90,9 @@ class CheckStats:
     fills_lost: int = 0
     fills_unexpected: int = 0
     fills_unretrievable: int = 0
+    """Fills in the position by adoption from ``clearinghouseState``, not applied one by one."""
+    fills_forgotten: int = 0
+    """Of those, fills the exchange no longer served at all (F16)."""
     duplicated: int = 0
     orphans: int = 0
     max_orphan_age_s: float = 0.0
@@ -112,7 +120,8 @@ class _CoreState:
 
 class InvariantChecker:
     """Checks one run. ``user`` is the bot's account; ``now_s`` gives trio seconds since start;
-    ``outage_s(t0, t1)`` the partition time inside ``[t0, t1]`` (bounds are extended by it);
+    ``outage_s(t0, t1)`` the time lost to partitions inside ``[t0, t1]`` (the S4 and S6 bounds
+    are extended by it);
     ``forgotten(fill_time_ms)`` whether the exchange no longer serves such a fill (F16)."""
 
     def __init__(self, engine: Engine, user: str, *, bounds: Bounds, now_s: Callable[[], float],
@@ -460,16 +469,37 @@ class InvariantChecker:
             theirs = self.engine.position(self.user, coin)
             if mine != theirs:
                 return False, f"{coin} position {mine} != exchange {theirs}"
-        lost = self.retrievable_missing()
+        lost = self.unaccounted()
         if lost:
-            return False, f"{len(lost)} fills not applied"
+            return False, f"{len(lost)} fills not in the position"
         if core.orphans:
             return False, f"{len(core.orphans)} orphans"
         return True, ""
 
-    def retrievable_missing(self) -> list[Any]:
-        """Exchange fills of ours not in the book's set that the exchange can still serve."""
-        return [f for f in self._missing.values() if not self.forgotten(f.time)]
+    def unaccounted(self) -> list[Any]:
+        """Exchange fills of ours that the book's position does not contain.
+
+        A fill missing from the book's set is *accounted* when it belongs to the prefix (by
+        tid) of missed fills that the position adopted from ``clearinghouseState`` (S2
+        identity): fills forgotten by the exchange (F16), or older than the history a
+        restarted book's first sync could read. The rest are lost (or still in flight)."""
+        st = self._state
+        if st is None:
+            return list(self._missing.values())
+        out: list[Any] = []
+        by_coin: dict[str, list[Any]] = {}
+        for f in self._missing.values():
+            by_coin.setdefault(f.coin, []).append(f)
+        for coin, fills in sorted(by_coin.items()):
+            fills.sort(key=lambda f: f.tid)
+            residual = st.core.positions.get(coin, ZERO) - st.d_sum.get(coin, ZERO)
+            total, covered = ZERO, 0
+            for i, f in enumerate(fills, start=1):
+                total += signed(f.side, f.sz)
+                if total == residual:
+                    covered = i
+            out += fills[covered:]
+        return out
 
     def check_convergence(self, since_s: float) -> bool:
         """Record the first convergence after ``since_s`` (the last fault); True once seen."""
@@ -505,10 +535,12 @@ class InvariantChecker:
                 if st.core.positions.get(coin, ZERO) != self.engine.position(self.user, coin):
                     self.violate("S2", f"final {coin} position {st.core.positions.get(coin)} != "
                                  f"exchange {self.engine.position(self.user, coin)}")
-        lost = self.retrievable_missing()
+        lost = self.unaccounted()
         self.stats.fills_lost = len(lost)
         if lost:
             self.violate("S1", f"{len(lost)} exchange fills never applied (e.g. oid "
                          f"{lost[0].oid} tid {lost[0].tid})")
         self.stats.fills_exchange = self._n_fills
         self.stats.fills_unretrievable = len(self._missing) - len(lost)
+        self.stats.fills_forgotten = sum(1 for f in self._missing.values()
+                                         if self.forgotten(f.time))

@@ -231,7 +231,7 @@ SCENARIOS: dict[str, Scenario] = {s.fault: s for s in (
         lambda r: _all(_ge(_kind(r, "history_gap"), 1, "fills lost beyond the history"),
                        _ge(_c(r, "position_drifts"), 1, "positions adopted from "
                            "clearinghouseState"),
-                       _ge(r.check.fills_unretrievable, 1, "fills no longer retrievable")),
+                       _ge(r.check.fills_forgotten, 1, "fills the exchange no longer serves")),
         "the position came from clearinghouseState (drift adopted), the rest converged", 1016),
 )}
 

@@ -43,8 +43,8 @@ from hlmaker.simulation.faults import FAULT_IDS, Event, FaultPlan, Interventions
 F10_STATUSES = ("marginCanceled", "reduceOnlyCanceled", "scheduledCancel", "canceled")
 WARMUP_S = 5.0
 STARTUP_S = 1.0
-"""Per-message faults start after the maker's start-up reads (``open_maker`` does not retry
-them: a failure there is reported to the caller, by design)."""
+"""Per-message faults start after this and after the maker's start-up (``open_maker`` does not
+retry its start-up reads: a failure there is reported to the caller, by design)."""
 
 
 def _poisson_times(rng: random.Random, per_min: float, start: float, end: float) -> list[float]:
