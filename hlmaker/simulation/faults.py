@@ -47,6 +47,8 @@ CATALOGUE: dict[str, str] = {
 """Fault kind → reliability-catalogue id (kinds absent here are counted under their own name)."""
 
 FAULT_IDS = tuple(f"F{i}" for i in range(1, 17))
+CRASH_WINDOW_S = 5.0
+"""An armed crash hits the actor at its next resumption; it stays armed this long at most."""
 
 INTERVENTIONS = (
     "address_rate_limit", "cancel_fill_race", "modify_late_cancel", "slow_ack", "nonce_reject",
@@ -143,7 +145,8 @@ class FaultPlan:
     @property
     def last_fault_s(self) -> float:
         """The latest time a fault can be injected (timeline events included)."""
-        ends = [e.at_s + e.duration_s for e in self.events]
+        ends = [e.at_s + (CRASH_WINDOW_S if e.what == "crash" else e.duration_s)
+                for e in self.events if e.what != "bot_cancel_all"]
         ends += [r.end_s for r in self.rules if math.isfinite(r.end_s)]
         probabilistic = self.profile != FaultProfile(name=self.profile.name) or any(
             self.interventions.get(k) > 0 for k in INTERVENTIONS)
