@@ -267,11 +267,14 @@ def _apply_status_report(core: OrderBookCore, rep: OrderStatusReport, now_ms: in
         return
     if rep.order is None:
         return  # a status without its order names no oid: the open-orders rows decide
-    found, current = core._lookup(rep.order.oid, rep.cloid, now_ms)
-    if found is not order or not current:
-        return
     ev = status_event(rep.status)
     if ev is None:
+        return
+    # A rejected replacement of a modify never lived: it must not take the cloid (found by the
+    # simulation campaign, seeds 1008 and 1037).
+    found, current = core._lookup(rep.order.oid, rep.cloid, now_ms,
+                                  rejected=ev is Ev.UPDATE_REJECTED)
+    if found is not order or not current:
         return
     if ev is Ev.UPDATE_OPEN:
         if (order.state is OrderState.UNKNOWN and order.unknown_kind == "modify"
