@@ -38,6 +38,10 @@ REGRESSIONS: list[tuple[int, float, str]] = [
     (524, 10, "a backward wall-clock jump between a sweep's request and a fill made the book's "
               "own finalize look older than the sweep (actors/book.py: the book's time is "
               "now monotonic)"),
+    (1008, 10, "an orderStatus naming a rejected modify replacement rebound the cloid to it "
+               "(orders/reconcile.py)"),
+    (919, 10, "a restarted book waited out the reconciler's 30 s retry backoff, blind, with "
+              "our orders resting unmanaged (actors/reconciler.py: startup resets it)"),
 ]
 
 
