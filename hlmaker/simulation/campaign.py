@@ -147,6 +147,8 @@ class CampaignReport:
             "fills_forgotten": sum(s.get("fills_forgotten", 0) for s in st),
             "unknown_total": sum(int(c.get("unknown_opened", 0)) for c in counters),
             "unknown_resolved": sum(int(c.get("unknown_resolved", 0)) for c in counters),
+            "unknown_lost_in_crash": sum(int(c.get("unknown_lost_in_crash", 0))
+                                         for c in counters),
             "max_unresolved_s": max((s.get("max_unresolved_s", 0.0) for s in st), default=0.0),
             "orphans_detected": sum(s.get("orphans", 0) for s in st),
             "orphans_max_age_s": max((s.get("max_orphan_age_s", 0.0) for s in st), default=0.0),
@@ -201,6 +203,7 @@ class CampaignReport:
             f"(adopted via clearinghouseState instead of applied: {f['fills_unretrievable']}, "
             f"of which forgotten by the exchange (F16): {f['fills_forgotten']})",
             f"unknown outcomes: total={f['unknown_total']} resolved={f['unknown_resolved']} "
+            f"held by a book when it crashed={f['unknown_lost_in_crash']} "
             f"max_unresolved_s={f['max_unresolved_s']:.1f}",
             f"orphans: detected={f['orphans_detected']} max_age_s={f['orphans_max_age_s']:.1f}"
             f"  wrongful_cancels={f['wrongful_cancels']}",
