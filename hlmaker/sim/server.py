@@ -59,6 +59,7 @@ from hlmaker.sim.faults import (
     RequestFault,
 )
 from hlmaker.sim.market import MarketConfig, SyntheticMarket, TradeReplay
+from hlmaker.sim.pushes import PushRouter
 from hlmaker.sim.rules import DEFAULT_UNIVERSE, AssetSpec
 from hlmaker.sim.service import ServiceConfig, SimService
 from hlmaker.sim.ws import Push, WsSession, dumps, post_error
@@ -124,10 +125,10 @@ class Simulator:
         self.step_ms = step_ms
         self.base_url = ""
         self.port = 0
-        self._conns: dict[int, _Conn] = {}
-        self._captured: list[tuple[_Conn, Push]] | None = None
+        self._pushes: PushRouter[_Conn] = PushRouter()
+        self._conns = self._pushes.conns
         self._progress = trio.Event()
-        self.service.on_push = self._on_push
+        self.service.on_push = self._pushes.on_push
 
     # ---- public helpers ----------------------------------------------------------------------
 
@@ -152,32 +153,6 @@ class Simulator:
         return len(self._conns)
 
     # ---- pushes -------------------------------------------------------------------------------
-
-    def _on_push(self, session: WsSession) -> None:
-        conn = self._conns.get(session.session_id)
-        pushes = session.take_pushes()
-        if conn is None or conn.closed:
-            return
-        for push in pushes:
-            if self._captured is not None:
-                self._captured.append((conn, push))
-            else:
-                conn.put(push.text, push)
-
-    def _run_captured(self, fn: Callable[[], Any]) -> tuple[Any, list[tuple[_Conn, Push]]]:
-        """Call ``fn`` while holding back the pushes it produces."""
-        self._captured = []
-        try:
-            result = fn()
-            return result, self._captured
-        finally:
-            self._captured = None
-
-    @staticmethod
-    def _release(captured: list[tuple[_Conn, Push]]) -> None:
-        for conn, push in captured:
-            if not conn.closed:
-                conn.put(push.text, push)
 
     async def _flush(self, captured: list[tuple[_Conn, Push]], timeout_s: float = 1.0) -> None:
         """Release ``captured`` now and wait (bounded) until the writers have sent them."""
@@ -266,21 +241,21 @@ class Simulator:
         handler = self.service.handle_info if endpoint == "info" else self.service.handle_exchange
         status, reply, captured = 0, None, []
         if decision.applies:
-            (status, reply), captured = self._run_captured(lambda: handler(body, self.now_ms()))
+            (status, reply), captured = self._pushes.captured(lambda: handler(body, self.now_ms()))
         if decision.push_first:
             await self._flush(captured)
             captured = []
         if decision.latency_ms:
             await trio.sleep(decision.latency_ms / 1000)
         if not decision.responds:
-            self._release(captured)
+            self._pushes.release(captured)
             await trio.sleep(self.faults.profile.lost_response_hold_ms / 1000)
             await self._respond(send, 504, ERROR_TEXT[504])
             return
         if decision.fault is not RequestFault.NONE:
             status, reply = decision.status, ERROR_TEXT[decision.status]
         await self._respond(send, status, reply)
-        self._release(captured)
+        self._pushes.release(captured)
 
     # ---- WebSocket ------------------------------------------------------------------------------
 
@@ -338,7 +313,7 @@ class Simulator:
             return
         decision = self.faults.request(_post_endpoint(text))
         if decision.applies:
-            replies, captured = self._run_captured(lambda: session.on_text(text, self.now_ms()))
+            replies, captured = self._pushes.captured(lambda: session.on_text(text, self.now_ms()))
         else:
             replies, captured = [], []
         nursery.start_soon(self._ws_post_reply, conn, text, decision, replies, captured)
@@ -361,7 +336,7 @@ class Simulator:
                 replies = [post_error(_post_id(text), ERROR_TEXT[decision.status])]
             for reply in replies:
                 conn.put(reply, None)
-        self._release(captured)
+        self._pushes.release(captured)
 
     async def _ws_writer(self, conn: _Conn, send: Send) -> None:
         while True:

@@ -37,6 +37,7 @@ from hlmaker.sim.effects import Effects
 from hlmaker.sim.engine import Engine, EngineConfig
 from hlmaker.sim.faults import ERROR_TEXT, ConnectionEvent, PushFate, RequestDecision, RequestFault
 from hlmaker.sim.market import MarketConfig, SyntheticMarket
+from hlmaker.sim.pushes import PushRouter
 from hlmaker.sim.rules import DEFAULT_UNIVERSE
 from hlmaker.sim.service import ServiceConfig, SimService
 from hlmaker.sim.ws import Push, WsSession, dumps, post_error
@@ -159,7 +160,9 @@ class SimExchange:
         self.engine = Engine(DEFAULT_UNIVERSE, engine_config)
         self.market = SyntheticMarket(self.engine, market_rng, market)
         self.service = SimService(self.engine, self.market, service_config)
-        self.service.on_push = self._on_push
+        self._pushes: PushRouter[_Conn] = PushRouter()
+        self._conns = self._pushes.conns
+        self.service.on_push = self._pushes.on_push
         self.service.handle_exchange = self._handle_exchange  # type: ignore[method-assign]
         self.service.handle_info = self._handle_info  # type: ignore[method-assign]
         self.step_ms = step_ms
@@ -176,8 +179,6 @@ class SimExchange:
         when the connection came back): never served again by ``userFills`` /
         ``userFillsByTime`` / the subscription snapshot."""
         self.slow_acks_in_flight = 0
-        self._conns: dict[int, _Conn] = {}
-        self._capture: list[tuple[_Conn, Push]] | None = None
         self._extra = _Extra()
         self._nursery: trio.Nursery | None = None
         self._progress = trio.Event()
@@ -216,29 +217,11 @@ class SimExchange:
 
     # ---- pushes -----------------------------------------------------------------------------
 
-    def _on_push(self, session: WsSession) -> None:
-        conn = self._conns.get(session.session_id)
-        pushes = session.take_pushes()
-        if conn is None or conn.closed:
-            return
-        for push in pushes:
-            if self._capture is not None:
-                self._capture.append((conn, push))
-            else:
-                conn.put(push.text, push)
-
     def _captured(self, fn: Callable[[], Any]) -> tuple[Any, list[tuple[_Conn, Push]]]:
-        self._capture = []
         self._extra = _Extra()
-        try:
-            return fn(), self._capture
-        finally:
-            self._capture = None
+        return self._pushes.captured(fn)
 
-    @staticmethod
-    def _release(captured: list[tuple[_Conn, Push]]) -> None:
-        for conn, push in captured:
-            conn.put(push.text, push)
+    _release = staticmethod(PushRouter.release)
 
     async def _flush(self, captured: list[tuple[_Conn, Push]], timeout_s: float = 1.0) -> None:
         """Release ``captured`` and wait (bounded) until the writers have taken them (F3)."""
