@@ -30,7 +30,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -77,6 +77,14 @@ class BookHolder:
 
     core: OrderBookCore
     lost: list[Counters] = attrs.Factory(list)
+    on_batch: Callable[[int, float], None] | None = None
+    """Observer of every book batch ``(messages, seconds)`` (see :func:`run_book`)."""
+
+    def batch_applied(self, messages: int, seconds: float) -> None:
+        """The book's ``on_batch`` hook: forwards to :attr:`on_batch` when one is set (it
+        can be set at any time, for every incarnation)."""
+        if self.on_batch is not None:
+            self.on_batch(messages, seconds)
 
     def totals(self) -> dict[str, Any]:
         """Counters summed over every book incarnation."""
@@ -128,6 +136,11 @@ class Maker:
         while True:
             version, view = await self.views.wait_newer(version)
             yield view
+
+    @property
+    def inbox_backlog(self) -> int:
+        """Messages waiting in the book's inbox (a growing backlog: the book is behind)."""
+        return self._inbox.statistics().current_buffer_used
 
     async def send(self, intent: object) -> None:
         """Send an intent (or any inbox message) to the book, as a strategy would."""
@@ -329,7 +342,7 @@ async def open_maker(
             rx, tx_cmd, tx_req = inbox_r.clone(), cmd_s.clone(), req_s.clone()
             return Incarnation(run=lambda task_status: run_book(
                 rx, tx_cmd, tx_req, views, core=holder.core, clock=clock,
-                task_status=task_status), owns=[rx, tx_cmd, tx_req])
+                on_batch=holder.batch_applied, task_status=task_status), owns=[rx, tx_cmd, tx_req])
 
         def book_crashed(error: BaseException) -> None:
             # The book's memory is lost: the next incarnation starts empty and re-syncs.

@@ -11,14 +11,19 @@ Who feeds what:
   orders placed, cancelled and modified;
 * :meth:`Metrics.observe_request` — the executor: request round-trip latency by kind;
 * :meth:`Metrics.observe_restart` — the supervisor;
-* :meth:`Metrics.observe_apply_latency` — the book's side: event receipt to applied.
+* :meth:`Metrics.observe_book_batch` — the book actor's ``on_batch`` hook: how long it took to
+  apply one batch of inbox messages and send the resulting commands;
+* :meth:`Metrics.observe_backlog` — whoever polls :attr:`hlmaker.maker.Maker.inbox_backlog`:
+  messages waiting in the book's inbox. Time from an event's receipt to its application is the
+  wait behind that backlog plus the batch time.
 
 Metric names (all prefixed ``hlmaker_``): ``orders_placed_total``, ``orders_cancelled_total``,
 ``orders_modified_total``, ``fills_total``, ``duplicate_fills_dropped_total``,
 ``orphans_total``, ``stale_orders_total``, ``position_drifts_total``, ``gaps_total``,
 ``rejects_total``, ``unknown_outcomes_total``, ``actor_restarts_total{actor}``,
 ``position{coin}`` (signed coin), ``open_orders{coin}``, ``synced`` (0/1), ``ready`` (0/1),
-``request_latency_seconds{kind}`` (place/cancel/modify/info/…), ``event_apply_latency_seconds``.
+``request_latency_seconds{kind}`` (place/cancel/modify/info/…),
+``book_batch_apply_seconds``, ``book_batch_messages``, ``book_inbox_backlog``.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ log = logging.getLogger("hlmaker.metrics")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 """Request latency buckets in seconds (an action expires after 10 s by default)."""
 APPLY_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0)
+"""Book batch buckets in seconds (a batch is at most 256 messages at ≈ 4 µs each)."""
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 _FROM_COUNTERS = {
     "fills_applied": "fills",
@@ -94,9 +101,15 @@ class Metrics:
         self.request_latency = Histogram(
             "request_latency_seconds", "Exchange request round trip by kind.", ("kind",),
             namespace=namespace, registry=r, buckets=LATENCY_BUCKETS)
-        self.apply_latency = Histogram(
-            "event_apply_latency_seconds", "From receiving an event to the book applying it.",
+        self.batch_seconds = Histogram(
+            "book_batch_apply_seconds",
+            "Time the book took to apply one batch of inbox messages and send its commands.",
             namespace=namespace, registry=r, buckets=APPLY_BUCKETS)
+        self.batch_messages = Histogram(
+            "book_batch_messages", "Inbox messages the book applied in one batch.",
+            namespace=namespace, registry=r, buckets=BATCH_SIZE_BUCKETS)
+        self.backlog = Gauge("book_inbox_backlog", "Messages waiting in the book's inbox.",
+                             namespace=namespace, registry=r)
         self._last = Counters()
         self._coins: set[str] = set()
         self._order_coins: set[str] = set()
@@ -141,9 +154,15 @@ class Metrics:
         """The supervisor restarted ``actor``."""
         self.restarts.labels(actor=actor).inc()
 
-    def observe_apply_latency(self, seconds: float) -> None:
-        """An event took ``seconds`` from receipt to being applied by the book."""
-        self.apply_latency.observe(seconds)
+    def observe_book_batch(self, messages: int, seconds: float) -> None:
+        """The book applied ``messages`` inbox messages in ``seconds`` (its ``on_batch``
+        hook, :func:`hlmaker.actors.book.run_book`)."""
+        self.batch_seconds.observe(seconds)
+        self.batch_messages.observe(messages)
+
+    def observe_backlog(self, messages: int) -> None:
+        """``messages`` are waiting in the book's inbox now."""
+        self.backlog.set(messages)
 
     def render(self) -> bytes:
         """The registry in Prometheus text format."""

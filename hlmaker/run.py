@@ -177,6 +177,7 @@ async def _metrics(maker: Maker, port: int) -> None:
     metrics = Metrics()
     maker.executor.observe = metrics.observe_request
     maker.executor.on_command = metrics.observe_command
+    maker.holder.on_batch = metrics.observe_book_batch
     seen: dict[str, int] = {}
     async with trio.open_nursery() as nursery:
         await nursery.start(lambda task_status: serve_metrics(
@@ -184,6 +185,7 @@ async def _metrics(maker: Maker, port: int) -> None:
         log.info("metrics on http://127.0.0.1:%d/metrics", port)
         async for view in maker.view_updates():
             metrics.observe_view(view)
+            metrics.observe_backlog(maker.inbox_backlog)
             for actor, n in maker.supervisor.restarts.items():
                 for _ in range(n - seen.get(actor, 0)):
                     metrics.observe_restart(actor)

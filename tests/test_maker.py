@@ -115,7 +115,10 @@ async def test_a_book_crash_restarts_a_fresh_book_that_resyncs(
             async with open_maker(cfg, wallet=wallet, clock=WallClock(EPOCH),
                                   strategy=LadderQuoter(ladder_config(cfg.strategy)),
                                   base_url=sim.base_url) as maker:
+                batches: list[int] = []
+                maker.holder.on_batch = lambda n, s: batches.append(n)  # the metrics' hook
                 await started(maker, sim)
+                await until(lambda: len(batches) > 0)
                 first = maker.holder.core
                 old = {o.oid for o in our_orders(sim, maker)}
                 crash_book_once["on"] = True
@@ -129,6 +132,8 @@ async def test_a_book_crash_restarts_a_fresh_book_that_resyncs(
                             and maker.view.ready and maker.view.is_synced)
                 await until(lambda: any(o.oid not in old for o in our_orders(sim, maker)))
                 assert maker.supervisor.states["book"] == "running"
+                seen = len(batches)  # the hook outlives the crashed incarnation
+                await until(lambda: len(batches) > seen)
             left = our_orders(sim, maker)
     assert left == []
     summary = maker.summary()

@@ -78,14 +78,18 @@ def test_commands_requests_restarts_and_private_registry() -> None:
     m.observe_request("place", 0.03)
     m.observe_request("info", 0.2)
     m.observe_restart("feed")
-    m.observe_apply_latency(0.0002)
+    m.observe_book_batch(3, 0.0002)
+    m.observe_backlog(7)
     assert value(m, "hlmaker_orders_placed_total") == 2
     assert value(m, "hlmaker_orders_cancelled_total") == 1
     assert value(m, "hlmaker_orders_modified_total") == 1
     assert value(m, "hlmaker_request_latency_seconds_count", kind="place") == 1
     assert value(m, "hlmaker_request_latency_seconds_bucket", kind="info", le="0.25") == 1
     assert value(m, "hlmaker_actor_restarts_total", actor="feed") == 1
-    assert value(m, "hlmaker_event_apply_latency_seconds_count") == 1
+    assert value(m, "hlmaker_book_batch_apply_seconds_bucket", le="0.0005") == 1
+    assert value(m, "hlmaker_book_batch_apply_seconds_bucket", le="0.0001") == 0
+    assert value(m, "hlmaker_book_batch_messages_sum") == 3
+    assert value(m, "hlmaker_book_inbox_backlog") == 7
     assert value(other, "hlmaker_orders_placed_total") == 0
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 import trio
 
@@ -41,6 +42,7 @@ async def run_book(
     core: OrderBookCore,
     clock: Clock,
     tick_interval_s: float = 0.25,
+    on_batch: Callable[[int, float], None] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the book until its inbox is closed (then return) or it is cancelled.
@@ -54,6 +56,10 @@ async def run_book(
         core: the state; a fresh core after a crash has lost its memory and re-syncs.
         clock: wall-clock ms (the time seam).
         tick_interval_s: how often :meth:`OrderBookCore.tick` runs when the inbox is quiet.
+        on_batch: called after each batch of inbox messages with ``(messages, seconds)``:
+            how many were applied and how long (trio clock) the book took from taking the
+            first of them to having sent every resulting command — the book's own latency,
+            on top of the time the messages waited in the inbox.
     """
     if commands._state.max_buffer_size != math.inf:  # type: ignore[attr-defined]
         raise ValueError("the book's command channel must be unbounded (it is part of a cycle)")
@@ -84,6 +90,7 @@ async def run_book(
         # snapshot (found by the simulation campaign, seed 524).
         now = max(clock.now_ms(), last_now)
         last_now = now
+        started = trio.current_time() if on_batch is not None else 0.0
         actions: list[Action] = []
         n = 0
         while msg is not None:
@@ -103,6 +110,8 @@ async def run_book(
                 reconcile_requests.send_nowait(action)
             else:
                 commands.send_nowait(action)
+        if on_batch is not None and n:
+            on_batch(n, trio.current_time() - started)
         if n or actions:
             views.publish_lazy(lambda now=now: core.view(now))  # type: ignore[misc]
         if n:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -114,15 +115,18 @@ class BookRig:
 
 
 @asynccontextmanager
-async def book_rig(config: BookConfig | None = None, seed: int = 0):  # type: ignore[no-untyped-def]
+async def book_rig(config: BookConfig | None = None, seed: int = 0,  # type: ignore[no-untyped-def]
+                   *, inbox_size: int = 100,
+                   on_batch: Callable[[int, float], None] | None = None):
     clock = WallClock(EPOCH)
     core = OrderBookCore(config or BookConfig(coins=("BTC", "ETH")), random.Random(seed))
-    in_s, in_r = trio.open_memory_channel[object](100)
+    in_s, in_r = trio.open_memory_channel[object](inbox_size)
     cmd_s, cmd_r = trio.open_memory_channel[Command](math.inf)
     req_s, req_r = trio.open_memory_channel[ReconcileRequest](math.inf)
     views: Latest[BookView] = Latest(core.view(clock.now_ms()))
     async with trio.open_nursery() as nursery:
         await nursery.start(lambda task_status: run_book(  # type: ignore[misc]
-            in_r, cmd_s, req_s, views, core=core, clock=clock, task_status=task_status))
+            in_r, cmd_s, req_s, views, core=core, clock=clock, on_batch=on_batch,
+            task_status=task_status))
         yield BookRig(in_s, cmd_r, req_r, views, core, clock)
         nursery.cancel_scope.cancel()

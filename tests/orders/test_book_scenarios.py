@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import trio
 
+from hlmaker.actors.book import DRAIN_BATCH
 from hlmaker.messages import (
     CancelFailed,
     CancelOk,
@@ -413,3 +414,24 @@ async def test_cancel_in_flight_survives_an_unknown_placement(autojump_clock) ->
             await rig.send(CancelOk(request_id=cancel.request_id, cloid=cloid, oid=None))
             assert rig.state(cloid) == "canceled"
             assert rig.view.counters.illegal_transitions == 0
+
+
+async def test_a_backlog_is_applied_in_bounded_batches_each_reported(autojump_clock) -> None:
+    # The book drains a busy inbox in batches of at most DRAIN_BATCH (then yields and
+    # publishes a view), and reports each batch to its on_batch hook (the metrics' feed).
+    batches: list[tuple[int, float]] = []
+    with trio.fail_after(30):
+        async with book_rig(inbox_size=1_000,
+                            on_batch=lambda n, s: batches.append((n, s))) as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            batches.clear()
+            f = fill(7, 1, "0.5", cloid=cloid)
+            for _ in range(600):
+                rig.inbox.send_nowait(as_fills(f))
+            await rig.settle()
+            assert rig.view.counters.fills_applied == 1
+            assert rig.view.counters.duplicate_fills_dropped == 599
+    sizes = [n for n, _ in batches]
+    assert sum(sizes) == 600 and max(sizes) == DRAIN_BATCH, sizes
+    assert all(s >= 0 for _, s in batches)
