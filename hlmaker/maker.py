@@ -62,6 +62,7 @@ from hlmaker.messages import (
     ReconcileRequest,
 )
 from hlmaker.orders import OrderBookCore
+from hlmaker.pnl import unrealized_pnl
 from hlmaker.strategy.base import MarketInfo, Strategy
 from hlmaker.supervisor import ActorSpec, Incarnation, Supervisor
 
@@ -198,10 +199,13 @@ class Maker:
         exch_pos = {c: decimal_str(p) for c, p in sorted(status.positions.items()) if p != 0}
         local_open = len(view.orders)
         exch_open = len(status.exchange_open)
+        upnl = unrealized_pnl(status.positions, status.entry_px, self.mids) \
+            if status.sweeps else None
         return {
             "fills": totals["fills_applied"],
             "volume": str(totals["volume"]),
             "realized_pnl": str(totals["closed_pnl"] - totals["fees"]),
+            "unrealized_pnl": None if upnl is None else str(upnl.quantize(Decimal("0.000001"))),
             "position_local": local_pos,
             "position_exchange": exch_pos,
             "open_orders_local": local_open,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -82,6 +83,9 @@ async def test_the_maker_quotes_and_leaves_nothing_behind() -> None:
     assert summary["position_local"] == summary["position_exchange"] == positions
     assert summary["feed_connects"] >= 1 and summary["actions_sent"] >= 1
     assert summary["reconcile_sweeps"] >= 2
+    assert summary["unrealized_pnl"] is not None and Decimal(summary["unrealized_pnl"]).is_finite()
+    if not summary["position_exchange"]:  # the same sweep: flat means exactly zero
+        assert Decimal(summary["unrealized_pnl"]) == 0
 
 
 @pytest.fixture

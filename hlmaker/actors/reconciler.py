@@ -32,7 +32,7 @@ import attrs
 import trio
 
 from hlmaker.clock import Clock
-from hlmaker.hyperliquid.codec import parse_positions
+from hlmaker.hyperliquid.codec import parse_entry_prices, parse_positions
 from hlmaker.hyperliquid.errors import VenueError
 from hlmaker.hyperliquid.rest import RestClient
 from hlmaker.messages import (
@@ -62,6 +62,8 @@ class ReconcileStatus:
     sweeps: int
     exchange_open: tuple[OpenOrder, ...] = ()
     positions: dict[str, Decimal] = attrs.field(factory=dict, hash=False)
+    entry_px: dict[str, Decimal] = attrs.field(factory=dict, hash=False)
+    """The exchange's average entry price per coin with a position (quote currency)."""
     failures: int = 0
     last_error: str = ""
 
@@ -130,7 +132,8 @@ async def run_reconciler(
         await book.send(snap)
         status.publish(ReconcileStatus(at_ms=snap.taken_at_ms, sweeps=sweeps,
                                        exchange_open=snap.open_orders,
-                                       positions=dict(snap.positions), failures=failures))
+                                       positions=dict(snap.positions),
+                                       entry_px=dict(snap.entry_px), failures=failures))
         log.info("reconcile sweep reason=%s open=%d fills=%d statuses=%d", merged.reason,
                  len(snap.open_orders), len(snap.fills), len(snap.order_statuses))
 
@@ -164,7 +167,8 @@ async def sweep(rest: RestClient, user: str, clock: Clock,
     return ReconcileSnapshot(
         requested_at_ms=requested, taken_at_ms=clock.now_ms(), open_orders=open_orders,
         positions=positions, positions_time_ms=positions_time, fills=fills,
-        order_statuses=tuple(statuses), fills_complete=complete, fills_since_ms=req.since_ms)
+        order_statuses=tuple(statuses), fills_complete=complete, fills_since_ms=req.since_ms,
+        entry_px=parse_entry_prices(state))
 
 
 async def _fills(rest: RestClient, user: str,

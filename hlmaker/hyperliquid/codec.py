@@ -30,6 +30,7 @@ floats. **The only exception** :func:`parse_frame` raises is
 
 The payload parsers shared with the REST client and WS ``info`` posts are re-exported here:
 :func:`parse_fill`, :func:`parse_fills`, :func:`parse_open_orders`, :func:`parse_positions`,
+:func:`parse_entry_prices`,
 :func:`parse_order_status`, :func:`parse_l2_book`, :func:`parse_all_mids`, … (from
 :mod:`.payloads`) and :func:`parse_order_statuses`, :func:`parse_cancel_statuses`,
 :func:`parse_exchange_response` with the ``OrderStatus`` data types (from :mod:`.responses`).
@@ -60,6 +61,7 @@ from hlmaker.hyperliquid.frames import (
 from hlmaker.hyperliquid.payloads import (
     parse_all_mids,
     parse_bbo,
+    parse_entry_prices,
     parse_fill,
     parse_fills,
     parse_funding,
@@ -91,7 +93,8 @@ from hlmaker.messages import Fills
 __all__ = [
     "CancelStatus", "Filled", "Frame", "OrderStatus", "Resting", "StatusError", "Waiting",
     "decode_json", "parse_all_mids", "parse_bbo", "parse_cancel_statuses",
-    "parse_default_response", "parse_exchange_response", "parse_fill", "parse_fills",
+    "parse_default_response", "parse_entry_prices", "parse_exchange_response", "parse_fill",
+    "parse_fills",
     "parse_frame", "parse_funding", "parse_l2_book", "parse_liquidation", "parse_non_user_cancel",
     "parse_open_order", "parse_open_orders", "parse_order_status", "parse_order_statuses",
     "parse_order_update", "parse_order_updates", "parse_positions", "parse_trades",

@@ -99,6 +99,20 @@ def parse_positions(state: Any) -> dict[str, Decimal]:
     return positions
 
 
+def parse_entry_prices(state: Any) -> dict[str, Decimal]:
+    """Average entry price (``entryPx``, quote currency) per coin with an open position, from a
+    ``clearinghouseState`` reply (§2.7). A position without an ``entryPx`` (``null``) is absent.
+    """
+    s = f.obj(state, "clearinghouseState")
+    out: dict[str, Decimal] = {}
+    for entry in f.arr(f.get(s, "assetPositions", "clearinghouseState"), "assetPositions"):
+        position = f.obj(f.get(f.obj(entry, "assetPosition"), "position", "assetPosition"),
+                         "position")
+        if position.get("entryPx") is not None:
+            out[f.text(position, "coin", "position")] = f.dec(position, "entryPx", "position")
+    return out
+
+
 def parse_order_update(row: Any) -> OrderUpdate:
     """One ``WsOrder`` (§6.3): ``{"order": {...}, "status", "statusTimestamp"}``.
 

@@ -65,6 +65,8 @@ class ReconcileSnapshot:
     * ``order_statuses`` — ``orderStatus`` by cloid for orders whose outcome is unknown;
     * ``fills_complete`` — false when the exchange's history could not cover the gap (then the
       position is adopted from ``positions``, ``../shared/reliability.md`` F16);
+    * ``entry_px`` — the exchange's average entry price per coin with a position (quote
+      currency), for display (unrealized PnL); the book does not use it;
     * ``fills_since_ms`` — where ``fills`` start (``None``: the whole history the exchange
       serves). Only a whole-history snapshot can be a book's first sync: with a window, older
       fills would be re-applied when they arrive again (the ``userFills`` subscription snapshot).
@@ -79,6 +81,7 @@ class ReconcileSnapshot:
     order_statuses: tuple[OrderStatusReport, ...] = ()
     fills_complete: bool = True
     fills_since_ms: int | None = None
+    entry_px: Mapping[str, Decimal] = attrs.field(factory=dict, hash=False)
 
 
 ReconcileReason = Literal[

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from hlmaker.pnl import unrealized_pnl
 from hlmaker.ui.status import Status
 
 
@@ -72,6 +73,8 @@ def status_of(maker: Any, base_url: str) -> Status:
         mids=mids,
         fills_total=fills_total,
         pnl=view.counters.closed_pnl - view.counters.fees,
+        upnl=unrealized_pnl(getattr(rstatus, "positions", None) if swept else None,
+                            getattr(rstatus, "entry_px", None) if swept else None, all_mids),
         events_per_s=rates,
         restarts=dict(getattr(sup, "restarts", {}) or {}),
         actors=dict(getattr(sup, "states", {}) or {}),

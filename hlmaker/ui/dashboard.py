@@ -106,6 +106,8 @@ def _position(s: Status) -> Table:
         t.add_row(coin, fmt(pos), fmt(pos * mid, 2) if mid is not None else "-")
     t.add_row(Text("realized PnL", style="bold"), "net of fees",
               fmt(s.pnl, 2) if s.pnl is not None else "-")
+    t.add_row(Text("unrealized PnL", style="bold"), "at entry, to mid",
+              fmt(s.upnl, 2) if s.upnl is not None else "-")
     c = s.view.counters
     last = "-" if s.view.last_fill_ms is None else \
         f"{max(0, s.now_ms - s.view.last_fill_ms) / 1000:.1f}s ago"
@@ -201,6 +203,7 @@ def status_line(status: Status) -> str:
         "reconcile_age_s=" + ("-" if status.reconcile_age_s is None
                               else f"{status.reconcile_age_s:.1f}"),
         f"pnl={fmt(status.pnl, 2) if status.pnl is not None else '-'}".replace(",", ""),
+        f"upnl={fmt(status.upnl, 2) if status.upnl is not None else '-'}".replace(",", ""),
     ]
     c = v.counters
     anomalies = {f.name: getattr(c, f.name) for f in attrs.fields(Counters)

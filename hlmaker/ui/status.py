@@ -36,6 +36,8 @@ class Status:
     * ``view`` — the book's newest view;
     * ``mids`` — mid price per coin (quote currency), the coins the bot trades;
     * ``pnl`` — realized PnL net of fees (Σ ``closedPnl`` − Σ ``fee``), quote currency;
+    * ``upnl`` — unrealized PnL, quote currency: the last sweep's positions at the exchange's
+      entry prices, marked to the mids (:func:`hlmaker.ui.bridge.unrealized_pnl`);
     * ``fills_total`` — fills since the process started (across book restarts);
     * ``events_per_s`` — event rate by kind (``l2Book``, ``fills``, ``orderUpdates``…);
     * ``restarts`` — restarts per actor; ``actors`` — actor → ``"running"``/``"restarting"``…;
@@ -48,6 +50,7 @@ class Status:
     view: BookView
     mids: Mapping[str, Decimal] = attrs.field(factory=dict, hash=False)
     pnl: Decimal | None = None
+    upnl: Decimal | None = None
     fills_total: int = 0
     events_per_s: Mapping[str, float] = attrs.field(factory=dict, hash=False)
     restarts: Mapping[str, int] = attrs.field(factory=dict, hash=False)

@@ -51,7 +51,9 @@ def standard(venue: FakeVenue) -> FakeVenue:
     venue.info.update({
         "frontendOpenOrders": [open_row(11, cloid(1)), open_row(12, None)],
         "clearinghouseState": {"assetPositions": [
-            {"type": "oneWay", "position": {"coin": "BTC", "szi": "-0.25"}}], "time": EPOCH + 3},
+            {"type": "oneWay", "position": {"coin": "BTC", "szi": "-0.25", "entryPx": "61000.5"}},
+            {"type": "oneWay", "position": {"coin": "ETH", "szi": "0.5", "entryPx": None}}],
+            "time": EPOCH + 3},
         "userFills": [fill_row(1, EPOCH - 100)],
         "userFillsByTime": lambda body: [fill_row(2, EPOCH - 50), fill_row(3, EPOCH - 40)],
         "orderStatus": order_status,
@@ -108,7 +110,8 @@ async def test_one_sweep_sends_one_snapshot_with_everything(
             status = rig.status.value
     assert snap.requested_at_ms == EPOCH and snap.taken_at_ms >= EPOCH
     assert [(o.oid, o.cloid) for o in snap.open_orders] == [(11, cloid(1)), (12, None)]
-    assert snap.positions == {"BTC": D("-0.25")}
+    assert snap.positions == {"BTC": D("-0.25"), "ETH": D("0.5")}
+    assert snap.entry_px == {"BTC": D("61000.5")}  # a null entryPx is left out
     assert snap.positions_time_ms == EPOCH + 3
     assert [(f.tid, f.time_ms) for f in snap.fills] == [(2, EPOCH - 50), (3, EPOCH - 40)]
     assert snap.fills_complete
@@ -125,7 +128,8 @@ async def test_one_sweep_sends_one_snapshot_with_everything(
     assert all(b["user"] == USER for b in bodies)
     assert bodies[4]["startTime"] == since
     assert status.sweeps == 1 and status.at_ms == snap.taken_at_ms
-    assert status.exchange_open == snap.open_orders and status.positions == {"BTC": D("-0.25")}
+    assert status.exchange_open == snap.open_orders and status.positions == snap.positions
+    assert status.entry_px == {"BTC": D("61000.5")}
 
 
 async def test_without_since_it_reads_user_fills(

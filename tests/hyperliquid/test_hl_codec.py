@@ -16,6 +16,7 @@ from hlmaker.hyperliquid.codec import (
     parse_all_mids,
     parse_cancel_statuses,
     parse_default_response,
+    parse_entry_prices,
     parse_fills,
     parse_frame,
     parse_l2_book,
@@ -247,6 +248,10 @@ CLEARINGHOUSE = {
 def test_rest_payloads() -> None:
     assert parse_positions(CLEARINGHOUSE) == {"ETH": D("0.0335")}
     assert parse_positions({"assetPositions": []}) == {}
+    assert parse_entry_prices(CLEARINGHOUSE) == {"ETH": D("2986.3")}
+    assert parse_entry_prices({"assetPositions": []}) == {}
+    with pytest.raises(CodecError, match="entryPx"):
+        parse_entry_prices({"assetPositions": [{"position": {"coin": "ETH", "entryPx": "x"}}]})
     docs_row = [{"coin": "BTC", "limitPx": "29792.0", "oid": 91490942, "side": "A", "sz": "0.0",
                  "timestamp": 1681247412573}]
     (order,) = parse_open_orders(docs_row)

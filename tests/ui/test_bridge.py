@@ -49,3 +49,16 @@ def test_rate_meter_restart_and_same_time() -> None:
     assert r.rates(1000, {"x": 30}) == {"x": 20.0}
     assert r.rates(1000, {"x": 40}) == {}
     assert r.rates(2000, {"x": 4}) == {"x": 4.0}
+
+
+def test_unrealized_pnl_marks_the_last_sweep_to_the_mids() -> None:
+    m = FakeMaker()
+    m.reconcile_status.value.positions = {"BTC": D("0.1"), "ETH": D(0)}
+    m.reconcile_status.value.entry_px = {"BTC": D(99000)}
+    assert status_of(m, "").upnl == D(100)  # (100000 − 99000) × 0.1; flat ETH needs nothing
+    m.reconcile_status.value.positions = {"BTC": D("-0.1")}
+    assert status_of(m, "").upnl == D(-100)
+    m.reconcile_status.value.positions = {"BTC": D("0.1"), "DOGE": D(1000)}
+    assert status_of(m, "").upnl is None  # DOGE has a mid but no entry price: no partial sum
+    m.reconcile_status.value.sweeps = 0
+    assert status_of(m, "").upnl is None  # nothing swept yet

@@ -35,7 +35,8 @@ def status(**kw: object) -> Status:
         is_synced=True, last_fill_ms=EPOCH - 3000, unresolved=0, ready=True)
     base: dict[str, object] = dict(
         now_ms=EPOCH, view=v, mids={"BTC": D("100000"), "ETH": D("2000.5")},
-        pnl=D("12.3456"), fills_total=17, events_per_s={"l2Book": 9.5, "fills": 0.25},
+        pnl=D("12.3456"), upnl=D("-3.216"), fills_total=17,
+        events_per_s={"l2Book": 9.5, "fills": 0.25},
         restarts={"feed": 2}, actors={"feed": "restarting", "book": "running"},
         reconcile_age_s=4.2, exchange_open=4, feed_connected=True, network="testnet",
         base_url="https://api.hyperliquid-testnet.xyz")
@@ -60,7 +61,7 @@ def test_render_shows_the_figures() -> None:
     out = text_of(render(status()))
     for figure in ("testnet", "https://api.hyperliquid-testnet.xyz", "synced", "4.2s ago",
                    "100000", "99900", "100100", "20.0",  # width in bps
-                   "2005.5", "0.0104", "-0.2", "1,040.00", "12.35", "1234.5", "17",
+                   "2005.5", "0.0104", "-0.2", "1,040.00", "12.35", "-3.22", "1234.5", "17",
                    "gaps_detected", "orphans_detected", "l2Book", "9.5", "restarting",
                    "5001", "pending_new", "3.0s ago"):
         assert figure in out, figure
@@ -77,7 +78,7 @@ def test_status_line() -> None:
     line = status_line(status())
     assert line.startswith("sync exchange_open=4 local_open=4 position=BTC:0.0104,ETH:-0.2 ")
     for part in ("fills=17", "synced=true", "ready=true", "feed=up", "reconcile_age_s=4.2",
-                 "pnl=12.35", "gaps_detected=2", "restarts=feed:2",
+                 "pnl=12.35", "upnl=-3.22", "gaps_detected=2", "restarts=feed:2",
                  "events=fills:0.2,l2Book:9.5"):
         assert part in line.split(), part
 
