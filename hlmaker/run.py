@@ -95,14 +95,19 @@ def build_config(config_path: str | None, network: str | None) -> MakerConfig:
 
 async def run_bot(cfg: MakerConfig, *, duration_s: float | None, summary_path: str | None,
                   tty: bool) -> dict[str, Any]:
-    """Run until ``duration_s`` passes or the scope is cancelled; return the summary."""
+    """Run until ``duration_s`` passes or SIGINT/SIGTERM arrives, shut down in order, write the
+    summary to ``summary_path`` (when given) and return it. A second signal stops at once:
+    then there is no summary (``{}``) and no file is written."""
     epoch_ms = int(time.time() * 1000)
     clock = WallClock(epoch_ms)
     rng = random.Random(cfg.sim.seed if cfg.endpoint.network == "sim" else None)
     wallet = load_wallet(cfg)
     summary: dict[str, Any] = {}
+    # SIGINT/SIGTERM end the trading wait only: the maker then shuts down in order (cancel
+    # every order, confirm) and the summary is still computed and written.
+    stop = trio.CancelScope()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_signals, nursery.cancel_scope)
+        nursery.start_soon(_signals, stop, nursery.cancel_scope)
         if cfg.endpoint.network == "sim" and not cfg.endpoint.base_url:
             from hlmaker.sim.server import open_simulator
 
@@ -111,35 +116,33 @@ async def run_bot(cfg: MakerConfig, *, duration_s: float | None, summary_path: s
                 log.info("simulator at %s faults=%s seed=%d", sim.base_url, cfg.sim.faults,
                          cfg.sim.seed)
                 summary = await _trade(cfg, wallet, clock, rng, sim.base_url, duration_s, tty,
-                                       sim=sim)
+                                       stop, sim=sim)
         else:
-            summary = await _trade(cfg, wallet, clock, rng, cfg.endpoint.url, duration_s, tty)
+            summary = await _trade(cfg, wallet, clock, rng, cfg.endpoint.url, duration_s, tty,
+                                   stop)
         nursery.cancel_scope.cancel()
-    if summary_path:
+    if summary_path and summary:
         await trio.Path(summary_path).write_text(
             json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
 
 
 async def _trade(cfg: MakerConfig, wallet: Wallet, clock: WallClock, rng: random.Random,
-                 base_url: str, duration_s: float | None, tty: bool,
+                 base_url: str, duration_s: float | None, tty: bool, stop: trio.CancelScope,
                  sim: Any = None) -> dict[str, Any]:
-    maker_ref: list[Maker] = []
-    with trio.CancelScope() as scope:
-        async with open_maker(cfg, wallet=wallet, clock=clock, rng=rng,
-                              base_url=base_url) as maker:
-            maker_ref.append(maker)
-            async with trio.open_nursery() as ui:
-                ui.start_soon(_display, maker, base_url, tty)
-                if cfg.metrics.port:
-                    ui.start_soon(_metrics, maker, cfg.metrics.port)
-                if duration_s is not None:
-                    await trio.sleep(duration_s)
-                else:
-                    await trio.sleep_forever()
-                ui.cancel_scope.cancel()
-    _ = scope
-    maker = maker_ref[0]
+    """Trade until ``duration_s`` passes or ``stop`` is cancelled (a signal), then shut the
+    maker down in order and return its summary."""
+    async with open_maker(cfg, wallet=wallet, clock=clock, rng=rng,
+                          base_url=base_url) as maker, trio.open_nursery() as ui:
+        ui.start_soon(_display, maker, base_url, tty)
+        if cfg.metrics.port:
+            ui.start_soon(_metrics, maker, cfg.metrics.port)
+        with stop:
+            if duration_s is not None:
+                await trio.sleep(duration_s)
+            else:
+                await trio.sleep_forever()
+        ui.cancel_scope.cancel()
     summary = maker.summary()
     summary["network"] = cfg.endpoint.network
     if sim is not None:
@@ -193,13 +196,22 @@ async def _metrics(maker: Maker, port: int) -> None:
             await trio.sleep(0.5)
 
 
-async def _signals(scope: trio.CancelScope) -> None:
+async def _signals(stop: trio.CancelScope, hard: trio.CancelScope) -> None:
+    """The first SIGINT/SIGTERM cancels ``stop`` (an orderly shutdown: every order cancelled,
+    the summary written); a second one cancels ``hard`` (everything, at once — also a start-up
+    that hangs)."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
-            log.warning("received %s: shutting down (cancelling every order)",
-                        signal.Signals(signum).name)
-            scope.cancel()
-            return
+            name = signal.Signals(signum).name
+            if not stop.cancel_called:
+                log.warning("received %s: shutting down (cancelling every order; send it "
+                            "again to stop at once)", name)
+                stop.cancel()
+            else:
+                log.warning("received %s again: stopping now, without waiting for the "
+                            "orderly shutdown", name)
+                hard.cancel()
+                return
 
 
 def _setup_logging(verbose: bool) -> None:

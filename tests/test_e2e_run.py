@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from decimal import Decimal
@@ -64,3 +65,29 @@ def test_key_file_contents_never_printed(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "not-a-key" not in proc.stderr + proc.stdout
     assert key not in proc.stderr + proc.stdout
+
+
+def test_sigint_shuts_down_in_order_and_still_writes_the_summary(tmp_path: Path) -> None:
+    out = tmp_path / "summary.json"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("HLMAKER_PRIVATE_KEY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "hlmaker", "run", "--summary-json", str(out)],
+                            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the periodic status line: the bot is up and quoting
+            if "sync exchange_open=" in line and "exchange_open=0 " not in line:
+                break
+        else:
+            raise AssertionError("the bot never reported a status line")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-4000:]
+    s = json.loads(out.read_text())
+    assert s["shutdown"]["confirmed_no_open_orders"] is True, s
+    assert s["open_orders_exchange"] == 0 and s["sim_open_orders_for_user"] == 0, s
+    assert s["position_local"] == s["sim_position"], s
