@@ -1,10 +1,13 @@
 """The executor actor: the book's commands become signed actions on the exchange.
 
 One command is one action (one ``order`` action for a whole ladder, one ``cancel`` for many,
-one ``batchModify``). Each action carries the command's ``expires_after_ms`` as ``expiresAfter``
-and is signed once, with one nonce; every retry re-sends the *same* envelope, so a retry can never
-double-place (a copy that already landed makes the exchange answer ``Invalid nonce: duplicate
-nonce``, which is reported as an unknown outcome — the book then asks the exchange).
+one ``batchModify``) — or, above :data:`~hlmaker.hyperliquid.actions.MAX_BATCH` orders, one
+action per chunk of at most 200, sent in order under the command's request id (the exchange
+refuses a larger batch whole). Each action carries the command's ``expires_after_ms`` as
+``expiresAfter`` and is signed once, with one nonce; every retry re-sends the *same* envelope,
+so a retry can never double-place (a copy that already landed makes the exchange answer
+``Invalid nonce: duplicate nonce``, which is reported as an unknown outcome — the book then
+asks the exchange).
 
 Every order in every command gets exactly one outcome, sent to the book's inbox:
 
@@ -15,7 +18,7 @@ Every order in every command gets exactly one outcome, sent to the book's inbox:
   :class:`~hlmaker.messages.RequestUnknown`;
 * an action not sent before its ``expiresAfter`` is rejected with ``expired before send``.
 
-Transport: WebSocket ``post`` when a post connection is up (:class:`WsPoster`), REST otherwise;
+Transport: WebSocket ``post`` when a post connection is up (:class:`RoutePoster`), REST otherwise;
 HTTP 429 and 5xx are retried with backoff until the action expires. A token bucket modelled on
 the exchange's IP weights paces sends; cancels skip the queue.
 
@@ -33,6 +36,7 @@ import trio
 
 from hlmaker.clock import Clock
 from hlmaker.hyperliquid.actions import (
+    MAX_BATCH,
     batch_modify_action,
     cancel_action,
     cancel_by_cloid_action,
@@ -71,9 +75,11 @@ from hlmaker.messages import (
     ModifyFilled,
     ModifyOrders,
     ModifyRejected,
+    ModifyRequest,
     ModifyResting,
     OrderFilled,
     OrderRejected,
+    OrderRequest,
     OrderResting,
     PlaceOrders,
     RequestUnknown,
@@ -270,8 +276,12 @@ async def _place(cmd: PlaceOrders, deps: ExecutorDeps, report: Report) -> None:
         except (NumberFormatError, KeyError, ValueError) as exc:
             await report(OrderRejected(request_id=cmd.request_id, cloid=req.cloid,
                                        error=f"not sent: {exc}"))
-    if not sent:
-        return
+    for i in range(0, len(sent), MAX_BATCH):
+        await _place_chunk(cmd, wires[i:i + MAX_BATCH], sent[i:i + MAX_BATCH], deps, report)
+
+
+async def _place_chunk(cmd: PlaceOrders, wires: list[Any], sent: list[OrderRequest],
+                       deps: ExecutorDeps, report: Report) -> None:
     result = await _send("place", order_action(wires), len(sent), cmd.expires_after_ms, deps)
     cloids = tuple(r.cloid for r in sent)
     if isinstance(result, _Unknown):
@@ -310,6 +320,12 @@ async def _cancel(cmd: CancelOrders, deps: ExecutorDeps, report: Report) -> None
 
 
 async def _cancel_batch(cmd: CancelOrders, batch: list[CancelRequest], with_oid: bool,
+                        deps: ExecutorDeps, report: Report) -> None:
+    for i in range(0, len(batch), MAX_BATCH):
+        await _cancel_chunk(cmd, batch[i:i + MAX_BATCH], with_oid, deps, report)
+
+
+async def _cancel_chunk(cmd: CancelOrders, batch: list[CancelRequest], with_oid: bool,
                         deps: ExecutorDeps, report: Report) -> None:
     try:
         if with_oid:
@@ -357,8 +373,12 @@ async def _modify(cmd: ModifyOrders, deps: ExecutorDeps, report: Report) -> None
         except (NumberFormatError, KeyError, ValueError) as exc:
             await report(ModifyRejected(request_id=cmd.request_id, cloid=m.order.cloid,
                                         old_oid=m.oid, error=f"not sent: {exc}"))
-    if not sent:
-        return
+    for i in range(0, len(sent), MAX_BATCH):
+        await _modify_chunk(cmd, items[i:i + MAX_BATCH], sent[i:i + MAX_BATCH], deps, report)
+
+
+async def _modify_chunk(cmd: ModifyOrders, items: list[tuple[int, Any]],
+                        sent: list[ModifyRequest], deps: ExecutorDeps, report: Report) -> None:
     result = await _send("modify", batch_modify_action(items), len(sent), cmd.expires_after_ms,
                          deps)
     if isinstance(result, _Unknown):

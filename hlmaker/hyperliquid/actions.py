@@ -39,6 +39,11 @@ Tif = Literal["Alo", "Ioc", "Gtc"]
 Grouping = str | dict[str, int]
 """``"na"`` | ``"normalTpsl"`` | ``"positionTpsl"`` | ``{"p": <int>}`` (priority, §4.2)."""
 
+MAX_BATCH = 200
+"""Most orders, cancels or modifies one signed action may carry: a larger batch is refused
+whole with ``Signed action over weight limit of 200.`` (``../shared/hyperliquid-protocol.md``
+§4, probe P4 — confirmed for cancels, assumed for orders and modifies)."""
+
 _TIFS = ("Alo", "Ioc", "Gtc")
 _GROUPINGS = ("na", "normalTpsl", "positionTpsl")
 

@@ -369,3 +369,37 @@ async def test_cancels_do_not_queue_behind_paced_placements(
     # the cancel takes the first two tokens that accrue (12 s), ahead of the placements
     assert cancelled_at.pop() <= 12.5
     assert placed_at[-1] >= 30  # the placements are still paced
+
+
+async def test_batches_over_200_are_sent_as_chunks_of_at_most_200(
+        venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
+    # The exchange refuses a batch over 200 whole ("Signed action over weight limit of 200."):
+    # a cancel-all of 450 orders or a 250-order ladder goes out in chunks, every order still
+    # getting exactly one outcome under the command's request id.
+    def answer(body: dict) -> dict:  # type: ignore[type-arg]
+        action = body["action"]
+        if action["type"] == "order":
+            return ok_order([{"resting": {"oid": 10_000 + int(o["c"][-8:], 16)}}
+                             for o in action["orders"]])
+        return ok_cancel(["success"] * len(action["cancels"]))
+
+    venue.exchange_default = answer
+    cancels = tuple(CancelRequest(coin="BTC", cloid=cloid(n), oid=n) for n in range(1, 451))
+    ladder = tuple(order(n, px=str(50_000 + n)) for n in range(1, 251))
+    with trio.fail_after(30):
+        async with executor_rig(venue, bucket=TokenBucket(100_000, 60.0)) as rig:
+            await rig.commands.send(CancelOrders(
+                request_id=9, expires_after_ms=rig.clock.now_ms() + 10_000, cancels=cancels))
+            got = await rig.take(450)
+            await rig.commands.send(place(rig, *ladder, rid=10))
+            got += await rig.take(250)
+            await trio.testing.wait_all_tasks_blocked()
+            rig.nothing_more()
+    sizes = [(s.kind, len(s.body["action"].get("cancels") or s.body["action"]["orders"]))
+             for s in venue.of("/exchange")]
+    assert sizes == [("cancel", 200), ("cancel", 200), ("cancel", 50),
+                     ("order", 200), ("order", 50)]
+    assert [o for o in got if isinstance(o, CancelOk)] == [
+        CancelOk(request_id=9, cloid=cloid(n), oid=n) for n in range(1, 451)]
+    assert [o for o in got if isinstance(o, OrderResting)] == [
+        OrderResting(request_id=10, cloid=cloid(n), oid=10_000 + n) for n in range(1, 251)]
