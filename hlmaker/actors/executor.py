@@ -235,9 +235,18 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
             maybe_landed = maybe_landed or isinstance(exc, ServerError)
             log.warning("executor %s %s nonce=%d attempt=%d", kind, exc, nonce, attempt)
         except HttpError as exc:
+            if maybe_landed:  # as above: an earlier copy may have landed
+                deps.stats.unknown += 1
+                log.error("executor %s refused after a copy may have landed: %s", kind, exc)
+                return _Unknown(f"refused after a copy may have landed: {exc}")
             deps.stats.rejected_actions += 1
             log.error("executor %s refused: %s", kind, exc)
             return _Rejected(str(exc))
+        except CodecError as exc:
+            # The exchange answered (2xx) but not in a form we can read: it may have acted.
+            deps.stats.unknown += 1
+            log.error("executor %s unreadable reply (outcome unknown): %s", kind, exc)
+            return _Unknown(f"unreadable reply: {exc}")
         except TransportError as exc:
             maybe_landed = True
             log.warning("executor %s transport error %s nonce=%d attempt=%d", kind, exc, nonce,

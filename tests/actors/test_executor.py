@@ -403,3 +403,42 @@ async def test_batches_over_200_are_sent_as_chunks_of_at_most_200(
         CancelOk(request_id=9, cloid=cloid(n), oid=n) for n in range(1, 451)]
     assert [o for o in got if isinstance(o, OrderResting)] == [
         OrderResting(request_id=10, cloid=cloid(n), oid=10_000 + n) for n in range(1, 251)]
+
+
+async def test_a_4xx_after_a_copy_may_have_landed_is_unknown_not_a_reject(
+        venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
+    # The 503 may have been sent after the exchange acted: the refusal of the retry says
+    # nothing about that copy, so the order is not "never placed".
+    venue.exchange.extend([httpx.Response(503, text="upstream unavailable"),
+                           httpx.Response(400, text="bad request")])
+    with trio.fail_after(30):
+        async with executor_rig(venue) as rig:
+            cmd = place(rig, order(1), rid=3)
+            await rig.commands.send(cmd)
+            got = await rig.outcome()
+    assert isinstance(got, RequestUnknown) and got.cloids == (cloid(1),), got
+    assert got.expires_after_ms == cmd.expires_after_ms
+
+
+async def test_a_first_4xx_is_a_reject(
+        venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
+    venue.exchange.append(httpx.Response(400, text="bad request"))
+    with trio.fail_after(30):
+        async with executor_rig(venue) as rig:
+            await rig.commands.send(place(rig, order(1), rid=4))
+            got = await rig.outcome()
+    assert isinstance(got, OrderRejected) and got.cloid == cloid(1), got
+
+
+async def test_an_unreadable_2xx_reply_is_unknown_and_the_executor_lives_on(
+        venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
+    venue.exchange.append(httpx.Response(200, text="<html>maintenance</html>"))
+    venue.exchange.append(httpx.Response(200, json=ok_order([{"resting": {"oid": 31}}])))
+    with trio.fail_after(30):
+        async with executor_rig(venue) as rig:
+            await rig.commands.send(place(rig, order(1), rid=5))
+            first = await rig.outcome()
+            await rig.commands.send(place(rig, order(2), rid=6))
+            second = await rig.outcome()
+    assert isinstance(first, RequestUnknown) and first.cloids == (cloid(1),), first
+    assert second == OrderResting(request_id=6, cloid=cloid(2), oid=31)
