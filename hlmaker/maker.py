@@ -172,8 +172,10 @@ class Maker:
                     lambda s, asked=asked: s.at_ms >= asked)
                 mine = [o for o in status.exchange_open]
                 live = [o for o in self.view.orders]
-                if not mine and not live:
-                    confirmed = True
+                # Each sweep decides afresh: a placement still in flight can land after an
+                # empty sweep, and then "no open orders" no longer holds.
+                confirmed = not mine and not live
+                if confirmed:
                     if self.view.is_synced:
                         break  # and the last sweep found the book equal to the exchange
                     await trio.sleep(0.2)

@@ -155,6 +155,11 @@ class OutcomesMixin(_Base):
         if order is None and msg.oid is not None:
             cloid = self.oid_to_cloid.get(msg.oid)
             order = self.orders.get(cloid) if cloid else None
+        if order is not None and msg.oid in self.orphans and (
+                order.state.is_terminal or order.oid != msg.oid):
+            # An orphan listed under one of our cloids (an oid we finalized, or another leg):
+            # its outcome belongs to the orphan, never to our order.
+            order = None
         self._settle(msg.request_id, order)
         if order is None:
             orphan = self.orphans.get(msg.oid) if msg.oid is not None else None
