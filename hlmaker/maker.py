@@ -40,7 +40,7 @@ import httpx
 import trio
 
 from hlmaker.actors.book import run_book
-from hlmaker.actors.executor import ExecutorDeps, run_executor
+from hlmaker.actors.executor import ExecutorDeps, cancel_directly, run_executor
 from hlmaker.actors.feed import FeedStats, run_feed
 from hlmaker.actors.latest import Latest
 from hlmaker.actors.posting import RoutePoster, WsPostLink
@@ -48,6 +48,8 @@ from hlmaker.actors.ratelimit import TokenBucket
 from hlmaker.actors.reconciler import ReconcileStatus, run_reconciler
 from hlmaker.clock import Clock, WallClock
 from hlmaker.config import MakerConfig
+from hlmaker.errors import ConfigError
+from hlmaker.hyperliquid.errors import VenueError
 from hlmaker.hyperliquid.keys import Wallet
 from hlmaker.hyperliquid.meta import AssetMap
 from hlmaker.hyperliquid.nonces import NonceManager
@@ -64,7 +66,7 @@ from hlmaker.messages import (
 from hlmaker.orders import OrderBookCore
 from hlmaker.pnl import unrealized_pnl
 from hlmaker.strategy.base import MarketInfo, Strategy
-from hlmaker.supervisor import ActorSpec, Incarnation, Supervisor
+from hlmaker.supervisor import ActorSpec, Incarnation, Supervisor, SupervisorGaveUp
 
 log = logging.getLogger("hlmaker.maker")
 
@@ -246,7 +248,6 @@ def ladder_config(table: Mapping[str, Any]) -> Any:
     Raises:
         ConfigError: an unknown key or an invalid value (naming ``strategy.<key>``).
     """
-    from hlmaker.errors import ConfigError
     from hlmaker.strategy.ladder import LadderConfig
 
     known = {f.name for f in attrs.fields(LadderConfig)}
@@ -298,9 +299,11 @@ async def open_maker(
         base_url: overrides ``config.endpoint.url`` (``hlmaker run`` passes the simulator's).
 
     Raises:
-        ConfigError: invalid strategy configuration.
+        ConfigError: invalid strategy configuration, or a coin the exchange does not list.
         VenueError: the exchange could not be reached at start-up (``meta``).
-        SupervisorGaveUp: an actor crashed too often (after the shielded cancel-all).
+        SupervisorGaveUp: an actor crashed too often (after the shielded cancel-all: through
+            the book, or — when the book or the executor is the one that failed — straight
+            through the venue for every order the exchange lists).
     """
     clock = clock or WallClock(int(time.time() * 1000))
     rng = rng or random.Random()
@@ -310,6 +313,11 @@ async def open_maker(
     async with RestClient(url, transport=rest_transport,
                           timeout_s=config.executor.request_timeout_s) as rest:
         assets = await rest.asset_map()
+        unknown = [c for c in coins if c not in assets]
+        if unknown:
+            raise ConfigError("strategy.coins", f"{', '.join(unknown)} not listed by the "
+                              f"exchange at {url}; use its coin names (e.g. BTC, ETH, "
+                              "@107 for a spot pair, dex:COIN for a builder dex)")
         markets = {c: MarketInfo(coin=c, sz_decimals=assets.sz_decimals(c),
                                  is_spot=assets.is_spot(assets.asset(c))) for c in coins}
         book_cfg = config.book if config.book.coins is not None else attrs.evolve(
@@ -339,8 +347,34 @@ async def open_maker(
                       reconcile_requests=req_s, feed_stats=feed_stats, executor=deps,
                       assets=assets, markets=markets, mids=mids)
 
-        async def cancel_all_before_giving_up(error: BaseException) -> None:
-            await maker.shutdown()  # the other actors still run: the cancel-all can work
+        async def cancel_all_before_giving_up(error: SupervisorGaveUp) -> None:
+            if error.actor not in ("book", "executor"):
+                await maker.shutdown()  # the book and the executor still run: cancel-all works
+                return
+            # The book or the executor is the one that failed: cancel what the exchange lists
+            # straight through the venue, re-reading until nothing of ours rests (bounded).
+            sup.stop("quoter")
+            sup.stop("dead_man")
+            started, confirmed = trio.current_time(), False
+            with trio.move_on_after(config.supervisor.shutdown_timeout_s):
+                for _ in range(5):
+                    try:
+                        left = await rest.frontend_open_orders(wallet.query_address)
+                        if not left:
+                            confirmed = True
+                            break
+                        done = await cancel_directly(left, deps)
+                    except VenueError as exc:
+                        log.error("direct cancel-all failed: %s", exc)
+                        await trio.sleep(0.5)
+                        continue
+                    log.warning("direct cancel-all (the %s failed): %d of %d cancelled",
+                                error.actor, done, len(left))
+            maker.shutdown_report = {  # the book is gone: this is the shutdown
+                "confirmed_no_open_orders": confirmed,
+                "shutdown_s": round(trio.current_time() - started, 3),
+                "direct": True,
+            }
 
         sup.before_give_up = cancel_all_before_giving_up
 

@@ -213,3 +213,59 @@ async def test_giving_up_cancels_every_order_first() -> None:
             left = our_orders(sim, maker)
     assert maker.shutdown_report["confirmed_no_open_orders"] is True
     assert left == []
+
+
+async def test_giving_up_on_the_executor_cancels_every_order_through_the_venue(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The book's cancel-all needs the executor: when the executor is the actor that failed,
+    # the orders are cancelled straight through the venue before giving up.
+    import hlmaker.maker as maker_module
+
+    real = maker_module.run_executor
+    crash = trio.Event()
+
+    async def crashing_executor(rx: Any, tx: Any, *, deps: Any,
+                                task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(lambda task_status: real(rx, tx, deps=deps,
+                                                         task_status=task_status))
+            task_status.started()
+            await crash.wait()
+            raise RuntimeError("injected executor crash")
+
+    monkeypatch.setattr(maker_module, "run_executor", crashing_executor)
+    wallet = Wallet(sim_key(26))
+    cfg = make_config(supervisor={"max_restarts": 0, "shutdown_timeout_s": 5.0},
+                      dead_man={"enabled": False})
+    maker: Maker | None = None
+    with trio.fail_after(25):
+        async with simulator() as sim:
+            with pytest.raises(SupervisorGaveUp) as info:
+                async with open_maker(cfg, wallet=wallet, clock=WallClock(EPOCH),
+                                      strategy=LadderQuoter(ladder_config(cfg.strategy)),
+                                      base_url=sim.base_url) as maker:
+                    await started(maker, sim)
+                    assert our_orders(sim, maker)
+                    crash.set()
+                    await trio.sleep_forever()
+            assert info.value.actor == "executor"
+            assert maker is not None
+            left = our_orders(sim, maker)
+    assert left == []
+    assert maker.shutdown_report["direct"] is True
+    assert maker.shutdown_report["confirmed_no_open_orders"] is True
+
+
+async def test_a_coin_the_exchange_does_not_list_is_a_config_error() -> None:
+    from hlmaker.errors import ConfigError
+
+    cfg = make_config()
+    table = {**cfg.strategy, "coins": ["BTC", "ETH", "NOPE"]}
+    with trio.fail_after(10):
+        async with simulator() as sim:
+            with pytest.raises(ConfigError) as info:
+                async with open_maker(cfg, wallet=Wallet(sim_key(27)), clock=WallClock(EPOCH),
+                                      strategy=LadderQuoter(ladder_config(table)),
+                                      base_url=sim.base_url):
+                    raise AssertionError("the maker started with an unknown coin")
+    assert info.value.field == "strategy.coins" and "NOPE" in str(info.value)

@@ -28,7 +28,7 @@ The executor keeps only request bookkeeping; it never decides anything about ord
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import attrs
@@ -77,6 +77,7 @@ from hlmaker.messages import (
     ModifyRejected,
     ModifyRequest,
     ModifyResting,
+    OpenOrder,
     OrderFilled,
     OrderRejected,
     OrderRequest,
@@ -316,6 +317,25 @@ async def _place_chunk(cmd: PlaceOrders, wires: list[Any], sent: list[OrderReque
         else:
             text = st.text if isinstance(st, StatusError) else f"unexpected status {st!r}"
             await report(OrderRejected(request_id=cmd.request_id, cloid=req.cloid, error=text))
+
+
+async def cancel_directly(orders: Sequence[OpenOrder], deps: ExecutorDeps, *,
+                          ttl_ms: int = 10_000) -> int:
+    """Cancel ``orders`` (rows of ``frontendOpenOrders``) by oid with ``deps``, without the
+    book or the executor actor — the last resort when one of them is the actor that failed.
+    Chunks of at most 200, cancels' priority in the token bucket, ``expiresAfter`` now +
+    ``ttl_ms``. Returns how many the exchange confirmed cancelled; never raises for an
+    exchange answer (a failure leaves the order for the caller's next read)."""
+    now = deps.clock.now_ms()
+    cmd = CancelOrders(request_id=-1, expires_after_ms=now + ttl_ms, cancels=tuple(
+        CancelRequest(coin=o.coin, cloid=o.cloid, oid=o.oid) for o in orders))
+    outcomes: list[object] = []
+
+    async def report(outcome: object) -> None:
+        outcomes.append(outcome)
+
+    await _cancel(cmd, deps, report)
+    return sum(1 for o in outcomes if isinstance(o, CancelOk))
 
 
 async def _cancel(cmd: CancelOrders, deps: ExecutorDeps, report: Report) -> None:
