@@ -48,7 +48,9 @@ Example::
 from __future__ import annotations
 
 import math
+import re
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,6 +68,11 @@ NETWORK_URLS = {
 
 @attrs.frozen(kw_only=True)
 class EndpointConfig:
+    """``[endpoint]``: where to trade and as whom. ``network`` is ``sim`` (the built-in
+    simulator when ``base_url`` is empty), ``testnet`` or ``mainnet``; ``key_file`` holds the
+    private key (else ``HLMAKER_PRIVATE_KEY``); ``account_address`` when the key is an agent
+    (API wallet); ``vault_address`` to trade a vault or sub-account. Addresses are 0x + 40 hex."""
+
     network: Network = "sim"
     base_url: str = ""
     key_file: str = ""
@@ -85,6 +92,8 @@ class EndpointConfig:
 
 @attrs.frozen(kw_only=True)
 class ExecutorConfig:
+    """``[executor]``: how actions are sent (seconds; weights as the exchange counts them)."""
+
     request_timeout_s: float = 5.0
     """Per-request timeout; must be shorter than the book's action TTL so answers can come."""
     use_ws_post: bool = True
@@ -92,17 +101,25 @@ class ExecutorConfig:
     ip_weight_per_minute: int = 1200
     """The exchange's per-IP REST budget (§8); the executor's token bucket."""
     max_in_flight: int = 16
+    """Commands in flight at once (1–100)."""
 
 
 @attrs.frozen(kw_only=True)
 class ReconcileConfig:
+    """``[reconcile]``: sweep cadence, seconds."""
+
     interval_s: float = 5.0
+    """A timer sweep at least this often (events trigger earlier ones)."""
     min_gap_s: float = 0.5
     """Never two sweeps closer than this (requests arriving meanwhile are merged)."""
 
 
 @attrs.frozen(kw_only=True)
 class SupervisorConfig:
+    """``[supervisor]``: an actor may restart ``max_restarts`` times within ``window_s``
+    seconds, then the supervisor gives up (after cancelling every order); the orderly shutdown
+    waits at most ``shutdown_timeout_s`` seconds for the exchange to confirm no order rests."""
+
     max_restarts: int = 5
     window_s: float = 60.0
     shutdown_timeout_s: float = 15.0
@@ -110,6 +127,8 @@ class SupervisorConfig:
 
 @attrs.frozen(kw_only=True)
 class DeadManConfig:
+    """``[dead_man]``: the exchange-side ``scheduleCancel`` lease (seconds)."""
+
     enabled: bool = True
     lease_s: float = 30.0
     """``scheduleCancel`` is armed at now + lease and renewed every lease / 3 (≥ 5 s, §4.2)."""
@@ -117,6 +136,10 @@ class DeadManConfig:
 
 @attrs.frozen(kw_only=True)
 class SimConfig:
+    """``[sim]``: the built-in simulator. ``seed`` fixes its market and fault decisions;
+    ``faults`` is a profile (``none``, ``default``, ``harsh``); ``balance`` the USDC a new
+    account is funded with (a decimal string)."""
+
     seed: int = 1
     faults: str = "default"
     balance: str = "1000000"
@@ -124,13 +147,15 @@ class SimConfig:
 
 @attrs.frozen(kw_only=True)
 class MetricsConfig:
+    """``[metrics]``: Prometheus ``/metrics`` on 127.0.0.1:``port`` (0: off)."""
+
     port: int = 0
 
 
 @attrs.frozen(kw_only=True)
 class MakerConfig:
     """Everything a maker needs. ``strategy`` is the raw ``[strategy]`` table; the strategy's
-    own config class validates it (see :func:`strategy_config`)."""
+    own config class validates it (see :func:`hlmaker.maker.ladder_config`)."""
 
     endpoint: EndpointConfig = attrs.field(factory=EndpointConfig)
     strategy: dict[str, Any] = attrs.field(factory=dict, hash=False)
@@ -145,6 +170,8 @@ class MakerConfig:
     def __attrs_post_init__(self) -> None:
         _validate(self)
 
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 _SECTIONS: dict[str, type] = {
     "endpoint": EndpointConfig,
@@ -168,8 +195,9 @@ def _validate(cfg: MakerConfig) -> None:
         raise ConfigError("endpoint.base_url", "must not end with '/' (the API appends /info)")
     for name in ("account_address", "vault_address"):
         value = getattr(ep, name)
-        if value and not (value.startswith("0x") and len(value) == 42):
-            raise ConfigError(f"endpoint.{name}", "must be a 0x-prefixed 20-byte hex address")
+        if value and _ADDRESS.fullmatch(value) is None:
+            raise ConfigError(f"endpoint.{name}",
+                              "must be a 0x-prefixed 20-byte hex address (0x + 40 hex digits)")
     ex = cfg.executor
     if ex.request_timeout_s <= 0:
         raise ConfigError("executor.request_timeout_s", "must be positive")
@@ -193,6 +221,16 @@ def _validate(cfg: MakerConfig) -> None:
     if cfg.dead_man.enabled and cfg.dead_man.lease_s < 15:
         raise ConfigError("dead_man.lease_s",
                           "must be at least 15 (scheduleCancel needs >= 5 s ahead, renewed at 1/3)")
+    from hlmaker.sim.faults import PROFILES
+
+    if cfg.sim.faults not in PROFILES:
+        raise ConfigError("sim.faults", f"must be one of {', '.join(PROFILES)}")
+    try:
+        balance = Decimal(cfg.sim.balance)
+    except ArithmeticError:
+        balance = Decimal("NaN")
+    if not balance.is_finite() or balance <= 0:
+        raise ConfigError("sim.balance", "must be a positive USDC amount, e.g. \"1000000\"")
     if not 0 <= cfg.metrics.port <= 65535:
         raise ConfigError("metrics.port", "must be 0 (off) or a TCP port")
 

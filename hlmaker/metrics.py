@@ -213,8 +213,9 @@ async def serve_metrics(
     """Serve ``/metrics`` on ``host:port`` with hypercorn's trio worker until cancelled.
 
     Opt-in: start it only when a metrics port is configured. ``task_status.started`` receives
-    the bound port (useful with ``port=0``). An error escaping hypercorn propagates (the
-    supervisor restarts it one-for-one).
+    the bound port (useful with ``port=0``). An error escaping hypercorn propagates to the
+    caller (``hlmaker run`` checks the port is free before it trades, then runs this beside
+    the maker: an error here ends the run with an orderly shutdown).
 
     Raises:
         OSError: the address cannot be bound.

@@ -14,9 +14,11 @@ import logging
 import os
 import random
 import signal
+import socket
 import sys
 import time
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -102,6 +104,8 @@ async def run_bot(cfg: MakerConfig, *, duration_s: float | None, summary_path: s
     clock = WallClock(epoch_ms)
     rng = random.Random(cfg.sim.seed if cfg.endpoint.network == "sim" else None)
     wallet = load_wallet(cfg)
+    if cfg.metrics.port:
+        _check_port_free(cfg.metrics.port)
     summary: dict[str, Any] = {}
     # SIGINT/SIGTERM end the trading wait only: the maker then shuts down in order (cancel
     # every order, confirm) and the summary is still computed and written.
@@ -110,9 +114,11 @@ async def run_bot(cfg: MakerConfig, *, duration_s: float | None, summary_path: s
         nursery.start_soon(_signals, stop, nursery.cancel_scope)
         if cfg.endpoint.network == "sim" and not cfg.endpoint.base_url:
             from hlmaker.sim.server import open_simulator
+            from hlmaker.sim.service import ServiceConfig
 
+            funding = ServiceConfig(auto_fund_usdc=Decimal(cfg.sim.balance))
             async with open_simulator(port=0, seed=cfg.sim.seed, faults=cfg.sim.faults,
-                                      clock=clock) as sim:
+                                      clock=clock, service_config=funding) as sim:
                 log.info("simulator at %s faults=%s seed=%d", sim.base_url, cfg.sim.faults,
                          cfg.sim.seed)
                 summary = await _trade(cfg, wallet, clock, rng, sim.base_url, duration_s, tty,
@@ -125,6 +131,22 @@ async def run_bot(cfg: MakerConfig, *, duration_s: float | None, summary_path: s
         await trio.Path(summary_path).write_text(
             json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
+
+
+def _check_port_free(port: int) -> None:
+    """Fail before trading when the metrics port cannot be bound.
+
+    Raises:
+        ConfigError: ``metrics.port`` is in use (or not ours to bind).
+    """
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ConfigError("metrics.port", f"cannot listen on 127.0.0.1:{port} "
+                              f"({exc.strerror}); choose a free port, or 0 for no metrics"
+                              ) from None
 
 
 async def _trade(cfg: MakerConfig, wallet: Wallet, clock: WallClock, rng: random.Random,

@@ -116,6 +116,12 @@ def test_wrong_types_are_named(tmp_path: Path, text: str, field: str, fix: str) 
     ("[reconcile]\ninterval_s = 0\n", "reconcile.interval_s"),
     ("[supervisor]\nshutdown_timeout_s = 0\n", "supervisor.shutdown_timeout_s"),
     ("[metrics]\nport = 70000\n", "metrics.port"),
+    ("[endpoint]\nvault_address = '0x" + "zz" * 20 + "'\n", "endpoint.vault_address"),
+    ("[sim]\nfaults = 'bogus'\n", "sim.faults"),
+    ("[sim]\nbalance = 'lots'\n", "sim.balance"),
+    ("[sim]\nbalance = '-5'\n", "sim.balance"),
+    ("[book]\nheld_capacity = 0\n", "book.held_capacity"),
+    ("[book]\nmax_open_orders_per_coin = 0\n", "book.max_open_orders_per_coin"),
 ])
 def test_invalid_values_are_named(tmp_path: Path, text: str, field: str) -> None:
     assert error_of(tmp_path, text).field == field

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -91,3 +92,16 @@ def test_sigint_shuts_down_in_order_and_still_writes_the_summary(tmp_path: Path)
     assert s["shutdown"]["confirmed_no_open_orders"] is True, s
     assert s["open_orders_exchange"] == 0 and s["sim_open_orders_for_user"] == 0, s
     assert s["position_local"] == s["sim_position"], s
+
+
+def test_a_busy_metrics_port_is_a_config_error_before_trading(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cfg = tmp_path / "m.toml"
+        cfg.write_text(f"[metrics]\nport = {port}\n")
+        proc = _run(["run", "--config", str(cfg), "--duration", "5"], tmp_path, timeout=60)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "metrics.port" in lines[0] and str(port) in lines[0], lines

@@ -39,7 +39,10 @@ def normalize_address(address: str, what: str = "address") -> str:
         ValueError: not a 20-byte hex address.
     """
     if not isinstance(address, str) or _ADDRESS.match(address) is None:
-        raise ValueError(f"{what} must be 0x + 40 hex digits, got {address!r}")
+        # Never echo the value: a private key pasted in the wrong place would be shown.
+        shape = (f"{len(address)} characters" if isinstance(address, str)
+                 else type(address).__name__)
+        raise ValueError(f"{what} must be 0x + 40 hex digits (got {shape})")
     return address.lower()
 
 

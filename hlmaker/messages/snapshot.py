@@ -63,8 +63,10 @@ class ReconcileSnapshot:
     * ``fills`` — recent fills (``userFillsByTime`` from the book's last applied fill time minus a
       margin), applied through the normal de-dup before any stale decision;
     * ``order_statuses`` — ``orderStatus`` by cloid for orders whose outcome is unknown;
-    * ``fills_complete`` — false when the exchange's history could not cover the gap (then the
-      position is adopted from ``positions``, ``../shared/reliability.md`` F16);
+    * ``fills_complete`` — false when paging ``userFillsByTime`` could not cover the whole gap
+      (information for logs and tests: the book needs no flag, since a position that the
+      applied fills cannot explain is adopted from ``positions`` after its usual deferral,
+      ``../shared/reliability.md`` F16);
     * ``entry_px`` — the exchange's average entry price per coin with a position (quote
       currency), for display (unrealized PnL); the book does not use it;
     * ``fills_since_ms`` — where ``fills`` start (``None``: the whole history the exchange

@@ -47,6 +47,10 @@ class BookConfig:
             value = getattr(self, field.name)
             if isinstance(value, int) and value < 0:
                 raise ConfigError(f"book.{field.name}", "must be zero or positive")
+        for name in ("action_ttl_ms", "held_capacity", "retired_capacity", "max_tracked_orders",
+                     "max_open_orders_per_coin"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"book.{name}", "must be at least 1")
         if self.dedup_capacity < 10_000:
             raise ConfigError(
                 "book.dedup_capacity", "must be at least 10000 (the exchange replays up to 10000)"

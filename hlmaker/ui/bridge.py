@@ -72,7 +72,9 @@ def status_of(maker: Any, base_url: str) -> Status:
         view=view,
         mids=mids,
         fills_total=fills_total,
-        pnl=view.counters.closed_pnl - view.counters.fees,
+        pnl=(Decimal(totals["closed_pnl"]) - Decimal(totals["fees"])
+             if "closed_pnl" in totals and "fees" in totals
+             else view.counters.closed_pnl - view.counters.fees),  # across book restarts
         upnl=unrealized_pnl(getattr(rstatus, "positions", None) if swept else None,
                             getattr(rstatus, "entry_px", None) if swept else None, all_mids),
         events_per_s=rates,

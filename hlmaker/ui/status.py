@@ -35,7 +35,8 @@ class Status:
 
     * ``view`` — the book's newest view;
     * ``mids`` — mid price per coin (quote currency), the coins the bot trades;
-    * ``pnl`` — realized PnL net of fees (Σ ``closedPnl`` − Σ ``fee``), quote currency;
+    * ``pnl`` — realized PnL net of fees (Σ ``closedPnl`` − Σ ``fee``), quote currency, since
+      the process started (across book restarts, like ``fills_total``);
     * ``upnl`` — unrealized PnL, quote currency: the last sweep's positions at the exchange's
       entry prices, marked to the mids (:func:`hlmaker.ui.bridge.unrealized_pnl`);
     * ``fills_total`` — fills since the process started (across book restarts);

@@ -14,7 +14,7 @@ import trio.testing
 from hlmaker.clock import FixedClock, WallClock
 from hlmaker.hyperliquid.envelope import ActionSigner, build_envelope
 from hlmaker.hyperliquid.errors import KeyLoadError
-from hlmaker.hyperliquid.keys import PrivateKey, Wallet, to_checksum_address
+from hlmaker.hyperliquid.keys import PrivateKey, Wallet, normalize_address, to_checksum_address
 from hlmaker.hyperliquid.nonces import NonceManager
 from hlmaker.hyperliquid.signing import recover_l1_signer
 
@@ -166,3 +166,11 @@ async def test_100k_signed_actions_in_one_simulated_millisecond(
     for envelope in envelopes:
         assert recover_l1_signer(action, None, envelope["nonce"], envelope["expiresAfter"],
                                  envelope["signature"], False) == ADDRESS
+
+
+def test_a_bad_address_is_never_echoed() -> None:
+    # A private key pasted where an address belongs must not reach the error (or a log).
+    key = "0x" + "7c" * 32
+    with pytest.raises(ValueError) as info:
+        normalize_address(key, "vault_address")
+    assert "7c7c" not in str(info.value) and "66 characters" in str(info.value)

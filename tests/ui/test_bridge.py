@@ -20,7 +20,8 @@ class FakeMaker:
                              last_fill_ms=None, unresolved=0, ready=True)
         self.markets = {"BTC": object()}
         self.mids = {"BTC": D(100000), "DOGE": D("0.1")}
-        self.holder = SimpleNamespace(totals=lambda: {"fills_applied": 5})
+        self.holder = SimpleNamespace(totals=lambda: {"fills_applied": 5,
+                                                      "closed_pnl": D("7.5"), "fees": D("0.5")})
         self.feed_stats = SimpleNamespace(connects=1, order_events=10, market_events=100,
                                           market_dropped=0, connected=True)
         self.supervisor = SimpleNamespace(restarts={"feed": 1},
@@ -34,6 +35,7 @@ def test_status_of_a_maker() -> None:
     m = FakeMaker()
     s = status_of(m, "http://127.0.0.1:1234")
     assert s.mids == {"BTC": D(100000)} and s.fills_total == 5
+    assert s.pnl == D(7)  # every book incarnation's, not only the current view's
     assert s.reconcile_age_s == 3.0 and s.exchange_open == 2
     assert s.feed_connected and s.network == "sim" and s.restarts == {"feed": 1}
     assert s.events_per_s == {}
