@@ -15,16 +15,12 @@ from typing import Any, Protocol
 
 import trio
 
-from hlmaker.hyperliquid.codec import parse_exchange_response
 from hlmaker.hyperliquid.errors import (
-    CodecError,
     RequestTimeout,
-    ServerError,
     VenueError,
 )
-from hlmaker.hyperliquid.frames import PostResponse
 from hlmaker.hyperliquid.rest import RestClient
-from hlmaker.hyperliquid.ws import Backoff, Connector, WsClient, run_reconnecting
+from hlmaker.hyperliquid.ws import Backoff, Connector, WsClient, action_reply, run_reconnecting
 
 log = logging.getLogger("hlmaker.executor")
 
@@ -90,26 +86,9 @@ class RoutePoster:
                 if exc.sent:
                     raise
             else:
-                return _action_reply(response), "ws"
+                return action_reply(response), "ws"
         with trio.move_on_after(timeout_s) as scope:
             reply = await self.rest.post_action(envelope)
         if scope.cancelled_caught:
             raise RequestTimeout(f"POST /exchange: no response within {timeout_s} s")
         return reply, "rest"
-
-
-def _action_reply(response: PostResponse) -> dict[str, Any]:
-    """The ``{"status": "ok", ...}`` reply of a WS post action.
-
-    Raises:
-        ExchangeError: ``{"status": "err"}`` — the exchange refused the action.
-        ServerError: an ``error``-typed answer: the server failed to answer the action, which
-            may or may not have been applied (like an HTTP 5xx; never a refusal to trust).
-        CodecError: an answer of another type.
-    """
-    if response.kind == "error":
-        raise ServerError(502, f"WS post error: {response.payload}")
-    if response.kind != "action":
-        raise CodecError(f"post {response.id}: expected an action answer")
-    parse_exchange_response(response.payload)
-    return response.payload  # type: ignore[no-any-return]

@@ -11,11 +11,11 @@
         │   └── ConsumerOverflow         WS: the frame consumer fell behind (see ws.py)
         ├── HttpError                    a non-2xx HTTP reply (``.status_code``, ``.text``)
         │   ├── RateLimited              HTTP 429, IP weight limit (§8) (``.retry_after_s``)
-        │   ├── ServerError              HTTP 5xx
+        │   ├── ServerError              HTTP 5xx (also a WS ``post`` answered with type
+        │   │                            ``error``: the action may have been applied)
         │   └── BadRequest               other 4xx, e.g. 422 "Failed to deserialize the JSON
         │                                body into the target type" (a bug on our side)
         ├── ExchangeError                ``{"status": "err", "response": text}`` → ``.text``
-        │                                (also a WS ``post`` answered with type ``error``)
         ├── CodecError                   a frame/payload the codec cannot decode (the ONLY
         │                                error :func:`hlmaker.hyperliquid.codec.parse_frame`
         │                                raises)

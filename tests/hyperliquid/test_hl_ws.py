@@ -18,6 +18,7 @@ from hlmaker.hyperliquid.errors import (
     ConsumerOverflow,
     ExchangeError,
     RequestTimeout,
+    ServerError,
     TransportError,
     VenueError,
 )
@@ -97,6 +98,8 @@ class FakeServer:
             return {"type": "info", "payload": {"type": request["payload"]["type"],
                                                 "data": {"echo": request["payload"]}}}
         payload = request["payload"]
+        if payload["action"]["type"] == "crash":
+            return {"type": "error", "payload": "internal error"}
         if payload["action"]["type"] == "bad":
             return {"type": "action", "payload": {"status": "err", "response": "bad action"}}
         return {"type": "action", "payload": {"status": "ok", "response": {"type": "default"}}}
@@ -165,6 +168,9 @@ async def test_posts_are_correlated_by_id(autojump_clock: trio.testing.MockClock
                 assert reply == {"status": "ok", "response": {"type": "default"}}
                 with pytest.raises(ExchangeError, match="bad action"):
                     await ws.post_action({"action": {"type": "bad"}, "nonce": 2})
+                # an error-typed answer is no refusal: the action may have been applied
+                with pytest.raises(ServerError, match="internal error"):
+                    await ws.post_action({"action": {"type": "crash"}, "nonce": 3})
             nursery.cancel_scope.cancel()
     assert results == {i: {"echo": {"type": "l2Book", "coin": f"C{i}"}} for i in range(5)}
 
