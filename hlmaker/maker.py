@@ -122,6 +122,8 @@ class Maker:
         self._inbox = inbox
         self._reconcile_requests = reconcile_requests
         self.shutdown_report: dict[str, Any] = {}
+        self._shutdown_scope: trio.CancelScope | None = None
+        self._aborted = False
 
     @property
     def view(self) -> BookView:
@@ -160,12 +162,17 @@ class Maker:
         ``supervisor.shutdown_timeout_s``). Returns what it saw. Safe to call twice."""
         if self.shutdown_report:
             return self.shutdown_report
+        if self._aborted:
+            self.shutdown_report = {"confirmed_no_open_orders": False, "shutdown_s": 0.0,
+                                    "aborted": True}
+            return self.shutdown_report
         sup = self.supervisor
         sup.stop("quoter")
         sup.stop("dead_man")
         started = trio.current_time()
         confirmed = False
-        with trio.move_on_after(self.config.supervisor.shutdown_timeout_s, shield=True):
+        with trio.move_on_after(self.config.supervisor.shutdown_timeout_s,
+                                shield=True) as self._shutdown_scope:
             await self._inbox.send(CancelAll())
             while True:
                 asked = self.clock.now_ms()
@@ -187,12 +194,22 @@ class Maker:
                     await self._inbox.send(CancelAll())
                 await trio.sleep(0.5)
         self.shutdown_report = {
-            "confirmed_no_open_orders": confirmed,
+            "confirmed_no_open_orders": confirmed and not self._aborted,
             "shutdown_s": round(trio.current_time() - started, 3),
         }
+        if self._aborted:
+            self.shutdown_report["aborted"] = True
         log.info("maker shutdown confirmed=%s in %.2f s", confirmed,
                  trio.current_time() - started)
         return self.shutdown_report
+
+    def abort_shutdown(self) -> None:
+        """Give up on the orderly shutdown — running or still to come — at once (orders may
+        stay on the exchange; a dead-man lease, if armed, still cancels them). The shutdown
+        report then says ``aborted: true``."""
+        self._aborted = True
+        if self._shutdown_scope is not None:
+            self._shutdown_scope.cancel()
 
     def summary(self) -> dict[str, Any]:
         """The final figures (see the README for each key). Positions are decimal strings."""

@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -110,8 +110,9 @@ async def run_bot(cfg: MakerConfig, *, duration_s: float | None, summary_path: s
     # SIGINT/SIGTERM end the trading wait only: the maker then shuts down in order (cancel
     # every order, confirm) and the summary is still computed and written.
     stop = trio.CancelScope()
+    aborts: list[Callable[[], None]] = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_signals, stop, nursery.cancel_scope)
+        nursery.start_soon(_signals, stop, nursery.cancel_scope, aborts)
         if cfg.endpoint.network == "sim" and not cfg.endpoint.base_url:
             from hlmaker.sim.server import open_simulator
             from hlmaker.sim.service import ServiceConfig
@@ -122,10 +123,10 @@ async def run_bot(cfg: MakerConfig, *, duration_s: float | None, summary_path: s
                 log.info("simulator at %s faults=%s seed=%d", sim.base_url, cfg.sim.faults,
                          cfg.sim.seed)
                 summary = await _trade(cfg, wallet, clock, rng, sim.base_url, duration_s, tty,
-                                       stop, sim=sim)
+                                       stop, aborts, sim=sim)
         else:
             summary = await _trade(cfg, wallet, clock, rng, cfg.endpoint.url, duration_s, tty,
-                                   stop)
+                                   stop, aborts)
         nursery.cancel_scope.cancel()
     if summary_path and summary:
         await trio.Path(summary_path).write_text(
@@ -151,11 +152,13 @@ def _check_port_free(port: int) -> None:
 
 async def _trade(cfg: MakerConfig, wallet: Wallet, clock: WallClock, rng: random.Random,
                  base_url: str, duration_s: float | None, tty: bool, stop: trio.CancelScope,
-                 sim: Any = None) -> dict[str, Any]:
+                 aborts: list[Callable[[], None]], sim: Any = None) -> dict[str, Any]:
     """Trade until ``duration_s`` passes or ``stop`` is cancelled (a signal), then shut the
-    maker down in order and return its summary."""
+    maker down in order and return its summary. The maker's :meth:`Maker.abort_shutdown` is
+    added to ``aborts`` (a second signal calls it)."""
     async with open_maker(cfg, wallet=wallet, clock=clock, rng=rng,
                           base_url=base_url) as maker, trio.open_nursery() as ui:
+        aborts.append(maker.abort_shutdown)
         ui.start_soon(_display, maker, base_url, tty)
         if cfg.metrics.port:
             ui.start_soon(_metrics, maker, cfg.metrics.port)
@@ -218,10 +221,11 @@ async def _metrics(maker: Maker, port: int) -> None:
             await trio.sleep(0.5)
 
 
-async def _signals(stop: trio.CancelScope, hard: trio.CancelScope) -> None:
+async def _signals(stop: trio.CancelScope, hard: trio.CancelScope,
+                   aborts: list[Callable[[], None]]) -> None:
     """The first SIGINT/SIGTERM cancels ``stop`` (an orderly shutdown: every order cancelled,
-    the summary written); a second one cancels ``hard`` (everything, at once — also a start-up
-    that hangs)."""
+    the summary written); a second one calls ``aborts`` (the maker's shielded shutdown gives
+    up) and cancels ``hard`` (everything, at once — also a start-up that hangs)."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             name = signal.Signals(signum).name
@@ -232,6 +236,8 @@ async def _signals(stop: trio.CancelScope, hard: trio.CancelScope) -> None:
             else:
                 log.warning("received %s again: stopping now, without waiting for the "
                             "orderly shutdown", name)
+                for abort in aborts:
+                    abort()
                 hard.cancel()
                 return
 
@@ -285,6 +291,11 @@ def run_command(config_path: str | None, network: str | None, duration_s: float 
         sys.exit(2)
     except HlmakerError as exc:
         click.echo(f"hlmaker: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    if not summary:  # a second signal: stopped at once
+        click.echo("hlmaker: stopped at once on a second signal; no summary, and orders may "
+                   "still rest on the exchange (the dead-man lease cancels them if armed)",
+                   err=True)
         sys.exit(1)
     click.echo(_summary_line(summary))
 

@@ -105,3 +105,32 @@ def test_a_busy_metrics_port_is_a_config_error_before_trading(tmp_path: Path) ->
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "metrics.port" in lines[0] and str(port) in lines[0], lines
+
+
+def test_a_second_sigint_stops_at_once_without_a_summary(tmp_path: Path) -> None:
+    out = tmp_path / "summary.json"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("HLMAKER_PRIVATE_KEY", None)
+    # A long shutdown timeout: only the abort can make this quick.
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text("[supervisor]\nshutdown_timeout_s = 60\n")
+    proc = subprocess.Popen([sys.executable, "-m", "hlmaker", "run", "--config", str(cfg),
+                             "--summary-json", str(out)],
+                            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "sync exchange_open=" in line and "exchange_open=0 " not in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        for line in proc.stderr:
+            if "shutting down" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err[-2000:]
+    assert "stopped at once" in err and not out.exists()
