@@ -155,12 +155,15 @@ class OutcomesMixin(_Base):
         if order is None and msg.oid is not None:
             cloid = self.oid_to_cloid.get(msg.oid)
             order = self.orders.get(cloid) if cloid else None
-        if order is not None and msg.oid in self.orphans and (
-                order.state.is_terminal or order.oid != msg.oid):
-            # An orphan listed under one of our cloids (an oid we finalized, or another leg):
-            # its outcome belongs to the orphan, never to our order.
+        found = order
+        if (order is not None and msg.oid is not None and order.inflight != msg.request_id
+                and (order.state.is_terminal or order.oid != msg.oid)):
+            # Not our request for this order (an orphan cancel never sets ``inflight``): an
+            # orphan listed under one of our cloids — an oid we finalized, or another leg. Its
+            # outcome belongs to the orphan (if a sweep has not dropped it already), never to
+            # our order.
             order = None
-        self._settle(msg.request_id, order)
+        self._settle(msg.request_id, found)
         if order is None:
             orphan = self.orphans.get(msg.oid) if msg.oid is not None else None
             if orphan is not None:
@@ -201,5 +204,12 @@ class OutcomesMixin(_Base):
                     self.counters.unknown_opened += 1
                     order.unknown_since = now_ms
                     order.unknown_kind = msg.kind
-        self.requests.pop(msg.request_id, None)
+        req = self.requests.get(msg.request_id)
+        if req is not None and not any(
+                (o := self.orders.get(c)) is not None and o.inflight == msg.request_id
+                for c in req.cloids):
+            # Forget the request unless other parts of it (the executor sends a command over
+            # 200 orders, or cancels by oid and by cloid, as separate actions) still await
+            # their outcomes: the watchdog must still see those.
+            del self.requests[msg.request_id]
         return self.ask_reconcile("unknown_outcome")

@@ -13,6 +13,7 @@ from hlmaker.messages import (
     CancelOrder,
     CancelOrders,
     FeedConnected,
+    Level,
     ModifyOrder,
     ModifyOrders,
     ModifyResting,
@@ -23,6 +24,7 @@ from hlmaker.messages import (
     PlaceOrder,
     PlaceOrders,
     RequestUnknown,
+    TargetLadder,
 )
 from hlmaker.orders import BookConfig
 
@@ -461,3 +463,50 @@ async def test_an_orphan_cancel_carrying_our_cloid_finalizes_the_orphan(autojump
             assert rig.state(cloid) == "filled"
             assert rig.view.counters.orphans_cancelled == 1 and 7 not in rig.core.orphans
             assert rig.view.counters.illegal_transitions == illegal
+
+
+async def test_a_part_of_a_command_reported_unknown_keeps_the_rest_watched(
+        autojump_clock) -> None:
+    # The executor sends one command as several actions (over 200 orders; cancels by oid and
+    # by cloid): an unknown outcome for one part must not make the book forget the request,
+    # or an order of another part that never gets an outcome (the executor died) would stay
+    # pending forever instead of turning unknown at the watchdog.
+    ladder = TargetLadder(coin="BTC", bids=(Level(px=D(100), sz=D(1)), Level(px=D(99), sz=D(1))))
+    with trio.fail_after(60):
+        async with book_rig() as rig:
+            await rig.send(ladder)
+            cmd = await rig.command()
+            assert isinstance(cmd, PlaceOrders) and len(cmd.orders) == 2
+            first, second = (o.cloid for o in cmd.orders)
+            await rig.send(RequestUnknown(request_id=cmd.request_id, kind="place",
+                                          cloids=(first,), expires_after_ms=cmd.expires_after_ms,
+                                          reason="timeout"))
+            assert rig.state(first) == "unknown" and rig.state(second) == "pending_new"
+            await trio.sleep((cmd.expires_after_ms - rig.now()) / 1000 + 6)
+            assert rig.state(second) == "unknown"
+
+
+async def test_an_orphan_cancel_answered_after_a_sweep_dropped_the_orphan(autojump_clock) -> None:
+    # Same as above, but a sweep taken after the cancel landed no longer lists the orphan (so
+    # the book forgot it) before the CancelOk arrives: still nothing happens to our order.
+    with trio.fail_after(30):
+        async with book_rig(BookConfig(coins=("BTC",), orphan_grace_ms=0)) as rig:
+            cmd, cloid = await place(rig)
+            size = str(cmd.orders[0].sz)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(as_fills(fill(7, 1, size, cloid=cloid)))
+            await trio.sleep(5)
+            rows = (open_row(7, cloid=cloid),)
+            await rig.send(snapshot(rig.now(), rows, positions={"BTC": size}))
+            await trio.sleep(1)
+            await rig.send(snapshot(rig.now(), rows, positions={"BTC": size}))
+            cancel = await rig.command()
+            assert isinstance(cancel, CancelOrders)
+            await trio.sleep(1)
+            await rig.send(snapshot(rig.now(), (), positions={"BTC": size}))
+            assert 7 not in rig.core.orphans
+            illegal = rig.view.counters.illegal_transitions
+            await rig.send(CancelOk(request_id=cancel.request_id, cloid=cloid, oid=7))
+            assert rig.state(cloid) == "filled"
+            assert rig.view.counters.illegal_transitions == illegal
+            assert rig.view.is_synced
