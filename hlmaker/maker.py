@@ -319,8 +319,8 @@ async def open_maker(
         ConfigError: invalid strategy configuration, or a coin the exchange does not list.
         VenueError: the exchange could not be reached at start-up (``meta``).
         SupervisorGaveUp: an actor crashed too often (after the shielded cancel-all: through
-            the book, or — when the book or the executor is the one that failed — straight
-            through the venue for every order the exchange lists).
+            the book, or — when the book, the executor or the reconciler is the one that
+            failed — straight through the venue for every order the exchange lists).
     """
     clock = clock or WallClock(int(time.time() * 1000))
     rng = rng or random.Random()
@@ -334,7 +334,7 @@ async def open_maker(
         if unknown:
             raise ConfigError("strategy.coins", f"{', '.join(unknown)} not listed by the "
                               f"exchange at {url}; use its coin names (e.g. BTC, ETH, "
-                              "@107 for a spot pair, dex:COIN for a builder dex)")
+                              "or @107 for a spot pair)")
         markets = {c: MarketInfo(coin=c, sz_decimals=assets.sz_decimals(c),
                                  is_spot=assets.is_spot(assets.asset(c))) for c in coins}
         book_cfg = config.book if config.book.coins is not None else attrs.evolve(
@@ -365,21 +365,28 @@ async def open_maker(
                       assets=assets, markets=markets, mids=mids)
 
         async def cancel_all_before_giving_up(error: SupervisorGaveUp) -> None:
-            if error.actor not in ("book", "executor"):
-                await maker.shutdown()  # the book and the executor still run: cancel-all works
+            if error.actor not in ("book", "executor", "reconciler"):
+                await maker.shutdown()  # book, executor, reconciler run: the cancel-all works
                 return
-            # The book or the executor is the one that failed: cancel what the exchange lists
-            # straight through the venue, re-reading until nothing of ours rests (bounded).
-            sup.stop("quoter")
-            sup.stop("dead_man")
+            # One of the actors the book's cancel-all needs failed: cancel what the exchange
+            # lists straight through the venue. The executor is stopped first; a placement it
+            # had sent may still land until its expiresAfter, so "nothing rests" counts only
+            # from a read taken after that.
+            for name in ("quoter", "dead_man", "executor"):
+                sup.stop(name)
             started, confirmed = trio.current_time(), False
+            quiet_from_ms = clock.now_ms() + book_cfg.action_ttl_ms
             with trio.move_on_after(config.supervisor.shutdown_timeout_s):
-                for _ in range(5):
+                while True:
                     try:
+                        read_ms = clock.now_ms()
                         left = await rest.frontend_open_orders(wallet.query_address)
                         if not left:
-                            confirmed = True
-                            break
+                            if read_ms >= quiet_from_ms:
+                                confirmed = True
+                                break
+                            await trio.sleep(0.5)
+                            continue
                         done = await cancel_directly(left, deps)
                     except VenueError as exc:
                         log.error("direct cancel-all failed: %s", exc)
@@ -387,7 +394,7 @@ async def open_maker(
                         continue
                     log.warning("direct cancel-all (the %s failed): %d of %d cancelled",
                                 error.actor, done, len(left))
-            maker.shutdown_report = {  # the book is gone: this is the shutdown
+            maker.shutdown_report = {  # the book cannot do it: this is the shutdown
                 "confirmed_no_open_orders": confirmed,
                 "shutdown_s": round(trio.current_time() - started, 3),
                 "direct": True,

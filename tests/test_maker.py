@@ -235,8 +235,9 @@ async def test_giving_up_on_the_executor_cancels_every_order_through_the_venue(
 
     monkeypatch.setattr(maker_module, "run_executor", crashing_executor)
     wallet = Wallet(sim_key(26))
-    cfg = make_config(supervisor={"max_restarts": 0, "shutdown_timeout_s": 5.0},
-                      dead_man={"enabled": False})
+    cfg = make_config(supervisor={"max_restarts": 0, "shutdown_timeout_s": 8.0},
+                      dead_man={"enabled": False}, book={"action_ttl_ms": 3000},
+                      executor={"request_timeout_s": 2.0})
     maker: Maker | None = None
     with trio.fail_after(25):
         async with simulator() as sim:
@@ -254,6 +255,8 @@ async def test_giving_up_on_the_executor_cancels_every_order_through_the_venue(
     assert left == []
     assert maker.shutdown_report["direct"] is True
     assert maker.shutdown_report["confirmed_no_open_orders"] is True
+    # "nothing rests" only counts once a placement sent before could no longer land
+    assert maker.shutdown_report["shutdown_s"] >= 3.0
 
 
 async def test_a_coin_the_exchange_does_not_list_is_a_config_error() -> None:

@@ -58,8 +58,9 @@ async def run_book(
         tick_interval_s: how often :meth:`OrderBookCore.tick` runs when the inbox is quiet.
         on_batch: called after each batch of inbox messages with ``(messages, seconds)``:
             how many were applied and how long (trio clock) the book took from taking the
-            first of them to having sent every resulting command — the book's own latency,
-            on top of the time the messages waited in the inbox.
+            first of them to having sent every resulting command (including a due
+            :meth:`~OrderBookCore.tick`) — the book's own latency, on top of the time the
+            messages waited in the inbox.
     """
     if commands._state.max_buffer_size != math.inf:  # type: ignore[attr-defined]
         raise ValueError("the book's command channel must be unbounded (it is part of a cycle)")

@@ -27,13 +27,14 @@ import logging
 import math
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import trio
 
 from hlmaker.clock import Clock
 from hlmaker.hyperliquid.codec import parse_entry_prices, parse_positions
-from hlmaker.hyperliquid.errors import VenueError
+from hlmaker.hyperliquid.errors import CodecError, VenueError
 from hlmaker.hyperliquid.rest import RestClient
 from hlmaker.messages import (
     Fill,
@@ -168,7 +169,16 @@ async def sweep(rest: RestClient, user: str, clock: Clock,
         requested_at_ms=requested, taken_at_ms=clock.now_ms(), open_orders=open_orders,
         positions=positions, positions_time_ms=positions_time, fills=fills,
         order_statuses=tuple(statuses), fills_complete=complete, fills_since_ms=req.since_ms,
-        entry_px=parse_entry_prices(state))
+        entry_px=_entry_prices(state))
+
+
+def _entry_prices(state: Any) -> dict[str, Decimal]:
+    """Best effort: entry prices are for display, so an unreadable one never fails a sweep."""
+    try:
+        return parse_entry_prices(state)
+    except CodecError as exc:
+        log.warning("reconcile: entry prices unreadable (%s); unrealized PnL unknown", exc)
+        return {}
 
 
 async def _fills(rest: RestClient, user: str,

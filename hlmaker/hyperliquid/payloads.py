@@ -108,8 +108,9 @@ def parse_entry_prices(state: Any) -> dict[str, Decimal]:
     for entry in f.arr(f.get(s, "assetPositions", "clearinghouseState"), "assetPositions"):
         position = f.obj(f.get(f.obj(entry, "assetPosition"), "position", "assetPosition"),
                          "position")
-        if position.get("entryPx") is not None:
-            out[f.text(position, "coin", "position")] = f.dec(position, "entryPx", "position")
+        entry = f.opt_dec(position, "entryPx", "position")
+        if entry is not None:
+            out[f.text(position, "coin", "position")] = entry
     return out
 
 

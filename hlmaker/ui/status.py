@@ -38,7 +38,7 @@ class Status:
     * ``pnl`` — realized PnL net of fees (Σ ``closedPnl`` − Σ ``fee``), quote currency, since
       the process started (across book restarts, like ``fills_total``);
     * ``upnl`` — unrealized PnL, quote currency: the last sweep's positions at the exchange's
-      entry prices, marked to the mids (:func:`hlmaker.ui.bridge.unrealized_pnl`);
+      entry prices, marked to the mids (:func:`hlmaker.pnl.unrealized_pnl`);
     * ``fills_total`` — fills since the process started (across book restarts);
     * ``events_per_s`` — event rate by kind (``l2Book``, ``fills``, ``orderUpdates``…);
     * ``restarts`` — restarts per actor; ``actors`` — actor → ``"running"``/``"restarting"``…;

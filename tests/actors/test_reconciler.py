@@ -52,7 +52,8 @@ def standard(venue: FakeVenue) -> FakeVenue:
         "frontendOpenOrders": [open_row(11, cloid(1)), open_row(12, None)],
         "clearinghouseState": {"assetPositions": [
             {"type": "oneWay", "position": {"coin": "BTC", "szi": "-0.25", "entryPx": "61000.5"}},
-            {"type": "oneWay", "position": {"coin": "ETH", "szi": "0.5", "entryPx": None}}],
+            {"type": "oneWay", "position": {"coin": "ETH", "szi": "0.5", "entryPx": None}},
+            {"type": "oneWay", "position": {"coin": "SOL", "szi": "0"}}],
             "time": EPOCH + 3},
         "userFills": [fill_row(1, EPOCH - 100)],
         "userFillsByTime": lambda body: [fill_row(2, EPOCH - 50), fill_row(3, EPOCH - 40)],
@@ -110,7 +111,7 @@ async def test_one_sweep_sends_one_snapshot_with_everything(
             status = rig.status.value
     assert snap.requested_at_ms == EPOCH and snap.taken_at_ms >= EPOCH
     assert [(o.oid, o.cloid) for o in snap.open_orders] == [(11, cloid(1)), (12, None)]
-    assert snap.positions == {"BTC": D("-0.25"), "ETH": D("0.5")}
+    assert snap.positions == {"BTC": D("-0.25"), "ETH": D("0.5"), "SOL": D(0)}
     assert snap.entry_px == {"BTC": D("61000.5")}  # a null entryPx is left out
     assert snap.positions_time_ms == EPOCH + 3
     assert [(f.tid, f.time_ms) for f in snap.fills] == [(2, EPOCH - 50), (3, EPOCH - 40)]
@@ -290,3 +291,17 @@ async def test_closing_the_request_channel_ends_the_actor(
             await book_r.receive()  # the first (timer) sweep
             await req_s.aclose()
             # the nursery exits on its own: the actor returned
+
+
+async def test_an_unreadable_entry_price_never_fails_the_sweep(
+        venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
+    standard(venue)
+    venue.info["clearinghouseState"] = {"assetPositions": [
+        {"type": "oneWay", "position": {"coin": "BTC", "szi": "-0.25", "entryPx": "n/a"}}],
+        "time": EPOCH + 3}
+    with trio.fail_after(10):
+        async with reconciler_rig(venue, first=ReconcileRequest(reason="timer",
+                                                                 since_ms=None)) as rig:
+            snap = await rig.book.receive()
+    assert snap.positions == {"BTC": D("-0.25")} and snap.entry_px == {}
+    assert rig.status.value.failures == 0
