@@ -155,15 +155,10 @@ class OutcomesMixin(_Base):
         if order is None and msg.oid is not None:
             cloid = self.oid_to_cloid.get(msg.oid)
             order = self.orders.get(cloid) if cloid else None
-        found = order
-        if (order is not None and msg.oid is not None and order.inflight != msg.request_id
-                and (order.state.is_terminal or order.oid != msg.oid)):
-            # Not our request for this order (an orphan cancel never sets ``inflight``): an
-            # orphan listed under one of our cloids — an oid we finalized, or another leg. Its
-            # outcome belongs to the orphan (if a sweep has not dropped it already), never to
-            # our order.
-            order = None
-        self._settle(msg.request_id, found)
+        # Routed by cloid first: an oid the exchange lists under one of our cloids is our own
+        # order (a replacement leg whose modify ack is late, F13), even when a sweep flagged
+        # it as an orphan and cancelled it — its CancelOk finalizes our order.
+        self._settle(msg.request_id, order)
         if order is None:
             orphan = self.orphans.get(msg.oid) if msg.oid is not None else None
             if orphan is not None:

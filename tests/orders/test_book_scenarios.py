@@ -439,32 +439,6 @@ async def test_a_backlog_is_applied_in_bounded_batches_each_reported(autojump_cl
     assert all(s >= 0 for _, s in batches)
 
 
-async def test_an_orphan_cancel_carrying_our_cloid_finalizes_the_orphan(autojump_clock) -> None:
-    # The exchange lists an oid we finalized (filled here), under our cloid: after the grace it
-    # is cancelled as an orphan, and its CancelOk (which carries the cloid) must finalize the
-    # orphan — not be applied to our filled order.
-    with trio.fail_after(30):
-        async with book_rig(BookConfig(coins=("BTC",), orphan_grace_ms=0)) as rig:
-            cmd, cloid = await place(rig)
-            size = str(cmd.orders[0].sz)
-            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
-            await rig.send(as_fills(fill(7, 1, size, cloid=cloid)))
-            assert rig.state(cloid) == "filled"
-            await trio.sleep(5)  # past the protection window
-            rows = (open_row(7, cloid=cloid),)
-            await rig.send(snapshot(rig.now(), rows, positions={"BTC": size}))
-            await trio.sleep(1)
-            await rig.send(snapshot(rig.now(), rows, positions={"BTC": size}))
-            cancel = await rig.command()
-            assert isinstance(cancel, CancelOrders)
-            assert [(c.oid, c.cloid) for c in cancel.cancels] == [(7, cloid)]
-            illegal = rig.view.counters.illegal_transitions
-            await rig.send(CancelOk(request_id=cancel.request_id, cloid=cloid, oid=7))
-            assert rig.state(cloid) == "filled"
-            assert rig.view.counters.orphans_cancelled == 1 and 7 not in rig.core.orphans
-            assert rig.view.counters.illegal_transitions == illegal
-
-
 async def test_a_part_of_a_command_reported_unknown_keeps_the_rest_watched(
         autojump_clock) -> None:
     # The executor sends one command as several actions (over 200 orders; cancels by oid and
@@ -487,8 +461,9 @@ async def test_a_part_of_a_command_reported_unknown_keeps_the_rest_watched(
 
 
 async def test_an_orphan_cancel_answered_after_a_sweep_dropped_the_orphan(autojump_clock) -> None:
-    # Same as above, but a sweep taken after the cancel landed no longer lists the orphan (so
-    # the book forgot it) before the CancelOk arrives: still nothing happens to our order.
+    # The exchange lists an oid we finalized (filled here) under our cloid; it is cancelled as
+    # an orphan, a sweep taken after the cancel landed no longer lists it (so the book forgot
+    # it) before the CancelOk arrives: nothing happens to our filled order.
     with trio.fail_after(30):
         async with book_rig(BookConfig(coins=("BTC",), orphan_grace_ms=0)) as rig:
             cmd, cloid = await place(rig)
