@@ -19,6 +19,22 @@ def _run(args: list[str], tmp_path: Path, timeout: float = 120) -> subprocess.Co
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+def _start(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
+    """``hlmaker run ARGS`` in the background, returning once it reported a status line with
+    orders resting (the bot is up and quoting)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("HLMAKER_PRIVATE_KEY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "hlmaker", "run", *args], cwd=tmp_path,
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "sync exchange_open=" in line and "exchange_open=0 " not in line:
+            return proc
+    proc.kill()
+    raise AssertionError("the bot never reported a status line")
+
+
 def test_run_on_simulator_with_default_faults(tmp_path: Path) -> None:
     out = tmp_path / "summary.json"
     proc = _run(["run", "--duration", "20", "--faults", "default", "--summary-json", str(out)],
@@ -70,18 +86,8 @@ def test_key_file_contents_never_printed(tmp_path: Path) -> None:
 
 def test_sigint_shuts_down_in_order_and_still_writes_the_summary(tmp_path: Path) -> None:
     out = tmp_path / "summary.json"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("HLMAKER_PRIVATE_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "hlmaker", "run", "--summary-json", str(out)],
-                            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _start(["--summary-json", str(out)], tmp_path)
     try:
-        assert proc.stderr is not None
-        for line in proc.stderr:  # the periodic status line: the bot is up and quoting
-            if "sync exchange_open=" in line and "exchange_open=0 " not in line:
-                break
-        else:
-            raise AssertionError("the bot never reported a status line")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -109,20 +115,12 @@ def test_a_busy_metrics_port_is_a_config_error_before_trading(tmp_path: Path) ->
 
 def test_a_second_sigint_stops_at_once_without_a_summary(tmp_path: Path) -> None:
     out = tmp_path / "summary.json"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("HLMAKER_PRIVATE_KEY", None)
     # A long shutdown timeout: only the abort can make this quick.
     cfg = tmp_path / "slow.toml"
     cfg.write_text("[supervisor]\nshutdown_timeout_s = 60\n")
-    proc = subprocess.Popen([sys.executable, "-m", "hlmaker", "run", "--config", str(cfg),
-                             "--summary-json", str(out)],
-                            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _start(["--config", str(cfg), "--summary-json", str(out)], tmp_path)
     try:
         assert proc.stderr is not None
-        for line in proc.stderr:
-            if "sync exchange_open=" in line and "exchange_open=0 " not in line:
-                break
         proc.send_signal(signal.SIGINT)
         for line in proc.stderr:
             if "shutting down" in line:
