@@ -1,7 +1,7 @@
 """Routing a :class:`~hlmaker.sim.service.WsSession`'s pushes to its transport connection.
 
 Both transports of the simulated exchange — the socket server (:mod:`hlmaker.sim.server`) and
-the deterministic in-memory one (:mod:`hlmaker.simulation.exchange`) — need the same thing: the
+the deterministic in-memory one (:mod:`hlmaker.chaos.exchange`) — need the same thing: the
 service calls ``on_push(session)`` whenever a session has pushes ready, and the transport queues
 them on that session's connection, *unless* it is running an action, in which case the pushes
 the action produced are held back (``captured``) so the transport decides their order relative

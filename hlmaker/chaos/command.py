@@ -21,9 +21,9 @@ from pathlib import Path
 
 import click
 
-from hlmaker.simulation.campaign import reproduce_command, run_campaign
-from hlmaker.simulation.faults import FAULT_IDS
-from hlmaker.simulation.runner import SeedResult
+from hlmaker.chaos.campaign import reproduce_command, run_campaign
+from hlmaker.chaos.plan import FAULT_IDS
+from hlmaker.chaos.runner import SeedResult
 
 
 def parse_faults(text: str) -> tuple[str, ...] | None:
@@ -76,7 +76,7 @@ def _describe_seed(r: SeedResult, minutes: float, faults: tuple[str, ...] | None
 
 
 def _run_scenarios(which: str, json_path: str | None) -> int:
-    from hlmaker.simulation.scenarios import SCENARIOS, run_scenario
+    from hlmaker.chaos.scenarios import SCENARIOS, run_scenario
 
     names = list(SCENARIOS) if which.lower() == "all" else [
         f.strip().upper() for f in which.split(",") if f.strip()]

@@ -18,8 +18,8 @@ from contextlib import AbstractAsyncContextManager
 
 import httpx
 
+from hlmaker.chaos.exchange import SimExchange
 from hlmaker.hyperliquid.ws import Connector, WsConnection
-from hlmaker.simulation.exchange import SimExchange
 
 DEFAULT_READ_TIMEOUT_S = 10.0
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from hlmaker.simulation.runner import run_seed
-from tests.simulation.test_campaign import CI_SEEDS, CI_SIM_MINUTES
+from hlmaker.chaos.runner import run_seed
+from tests.chaos.test_campaign import CI_SEEDS, CI_SIM_MINUTES
 
 REGRESSIONS: list[tuple[int, float, str]] = [
     (18, 2, "WS post answered with an error (a 5xx after the action landed) was taken as a "

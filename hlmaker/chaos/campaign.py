@@ -30,8 +30,8 @@ from typing import Any
 
 import trio
 
-from hlmaker.simulation.faults import FAULT_IDS
-from hlmaker.simulation.runner import SeedResult, run_seed
+from hlmaker.chaos.plan import FAULT_IDS
+from hlmaker.chaos.runner import SeedResult, run_seed
 
 INVARIANTS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "L1", "L2", "MEM", "RUN")
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hlmaker.chaos.harness import RunResult, RunSpec, simulate
+from hlmaker.chaos.plan import Event, FaultPlan, Rule
 from hlmaker.sim.faults import FaultProfile
-from hlmaker.simulation.faults import Event, FaultPlan, Rule
-from hlmaker.simulation.harness import RunResult, RunSpec, simulate
 
 Mark = Callable[[RunResult], tuple[bool, str]]
 W0, W1 = 10.0, 50.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hlmaker.simulation.scenarios import SCENARIOS, run_scenario
+from hlmaker.chaos.scenarios import SCENARIOS, run_scenario
 
 
 @pytest.mark.parametrize("fault", list(SCENARIOS))

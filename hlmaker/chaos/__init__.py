@@ -1,4 +1,4 @@
-"""Deterministic simulation of hlmaker: the real actors and supervisor against the simulator's
+"""``hlmaker chaos``: deterministic simulation of hlmaker: the real actors and supervisor against the simulator's
 engine, in one trio process, with one seed fixing every decision (reliability issue 6).
 
 Module map::
@@ -6,7 +6,7 @@ Module map::
     determinism  stream(seed, purpose) -> random.Random; seed_scheduler(seed) (trio's private
                  scheduler Random, with a canary: check_trio_internals()); TraceRecorder (a trio
                  Instrument hashing task steps and simulation events into a SHA-256 digest)
-    faults       FaultPlan(profile, interventions, rules, events, quiet_after_s); Rule; Event;
+    plan         FaultPlan(profile, interventions, rules, events, quiet_after_s); Rule; Event;
                  SimFaults (the simulator's FaultInjector + scripted rules + interventions);
                  CATALOGUE kind -> F1..F16
     exchange     SimExchange: SimService + SyntheticMarket + fault application (latency, lost
@@ -22,11 +22,11 @@ Module map::
     runner       run_seed(seed, sim_minutes, faults) -> SeedResult
     campaign     run_campaign(seeds, sim_minutes, faults, workers=…) -> CampaignReport
                  (.render(): the reliability.md report; .to_json())
-    cli          chaos_command: ``hlmaker chaos --seeds N --sim-minutes M [--faults …]``
+    command      chaos_command: ``hlmaker chaos --seeds N --sim-minutes M [--faults …]``
 
 Example::
 
-    from hlmaker.simulation.runner import run_seed
+    from hlmaker.chaos.runner import run_seed
     r = run_seed(7, sim_minutes=2)          # swarm faults drawn from seed 7
     assert not r.violations, r.violations   # reproduce: hlmaker chaos --seed 7 --sim-minutes 2
 """

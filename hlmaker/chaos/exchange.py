@@ -5,11 +5,11 @@
 (:mod:`hlmaker.sim.server`) does — latency with ``trio.sleep``, a response lost after the action
 landed, 429/5xx with or without effect, pushes flushed before the response, WebSocket pushes
 duplicated / reordered / dropped, disconnects that lose queued pushes, silent stalls — but over
-in-memory channels, with the decisions drawn by :class:`~hlmaker.simulation.faults.SimFaults`.
+in-memory channels, with the decisions drawn by :class:`~hlmaker.chaos.plan.SimFaults`.
 On top of the server's repertoire it applies the catalogue's action interventions (F8 address
 rate limit, F11, F12, F13, F14, F15) and the timeline events (F4, F5, F10, F14, F16).
 
-Transports (:mod:`hlmaker.simulation.transport`) call :meth:`SimExchange.http` and
+Transports (:mod:`hlmaker.chaos.transport`) call :meth:`SimExchange.http` and
 :meth:`SimExchange.connect`; every frame is JSON text produced by the service and parsed by the
 bot's real codec. An :class:`ExchangeObserver` sees every envelope (nonces, S7) and every action
 about to be applied (wrongful cancels, S5). Every request and push is recorded in the trace.
@@ -32,6 +32,17 @@ from typing import Any, Protocol
 import httpx
 import trio
 
+from hlmaker.chaos.determinism import TraceRecorder
+from hlmaker.chaos.interventions import (
+    PREVALIDATION_TEXT,
+    RATE_LIMIT_TEXT,
+    exchange_cancel,
+    fill_through,
+    liquidation_fill,
+    race_fill,
+    split_late_cancels,
+)
+from hlmaker.chaos.plan import SimFaults
 from hlmaker.clock import Clock
 from hlmaker.sim.effects import Effects
 from hlmaker.sim.engine import Engine, EngineConfig
@@ -41,17 +52,6 @@ from hlmaker.sim.pushes import PushRouter
 from hlmaker.sim.rules import DEFAULT_UNIVERSE
 from hlmaker.sim.service import ServiceConfig, SimService
 from hlmaker.sim.ws import Push, WsSession, dumps, post_error
-from hlmaker.simulation.determinism import TraceRecorder
-from hlmaker.simulation.faults import SimFaults
-from hlmaker.simulation.interventions import (
-    PREVALIDATION_TEXT,
-    RATE_LIMIT_TEXT,
-    exchange_cancel,
-    fill_through,
-    liquidation_fill,
-    race_fill,
-    split_late_cancels,
-)
 
 FAULT_TICK_S = 0.25
 TO_CLIENT_BUFFER = 10_000

@@ -9,15 +9,15 @@ import httpx
 import pytest
 import trio
 
+from hlmaker.chaos.determinism import TraceRecorder
+from hlmaker.chaos.exchange import SimExchange
+from hlmaker.chaos.plan import FaultPlan, Rule, SimFaults
+from hlmaker.chaos.transport import SimHttpTransport, sim_connector
 from hlmaker.clock import WallClock
 from hlmaker.hyperliquid.errors import RequestTimeout, TransportError
 from hlmaker.hyperliquid.rest import RestClient
 from hlmaker.hyperliquid.ws import WsClient
 from hlmaker.messages import AllMids, L2Book
-from hlmaker.simulation.determinism import TraceRecorder
-from hlmaker.simulation.exchange import SimExchange
-from hlmaker.simulation.faults import FaultPlan, Rule, SimFaults
-from hlmaker.simulation.transport import SimHttpTransport, sim_connector
 
 EPOCH = 1_700_000_000_000
 

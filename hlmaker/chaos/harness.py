@@ -39,18 +39,18 @@ from typing import Any
 import trio
 import trio.testing
 
+from hlmaker.chaos.crash import CrashInjector
+from hlmaker.chaos.determinism import TraceRecorder, seed_scheduler, stream
+from hlmaker.chaos.exchange import SimExchange
+from hlmaker.chaos.invariants import Bounds, CheckStats, InvariantChecker, Violation
+from hlmaker.chaos.plan import Event, FaultPlan, SimFaults
+from hlmaker.chaos.transport import SimHttpTransport, sim_connector
 from hlmaker.clock import Clock, WallClock
 from hlmaker.config import EndpointConfig, MakerConfig
 from hlmaker.hyperliquid.keys import PrivateKey, Wallet
 from hlmaker.sim.faults import FaultProfile
 from hlmaker.sim.market import MarketConfig
 from hlmaker.sim.service import ServiceConfig
-from hlmaker.simulation.crash import CrashInjector
-from hlmaker.simulation.determinism import TraceRecorder, seed_scheduler, stream
-from hlmaker.simulation.exchange import SimExchange
-from hlmaker.simulation.faults import Event, FaultPlan, SimFaults
-from hlmaker.simulation.invariants import Bounds, CheckStats, InvariantChecker, Violation
-from hlmaker.simulation.transport import SimHttpTransport, sim_connector
 
 EPOCH_MS = 1_700_000_000_000
 BASE_URL = "http://sim.invalid"

@@ -13,16 +13,16 @@ import trio._core._run as trio_run
 import trio.lowlevel
 import trio.testing
 
-from hlmaker.simulation.determinism import (
+from hlmaker.chaos.determinism import (
     TraceRecorder,
     check_trio_internals,
     scrub,
     seed_scheduler,
     stream,
 )
-from hlmaker.simulation.harness import RunSpec, simulate
-from hlmaker.simulation.runner import quiet_seconds
-from hlmaker.simulation.swarm import swarm_plan
+from hlmaker.chaos.harness import RunSpec, simulate
+from hlmaker.chaos.runner import quiet_seconds
+from hlmaker.chaos.swarm import swarm_plan
 
 DIGEST_SEEDS = range(1, 21)
 DIGEST_SIM_SECONDS = 20.0
@@ -30,7 +30,7 @@ DIGEST_SIM_SECONDS = 20.0
 
 def test_canary_trio_scheduler_internals_are_where_we_patch_them() -> None:
     """Fails loudly when a trio upgrade moves the scheduler's private hooks (pinned: trio 0.35
-    at the time of writing; see hlmaker.simulation.determinism)."""
+    at the time of writing; see hlmaker.chaos.determinism)."""
     check_trio_internals()
     assert isinstance(trio_run._r, random.Random)
     assert hasattr(trio_run, "_ALLOW_DETERMINISTIC_SCHEDULING")
@@ -107,8 +107,8 @@ def test_same_seed_same_digest_20_seeds_x_2_runs() -> None:
 def test_digest_does_not_depend_on_the_hash_seed() -> None:
     """Same seed in two fresh interpreters with different PYTHONHASHSEED: same digest (no
     set-of-strings or id() ordering leaks into the trace)."""
-    code = ("from hlmaker.simulation.harness import RunSpec, simulate;"
-            "from hlmaker.simulation.swarm import swarm_plan;"
+    code = ("from hlmaker.chaos.harness import RunSpec, simulate;"
+            "from hlmaker.chaos.swarm import swarm_plan;"
             "r = simulate(RunSpec(seed=3, sim_seconds=20.0, plan=swarm_plan(3, 20.0, 20.0),"
             " quiet_s=20.0)); print(r.digest)")
     out = []

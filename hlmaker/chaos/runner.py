@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hlmaker.simulation.faults import FAULT_IDS
-from hlmaker.simulation.harness import RunResult, RunSpec, simulate
-from hlmaker.simulation.swarm import swarm_plan
+from hlmaker.chaos.harness import RunResult, RunSpec, simulate
+from hlmaker.chaos.plan import FAULT_IDS
+from hlmaker.chaos.swarm import swarm_plan
 
 
 def quiet_seconds(sim_seconds: float) -> float:

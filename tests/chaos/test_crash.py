@@ -8,12 +8,12 @@ import os
 import trio
 import trio.testing
 
-from hlmaker.simulation.crash import CrashInjected, CrashInjector, stack_files
-from hlmaker.simulation.determinism import TraceRecorder, seed_scheduler, stream
-from hlmaker.simulation.faults import Event, FaultPlan
-from hlmaker.simulation.harness import RunSpec, simulate
-from hlmaker.simulation.scenarios import LATENCY
-from tests.simulation.toy_actor import run_toy
+from hlmaker.chaos.crash import CrashInjected, CrashInjector, stack_files
+from hlmaker.chaos.determinism import TraceRecorder, seed_scheduler, stream
+from hlmaker.chaos.harness import RunSpec, simulate
+from hlmaker.chaos.plan import Event, FaultPlan
+from hlmaker.chaos.scenarios import LATENCY
+from tests.chaos.toy_actor import run_toy
 
 HERE = os.path.basename(__file__)
 TOY = "toy_actor.py"

@@ -12,9 +12,9 @@ import json
 
 from click.testing import CliRunner
 
-from hlmaker.simulation.campaign import run_campaign
-from hlmaker.simulation.cli import chaos_command
-from hlmaker.simulation.faults import FAULT_IDS
+from hlmaker.chaos.campaign import run_campaign
+from hlmaker.chaos.command import chaos_command
+from hlmaker.chaos.plan import FAULT_IDS
 
 CI_SEEDS = range(1, 101)
 CI_SIM_MINUTES = 2.0

@@ -15,7 +15,7 @@
   the harness from JSON text and integers only, never from a set of strings or an ``id()``.
 
 Determinism also needs ``trio.testing.MockClock(autojump_threshold=0)`` (time advances only when
-every task is blocked) and no real I/O: the harness in :mod:`hlmaker.simulation.harness` provides
+every task is blocked) and no real I/O: the harness in :mod:`hlmaker.chaos.harness` provides
 both.
 """
 

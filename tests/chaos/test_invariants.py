@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hlmaker.chaos.invariants import Bounds, InvariantChecker
 from hlmaker.messages import Fill
 from hlmaker.orders import OrderBookCore
 from hlmaker.orders.states import OrderState
 from hlmaker.orders.tracked import TrackedOrder
 from hlmaker.sim.effects import OrderRequest
 from hlmaker.sim.engine import Engine
-from hlmaker.simulation.invariants import Bounds, InvariantChecker
 
 USER = "0x" + "ab" * 20
 TAKER = "0x" + "cd" * 20

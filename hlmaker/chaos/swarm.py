@@ -35,10 +35,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
+from hlmaker.chaos.crash import ACTORS
+from hlmaker.chaos.determinism import stream
+from hlmaker.chaos.plan import FAULT_IDS, Event, FaultPlan, Interventions
 from hlmaker.sim.faults import FaultProfile
-from hlmaker.simulation.crash import ACTORS
-from hlmaker.simulation.determinism import stream
-from hlmaker.simulation.faults import FAULT_IDS, Event, FaultPlan, Interventions
 
 F10_STATUSES = ("marginCanceled", "reduceOnlyCanceled", "scheduledCancel", "canceled")
 WARMUP_S = 5.0
