@@ -18,6 +18,7 @@ import logging
 import math
 from collections.abc import Callable
 
+import attrs
 import trio
 
 from hlmaker.clock import Clock
@@ -31,6 +32,39 @@ log = logging.getLogger("hlmaker.book")
 
 DRAIN_BATCH = 256
 """Messages applied between two view publications when the inbox is busy."""
+
+
+@attrs.frozen
+class BookChannels:
+    """The book's channels, opened by :func:`open_book_channels`: the original endpoints.
+
+    ``inbox_send``/``inbox_receive`` carry everything that concerns orders (bounded);
+    ``commands_*`` carry the book's commands to the executor and ``requests_*`` its reconcile
+    requests to the reconciler (both unbounded — see the module docstring).
+    """
+
+    inbox_send: trio.MemorySendChannel[object]
+    inbox_receive: trio.MemoryReceiveChannel[object]
+    commands_send: trio.MemorySendChannel[Command]
+    commands_receive: trio.MemoryReceiveChannel[Command]
+    requests_send: trio.MemorySendChannel[ReconcileRequest]
+    requests_receive: trio.MemoryReceiveChannel[ReconcileRequest]
+
+
+def open_book_channels(inbox_size: int) -> BookChannels:
+    """Open the book's inbox (``inbox_size`` messages, >= 1) and its two unbounded outbound
+    edges. Every place that runs a book opens them here, so the unbounded rule cannot be missed.
+
+    Raises:
+        ValueError: ``inbox_size`` < 1.
+    """
+    if inbox_size < 1:
+        raise ValueError(f"the book's inbox needs room for at least 1 message, got {inbox_size}")
+    inbox_s, inbox_r = trio.open_memory_channel[object](inbox_size)
+    cmd_s, cmd_r = trio.open_memory_channel[Command](math.inf)
+    req_s, req_r = trio.open_memory_channel[ReconcileRequest](math.inf)
+    return BookChannels(inbox_send=inbox_s, inbox_receive=inbox_r, commands_send=cmd_s,
+                        commands_receive=cmd_r, requests_send=req_s, requests_receive=req_r)
 
 
 async def run_book(
@@ -62,7 +96,7 @@ async def run_book(
             :meth:`~OrderBookCore.tick`) — the book's own latency, on top of the time the
             messages waited in the inbox.
     """
-    if commands._state.max_buffer_size != math.inf:  # type: ignore[attr-defined]
+    if commands.statistics().max_buffer_size != math.inf:
         raise ValueError("the book's command channel must be unbounded (it is part of a cycle)")
     views.publish(core.view(clock.now_ms()))
     if not core.synced_once:
