@@ -21,10 +21,11 @@ Latency of one event = *applied* − *sent*:
   text goes to hypercorn (so time spent in TCP backpressure counts; time waiting in the
   simulator's own per-connection queue does not — that is reported separately as
   ``inject→applied``).
-* *applied* (hlmaker): the instance's ``core.handle`` is wrapped; right after the real
-  ``handle`` returns for a ``Fills`` / ``OrderUpdates`` message, the core's state (position,
-  de-dup window, order state) reflects it, and ``perf_counter()`` is recorded for each fill
-  ``tid`` / update key in it. The wrapper costs one ``perf_counter`` and a dict store per event.
+* *applied* (hlmaker): the book's observer (:class:`Pipeline`, given to ``run_book`` at
+  construction) is called right after the core returns for a ``Fills`` / ``OrderUpdates``
+  message — the core's state (position, de-dup window, order state) reflects it — and records
+  ``perf_counter()`` for each fill ``tid`` / update key in it: one ``perf_counter`` and a dict
+  store per event.
 * *applied* (SDK): entry into the user callback (the SDK has no state to apply).
 
 Both ends use ``time.perf_counter()`` (CLOCK_MONOTONIC, process-wide), so stamps taken in the
@@ -60,10 +61,9 @@ inside the client (kernel socket buffer, then ``WsClient``'s buffer), so send→
 
 Also reported per run: process CPU time (all threads: simulator + client) per event, which is
 steadier than wall-clock rates on a shared machine; and, for hlmaker, the peak depth of the
-book's inbox and of ``WsClient``'s decoded-frame buffer (sampled every 5 ms; the client is found
-through a registering wrapper around ``WsClient.__init__`` installed by this script — diagnostics
-only, behaviour unchanged). That buffer is where a backlog builds when the socket always has
-data: a burst of more than ~2 × its 10,000 frames makes ``WsClient`` fail with
+book's inbox and of ``WsClient``'s decoded-frame buffer (sampled every 5 ms through the gauge the
+feed hands its observer, ``feed_connected``). That buffer is where a backlog builds when the
+socket always has data: a burst of more than ~2 × its 10,000 frames makes ``WsClient`` fail with
 ``ConsumerOverflow`` and the feed reconnect (``--rates max --max-events 30000 --skip inrun,sdk``
 shows it), so the default ``max`` run stays at 15,000 events.
 
@@ -83,7 +83,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
@@ -91,23 +91,22 @@ from typing import Any
 
 import trio
 
-from hlmaker.actors.book import run_book
+from hlmaker.actors.book import open_book_channels, run_book
 from hlmaker.actors.feed import FeedStats, run_feed
 from hlmaker.actors.latest import Latest
 from hlmaker.clock import WallClock
-from hlmaker.hyperliquid.ws import WsClient
+from hlmaker.hyperliquid.ws import ws_url
 from hlmaker.maker import INBOX_SIZE, MARKET_SIZE
 from hlmaker.messages import (
     BookView,
-    Command,
     Fills,
     OrderResting,
     OrderUpdates,
     PlaceOrder,
     PlaceOrders,
-    ReconcileRequest,
     ReconcileSnapshot,
 )
+from hlmaker.observer import Observer
 from hlmaker.orders import BookConfig, OrderBookCore
 from hlmaker.sim.server import Simulator, open_simulator
 from hlmaker.sim.thread import SimulatorThread
@@ -223,6 +222,8 @@ class SimTap:
         self.sim = sim
         self.threaded = threaded  # alone in its thread: its CPU time can be told apart
         self.probe: Probe | None = None
+        # TODO(branch sim): stamp through the simulator's public frame callback once it has
+        # one; until then this wraps the instance's ``_websocket`` (the one remaining patch).
         inner = sim._websocket
 
         async def websocket(scope: Any, receive: Any, send: Any) -> None:
@@ -325,21 +326,13 @@ def plan(rates: list[float | None], seconds: float,
 
 # ---- hlmaker: book + feed wired as in hlmaker.maker ---------------------------------------------
 
-_WS_CLIENTS: list[WsClient] = []
-_ws_client_init = WsClient.__init__
+class Pipeline(Observer):
+    """hlmaker's feed and book actors with the benchmark standing in for executor/reconciler.
 
-
-def _register_ws_client(self: WsClient, *args: Any, **kwargs: Any) -> None:
-    """Diagnostics only: remember each WsClient so its frame buffer depth can be sampled."""
-    _ws_client_init(self, *args, **kwargs)
-    _WS_CLIENTS.append(self)
-
-
-WsClient.__init__ = _register_ws_client  # type: ignore[method-assign]
-
-
-class Pipeline:
-    """hlmaker's feed and book actors with the benchmark standing in for executor/reconciler."""
+    It is also their :class:`~hlmaker.observer.Observer`: ``core_step`` stamps *applied* right
+    after the core returns for a ``Fills`` / ``OrderUpdates`` message (one ``perf_counter`` and a
+    dict store per event), and ``feed_connected`` hands over the gauge of the feed session's
+    decoded-frame buffer (sampled for ``max_ws_buffer``)."""
 
     def __init__(self, user: str) -> None:
         self.user = user
@@ -350,24 +343,23 @@ class Pipeline:
         self.orders: list[tuple[int, str, str, Decimal]] = []
         self.stray_actions = 0
         self.inbox: trio.MemorySendChannel[object] | None = None
-        inner = self.core.handle
+        self.ws_buffered: Callable[[], int] = lambda: 0
 
-        def handle(msg: object, now_ms: int) -> list[Any]:
-            actions = inner(msg, now_ms)
-            probe = self.probe
-            if probe is not None:
-                kind = type(msg)
-                if kind is Fills:
-                    t = time.perf_counter()
-                    for f in msg.fills:  # type: ignore[attr-defined]
-                        probe.mark(f.tid, t)
-                elif kind is OrderUpdates:
-                    t = time.perf_counter()
-                    for u in msg.updates:  # type: ignore[attr-defined]
-                        probe.mark(u.status_timestamp_ms - EPOCH_MS, t)
-            return actions
+    def core_step(self, msg: object | None, now_ms: int, actions: Sequence[object]) -> None:
+        probe = self.probe
+        if probe is not None:
+            kind = type(msg)
+            if kind is Fills:
+                t = time.perf_counter()
+                for f in msg.fills:  # type: ignore[union-attr]
+                    probe.mark(f.tid, t)
+            elif kind is OrderUpdates:
+                t = time.perf_counter()
+                for u in msg.updates:  # type: ignore[union-attr]
+                    probe.mark(u.status_timestamp_ms - EPOCH_MS, t)
 
-        self.core.handle = handle  # type: ignore[method-assign]
+    def feed_connected(self, reconnect: bool, buffered: Callable[[], int]) -> None:
+        self.ws_buffered = buffered
 
     def check(self, stream: Stream) -> dict[str, Any]:
         c = self.core.counters
@@ -382,17 +374,17 @@ class Pipeline:
 
 
 @asynccontextmanager
-async def open_pipeline(ws_url: str, user: str):  # type: ignore[no-untyped-def]
+async def open_pipeline(url: str, user: str):  # type: ignore[no-untyped-def]
     p = Pipeline(user)
-    inbox_s, inbox_r = trio.open_memory_channel[object](INBOX_SIZE)
-    cmd_s, cmd_r = trio.open_memory_channel[Command](math.inf)
-    req_s, req_r = trio.open_memory_channel[ReconcileRequest](math.inf)
+    ch = open_book_channels(INBOX_SIZE)
+    inbox_s, cmd_r, req_r = ch.inbox_send, ch.commands_receive, ch.requests_receive
     mkt_s, mkt_r = trio.open_memory_channel[object](MARKET_SIZE)
     views: Latest[BookView] = Latest(p.core.view(p.clock.now_ms()))
     p.inbox = inbox_s
     async with trio.open_nursery() as nursery:
         await nursery.start(lambda task_status: run_book(  # type: ignore[misc]
-            inbox_r, cmd_s, req_s, views, core=p.core, clock=p.clock, task_status=task_status))
+            ch.inbox_receive, ch.commands_send, ch.requests_send, views, core=p.core,
+            clock=p.clock, observer=p, task_status=task_status))
         # Stand in for the reconciler (startup sweep: flat, nothing open) and the executor.
         with trio.fail_after(5):
             await req_r.receive()
@@ -423,9 +415,9 @@ async def open_pipeline(ws_url: str, user: str):  # type: ignore[no-untyped-def]
         nursery.start_soon(drain, cmd_r, True)
         nursery.start_soon(drain, req_r, True)
         nursery.start_soon(drain, mkt_r, False)  # the quoter's place: take market data
-        await nursery.start(partial(run_feed, inbox_s.clone(), mkt_s, connector=ws_url, user=user,
+        await nursery.start(partial(run_feed, inbox_s.clone(), mkt_s, connector=url, user=user,
                                     coins=(COIN,), clock=p.clock, rng=random.Random(2),
-                                    stats=p.feed_stats))
+                                    stats=p.feed_stats, observer=p))
         with trio.fail_after(10):
             while not (p.feed_stats.connected and p.core.feed_up):  # noqa: ASYNC110
                 await trio.sleep(0.01)
@@ -444,15 +436,14 @@ async def run_hlmaker(pipe: Pipeline, label: str, runs: list[tuple[float | None,
         done = trio.Event()
         probe = Probe(stream.next_batch(n), done.set)
         pipe.probe = probe
-        client = _WS_CLIENTS[-1]
+        ws_buffered = pipe.ws_buffered
         depth = probe.depth = {"inbox": 0, "ws_buffer": 0}
         await start_injection(probe, rate)
         timeout = n / (rate or 20_000) + 10
         with trio.move_on_after(timeout):
             while not done.is_set() and probe.error is None:  # sample depths every 5 ms
                 depth["inbox"] = max(depth["inbox"], inbox_stats().current_buffer_used)
-                depth["ws_buffer"] = max(depth["ws_buffer"],
-                                         client.frames.statistics().current_buffer_used)
+                depth["ws_buffer"] = max(depth["ws_buffer"], ws_buffered())
                 with trio.move_on_after(0.005):
                     await done.wait()
         probe.finish()
@@ -473,8 +464,8 @@ async def hlmaker_inrun(runs: list[tuple[float | None, int]], results: list[dict
                         ) -> None:
     async with open_simulator(epoch_ms=EPOCH_MS, with_market=False, seed=1) as sim:
         tap = SimTap(sim, threaded=False)
-        ws_url = "ws" + sim.base_url[len("http"):] + "/ws"
-        async with open_pipeline(ws_url, USER_INRUN) as pipe, trio.open_nursery() as nursery:
+        async with open_pipeline(ws_url(sim.base_url), USER_INRUN) as pipe, \
+                trio.open_nursery() as nursery:
             async def start(probe: Probe, rate: float | None) -> None:
                 nursery.start_soon(tap.inject, USER_INRUN, probe, rate)
             await run_hlmaker(pipe, "hlmaker (sim in same trio run)", runs, start, results)
@@ -482,8 +473,7 @@ async def hlmaker_inrun(runs: list[tuple[float | None, int]], results: list[dict
 
 async def hlmaker_thread(st: SimulatorThread, tap: SimTap, runs: list[tuple[float | None, int]],
                          results: list[dict[str, Any]]) -> None:
-    ws_url = "ws" + st.base_url[len("http"):] + "/ws"
-    async with open_pipeline(ws_url, USER_THREAD) as pipe:
+    async with open_pipeline(ws_url(st.base_url), USER_THREAD) as pipe:
         async def start(probe: Probe, rate: float | None) -> None:
             await trio.to_thread.run_sync(st.call, lambda: trio.lowlevel.spawn_system_task(
                 tap.inject, USER_THREAD, probe, rate))

@@ -155,7 +155,7 @@ class MetricsConfig:
 @attrs.frozen(kw_only=True)
 class MakerConfig:
     """Everything a maker needs. ``strategy`` is the raw ``[strategy]`` table; the strategy's
-    own config class validates it (see :func:`hlmaker.maker.ladder_config`)."""
+    own config class validates it (see :func:`hlmaker.strategy.config.ladder_config`)."""
 
     endpoint: EndpointConfig = attrs.field(factory=EndpointConfig)
     strategy: dict[str, Any] = attrs.field(factory=dict, hash=False)

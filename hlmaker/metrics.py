@@ -1,17 +1,19 @@
 """Prometheus metrics: a :class:`Metrics` object with its own registry, fed by the actors, and an
 opt-in ``/metrics`` server on hypercorn's trio worker.
 
-Who feeds what:
+Who feeds what (:class:`MetricsObserver`, given to :func:`hlmaker.maker.open_maker`, carries the
+probes from inside the maker; the rest is polled):
 
 * :meth:`Metrics.observe_view` — whoever watches the book's views (the supervisor or the UI loop):
   sets the gauges and advances the counters by the difference of the book's
   :class:`~hlmaker.messages.Counters` since the previous view (a restarted book starts its
   counters at zero again: a value below the last one counts in full);
-* :meth:`Metrics.observe_command` — the executor (or a tap on the book's command channel):
-  orders placed, cancelled and modified;
-* :meth:`Metrics.observe_request` — the executor: request round-trip latency by kind;
-* :meth:`Metrics.observe_restart` — the supervisor;
-* :meth:`Metrics.observe_book_batch` — the book actor's ``on_batch`` hook: how long it took to
+* :meth:`Metrics.observe_command` — the executor (observer ``command_received``): orders
+  placed, cancelled and modified;
+* :meth:`Metrics.observe_request` — the executor (``request_finished``): request round-trip
+  latency by kind;
+* :meth:`Metrics.observe_restart` — the supervisor (``actor_restarted``);
+* :meth:`Metrics.observe_book_batch` — the book actor (``book_batch``): how long it took to
   apply one batch of inbox messages and send the resulting commands;
 * :meth:`Metrics.observe_backlog` — whoever polls :attr:`hlmaker.maker.Maker.inbox_backlog`:
   messages waiting in the book's inbox. Time from an event's receipt to its application is the
@@ -45,6 +47,7 @@ from prometheus_client import (
 )
 
 from hlmaker.messages import BookView, CancelOrders, Command, Counters, ModifyOrders, PlaceOrders
+from hlmaker.observer import Observer
 
 log = logging.getLogger("hlmaker.metrics")
 
@@ -155,8 +158,8 @@ class Metrics:
         self.restarts.labels(actor=actor).inc()
 
     def observe_book_batch(self, messages: int, seconds: float) -> None:
-        """The book applied ``messages`` inbox messages in ``seconds`` (its ``on_batch``
-        hook, :func:`hlmaker.actors.book.run_book`)."""
+        """The book applied ``messages`` inbox messages in ``seconds`` (the observer's
+        ``book_batch``, from :func:`hlmaker.actors.book.run_book`)."""
         self.batch_seconds.observe(seconds)
         self.batch_messages.observe(messages)
 
@@ -172,6 +175,29 @@ class Metrics:
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class MetricsObserver(Observer):
+    """The :class:`~hlmaker.observer.Observer` that feeds a :class:`Metrics` from inside the
+    running maker (give it to :func:`hlmaker.maker.open_maker`): commands and request latencies
+    from the executor, restarts from the supervisor, batch times from the book. Views and the
+    inbox backlog are polled by whoever serves the metrics (``observe_view``,
+    ``observe_backlog``)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def command_received(self, command: object) -> None:
+        self.metrics.observe_command(command)  # type: ignore[arg-type]
+
+    def request_finished(self, kind: str, seconds: float) -> None:
+        self.metrics.observe_request(kind, seconds)
+
+    def actor_restarted(self, actor: str) -> None:
+        self.metrics.observe_restart(actor)
+
+    def book_batch(self, messages: int, seconds: float) -> None:
+        self.metrics.observe_book_batch(messages, seconds)
 
 
 def metrics_app(metrics: Metrics) -> Callable[[Scope, Receive, Send], Awaitable[None]]:

@@ -21,7 +21,7 @@ clock (:func:`trio.current_time`, which is virtual under ``MockClock``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 class Observer:
@@ -47,6 +47,13 @@ class Observer:
     def view_published(self) -> None:
         """The book published a new :class:`~hlmaker.messages.BookView` (possibly lazily)."""
 
+    # ---- feed ---------------------------------------------------------------------------------
+    def feed_connected(self, reconnect: bool, buffered: Callable[[], int]) -> None:
+        """The feed's WebSocket session subscribed (``reconnect``: not its first session).
+        ``buffered()`` tells how many decoded frames wait in that session's buffer (the
+        :class:`~hlmaker.hyperliquid.ws.WsClient`'s, bounded): a read-only gauge, valid while
+        the session lives (the pipeline benchmark samples it)."""
+
     # ---- executor and venue -------------------------------------------------------------------
     def command_received(self, command: object) -> None:
         """The executor took ``command`` (a :data:`hlmaker.messages.Command`) from its inbox."""
@@ -59,7 +66,8 @@ class Observer:
 
     # ---- supervisor ---------------------------------------------------------------------------
     def actor_restarted(self, actor: str) -> None:
-        """The supervisor restarted ``actor`` after it failed."""
+        """``actor`` failed and the supervisor counted it in ``restarts`` (it restarts it, or —
+        past the restart intensity — gives up after this call)."""
 
 
 class Observers(Observer):
@@ -87,6 +95,10 @@ class Observers(Observer):
     def view_published(self) -> None:
         for o in self.observers:
             o.view_published()
+
+    def feed_connected(self, reconnect: bool, buffered: Callable[[], int]) -> None:
+        for o in self.observers:
+            o.feed_connected(reconnect, buffered)
 
     def command_received(self, command: object) -> None:
         for o in self.observers:

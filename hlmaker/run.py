@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import click
@@ -30,7 +30,13 @@ from hlmaker.config import MakerConfig, config_from_mapping, load_config
 from hlmaker.errors import ConfigError, HlmakerError
 from hlmaker.hyperliquid.errors import KeyLoadError
 from hlmaker.hyperliquid.keys import PrivateKey, Wallet
-from hlmaker.maker import Maker, decimal_str, ladder_config, open_maker
+from hlmaker.maker import Maker, open_maker
+from hlmaker.observer import NO_OBSERVER, Observer
+from hlmaker.strategy.config import ladder_config
+from hlmaker.summary import decimal_str
+
+if TYPE_CHECKING:
+    from hlmaker.metrics import Metrics
 
 log = logging.getLogger("hlmaker.run")
 
@@ -156,12 +162,19 @@ async def _trade(cfg: MakerConfig, wallet: Wallet, clock: WallClock, rng: random
     """Trade until ``duration_s`` passes or ``stop`` is cancelled (a signal), then shut the
     maker down in order and return its summary. The maker's :meth:`Maker.abort_shutdown` is
     added to ``aborts`` (a second signal calls it)."""
-    async with open_maker(cfg, wallet=wallet, clock=clock, rng=rng,
-                          base_url=base_url) as maker, trio.open_nursery() as ui:
+    metrics: Metrics | None = None
+    observer: Observer = NO_OBSERVER
+    if cfg.metrics.port:
+        from hlmaker.metrics import Metrics, MetricsObserver
+
+        metrics = Metrics()
+        observer = MetricsObserver(metrics)
+    async with open_maker(cfg, wallet=wallet, clock=clock, rng=rng, base_url=base_url,
+                          observer=observer) as maker, trio.open_nursery() as ui:
         aborts.append(maker.abort_shutdown)
         ui.start_soon(_display, maker, base_url, tty)
-        if cfg.metrics.port:
-            ui.start_soon(_metrics, maker, cfg.metrics.port)
+        if metrics is not None:
+            ui.start_soon(_metrics, maker, metrics, cfg.metrics.port)
         with stop:
             if duration_s is not None:
                 await trio.sleep(duration_s)
@@ -199,14 +212,11 @@ async def _display(maker: Maker, base_url: str, tty: bool) -> None:
         await run_status_log(lambda: status_of(maker, base_url), interval_s=5.0)
 
 
-async def _metrics(maker: Maker, port: int) -> None:
-    from hlmaker.metrics import Metrics, serve_metrics
+async def _metrics(maker: Maker, metrics: Metrics, port: int) -> None:
+    """Serve ``metrics`` on ``port`` and feed it what is polled: the book's views and the
+    inbox backlog (the rest comes through the maker's :class:`MetricsObserver`)."""
+    from hlmaker.metrics import serve_metrics
 
-    metrics = Metrics()
-    maker.executor.observe = metrics.observe_request
-    maker.executor.on_command = metrics.observe_command
-    maker.holder.on_batch = metrics.observe_book_batch
-    seen: dict[str, int] = {}
     async with trio.open_nursery() as nursery:
         await nursery.start(lambda task_status: serve_metrics(
             metrics, port=port, task_status=task_status))
@@ -214,10 +224,6 @@ async def _metrics(maker: Maker, port: int) -> None:
         async for view in maker.view_updates():
             metrics.observe_view(view)
             metrics.observe_backlog(maker.inbox_backlog)
-            for actor, n in maker.supervisor.restarts.items():
-                for _ in range(n - seen.get(actor, 0)):
-                    metrics.observe_restart(actor)
-                seen[actor] = n
             await trio.sleep(0.5)
 
 

@@ -30,6 +30,7 @@ import attrs
 import trio
 
 from hlmaker.errors import HlmakerError
+from hlmaker.observer import NO_OBSERVER, Observer
 
 log = logging.getLogger("hlmaker.supervisor")
 
@@ -86,11 +87,13 @@ class Supervisor:
 
     def __init__(self, *, max_restarts: int = 5, window_s: float = 60.0,
                  before_give_up: Callable[[SupervisorGaveUp], Awaitable[None]] | None = None,
-                 ) -> None:
+                 observer: Observer = NO_OBSERVER) -> None:
         self.max_restarts = max_restarts
         self.window_s = window_s
         self.before_give_up = before_give_up
         """Awaited (shielded) while every other actor still runs, before giving up."""
+        self.observer = observer
+        """Told of every crash that counts as a restart (:meth:`Observer.actor_restarted`)."""
         self.restarts: dict[str, int] = {}
         self.states: dict[str, str] = {}
         self.last_errors: dict[str, str] = {}
@@ -175,6 +178,7 @@ class Supervisor:
         while hist and now - hist[0] > self.window_s:
             hist.popleft()
         self.restarts[name] = self.restarts.get(name, 0) + 1
+        self.observer.actor_restarted(name)
         self.last_errors[name] = f"{type(error).__name__}: {error}"
         log.error("supervisor: %s crashed (%s); restart %d", name, self.last_errors[name],
                   self.restarts[name], exc_info=error)

@@ -40,11 +40,13 @@ Example (pytest-trio, ``trio_mode = true``)::
 
 Time: the harness's clock is a :class:`~hlmaker.clock.WallClock` starting at :data:`EPOCH`
 (ms since the epoch) that follows trio's clock, so ``await trio.sleep(s)`` moves it.
+
+Channels: the book's are opened by :func:`hlmaker.actors.book.open_book_channels` (an inbox of
+:data:`INBOX_SIZE` messages, unbounded command and reconcile-request edges), as in the maker.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -54,7 +56,7 @@ import attrs
 import trio
 import trio.testing
 
-from hlmaker.actors.book import run_book
+from hlmaker.actors.book import open_book_channels, run_book
 from hlmaker.actors.latest import Latest
 from hlmaker.actors.quoter import run_quoter
 from hlmaker.clock import WallClock
@@ -85,6 +87,8 @@ from hlmaker.strategy.base import MarketInfo, Strategy
 
 EPOCH = 1_700_000_000_000
 """The harness clock's start, ms since the epoch (2023-11-14)."""
+INBOX_SIZE = 1000
+"""The book inbox's capacity in the harness (messages)."""
 
 ZERO = Decimal(0)
 
@@ -327,16 +331,16 @@ async def strategy_harness(
     """
     clock = WallClock(EPOCH)
     core = OrderBookCore(book_config or BookConfig(coins=tuple(markets)), random.Random(seed))
-    in_s, in_r = trio.open_memory_channel[object](1000)
+    ch = open_book_channels(INBOX_SIZE)
+    in_s, cmd_r, req_r = ch.inbox_send, ch.commands_receive, ch.requests_receive
     md_s, md_r = trio.open_memory_channel[MarketData](1000)
-    cmd_s, cmd_r = trio.open_memory_channel[Command](math.inf)
-    req_s, req_r = trio.open_memory_channel[ReconcileRequest](math.inf)
     views: Latest[BookView] = Latest(core.view(clock.now_ms()))
     h = StrategyHarness(inbox=in_s, market=md_s, commands=cmd_r, requests=req_r, views=views,
                         core=core, clock=clock, positions=positions or {})
     try:
         async with trio.open_nursery() as nursery:
-            await nursery.start(_run_book, in_r, cmd_s, req_s, views, core, clock)
+            await nursery.start(_run_book, ch.inbox_receive, ch.commands_send, ch.requests_send,
+                                views, core, clock)
             await nursery.start(_run_quoter, md_r, views, in_s.clone(), strategy, markets,
                                 clock)
             if ready:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -13,12 +13,15 @@ import trio
 from hlmaker.clock import WallClock
 from hlmaker.config import MakerConfig, config_from_mapping
 from hlmaker.hyperliquid.keys import Wallet
-from hlmaker.maker import Maker, ladder_config, open_maker
-from hlmaker.orders.core import OrderBookCore
+from hlmaker.maker import Maker, open_maker
+from hlmaker.messages import CancelAll
+from hlmaker.observer import Observer
 from hlmaker.run import DEFAULT_STRATEGY, sim_key
 from hlmaker.sim.server import Simulator, open_simulator
+from hlmaker.strategy.config import ladder_config
 from hlmaker.strategy.ladder import LadderQuoter
 from hlmaker.supervisor import SupervisorGaveUp
+from hlmaker.ui.bridge import MakerView, status_of
 
 EPOCH = 1_700_000_000_000
 COINS = {"BTC", "ETH"}
@@ -71,6 +74,11 @@ async def test_the_maker_quotes_and_leaves_nothing_behind() -> None:
                 await maker.views.wait_for(lambda v: v.is_synced and v.orders)
                 tracked = {o.cloid for o in maker.view.orders}
                 assert any(o.cloid in tracked for o in our_orders(sim, maker))
+                ui: MakerView = maker  # what the dashboard reads, typed
+                status = status_of(ui, sim.base_url)
+                assert status.network == "sim" and status.feed_connected
+                assert status.actors["book"] == "running" and status.restarts["book"] == 0
+                assert set(status.mids) <= COINS and status.exchange_open is not None
             left = our_orders(sim, maker)
             positions = {c: str(sim.engine.position(maker.user, c)) for c in sorted(COINS)
                          if sim.engine.position(maker.user, c) != 0}
@@ -88,55 +96,58 @@ async def test_the_maker_quotes_and_leaves_nothing_behind() -> None:
         assert Decimal(summary["unrealized_pnl"]) == 0
 
 
-@pytest.fixture
-def crash_book_once(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Patch the core: ``arm["on"] = True`` makes the next ``handle`` raise once; every core
-    created is listed in ``arm["cores"]``."""
-    arm: dict[str, Any] = {"on": False, "cores": []}
-    handle, init = OrderBookCore.handle, OrderBookCore.__init__
+class Crasher(Observer):
+    """Injects actor failures through the maker's observer seam: an exception a probe raises
+    escapes into the actor that called it (the contract says probes must not raise — this one
+    does, on purpose). ``book = True`` makes the book fail once, right after its core applied
+    the next message; ``executor = True`` makes the executor fail on the next command it takes.
+    ``batches`` lists every book batch's size (the metrics' probe)."""
 
-    def crashing_handle(self: OrderBookCore, msg: object, now_ms: int) -> Any:
-        if arm["on"]:
-            arm["on"] = False
+    def __init__(self) -> None:
+        self.book = False
+        self.executor = False
+        self.batches: list[int] = []
+
+    def core_step(self, msg: object | None, now_ms: int, actions: Sequence[object]) -> None:
+        if self.book and msg is not None:
+            self.book = False
             raise RuntimeError("injected book crash")
-        return handle(self, msg, now_ms)
 
-    def recording_init(self: OrderBookCore, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        arm["cores"].append(self)
+    def command_received(self, command: object) -> None:
+        if self.executor:
+            self.executor = False
+            raise RuntimeError("injected executor crash")
 
-    monkeypatch.setattr(OrderBookCore, "handle", crashing_handle)
-    monkeypatch.setattr(OrderBookCore, "__init__", recording_init)
-    return arm
+    def book_batch(self, messages: int, seconds: float) -> None:
+        self.batches.append(messages)
 
 
-async def test_a_book_crash_restarts_a_fresh_book_that_resyncs(
-        crash_book_once: dict[str, Any]) -> None:
+async def test_a_book_crash_restarts_a_fresh_book_that_resyncs() -> None:
     wallet = Wallet(sim_key(22))
     cfg = make_config(book={"orphan_grace_ms": 300})
+    crasher = Crasher()
+    batches = crasher.batches
     with trio.fail_after(25):
         async with simulator() as sim:
             async with open_maker(cfg, wallet=wallet, clock=WallClock(EPOCH),
                                   strategy=LadderQuoter(ladder_config(cfg.strategy)),
-                                  base_url=sim.base_url) as maker:
-                batches: list[int] = []
-                maker.holder.on_batch = lambda n, s: batches.append(n)  # the metrics' hook
+                                  base_url=sim.base_url, observer=crasher) as maker:
                 await started(maker, sim)
                 await until(lambda: len(batches) > 0)
                 first = maker.holder.core
                 old = {o.oid for o in our_orders(sim, maker)}
-                crash_book_once["on"] = True
+                crasher.book = True
                 await until(lambda: maker.supervisor.total_restarts == 1)
                 assert maker.supervisor.restarts["book"] == 1
                 fresh = maker.holder.core
-                assert fresh is not first and fresh is crash_book_once["cores"][-1]
+                assert fresh is not first
                 assert maker.holder.lost  # the dead core's counters are kept
                 # the fresh core re-syncs from the exchange, then quotes again
                 await until(lambda: fresh.synced_once and fresh.is_synced
                             and maker.view.ready and maker.view.is_synced)
                 await until(lambda: any(o.oid not in old for o in our_orders(sim, maker)))
                 assert maker.supervisor.states["book"] == "running"
-                seen = len(batches)  # the hook outlives the crashed incarnation
+                seen = len(batches)  # the observer outlives the crashed incarnation
                 await until(lambda: len(batches) > seen)
             left = our_orders(sim, maker)
     assert left == []
@@ -147,41 +158,45 @@ async def test_a_book_crash_restarts_a_fresh_book_that_resyncs(
     assert summary["shutdown"]["confirmed_no_open_orders"] is True
 
 
-async def test_quoting_resumes_only_after_the_restarted_book_resynced(
-        crash_book_once: dict[str, Any]) -> None:
+async def test_quoting_resumes_only_after_the_restarted_book_resynced() -> None:
     starts: list[bool] = []
+    running: list[Maker] = []
 
     class Recording(LadderQuoter):
         def start(self, markets: Any, now_ms: int) -> Any:
-            starts.append(crash_book_once["cores"][-1].synced_once)
+            starts.append(running[0].holder.core.synced_once)
             return super().start(markets, now_ms)
 
     wallet = Wallet(sim_key(23))
     cfg = make_config(book={"orphan_grace_ms": 300})
+    crasher = Crasher()
     with trio.fail_after(25):
         async with simulator() as sim, open_maker(
                 cfg, wallet=wallet, clock=WallClock(EPOCH),
-                strategy=Recording(ladder_config(cfg.strategy)), base_url=sim.base_url) as maker:
+                strategy=Recording(ladder_config(cfg.strategy)), base_url=sim.base_url,
+                observer=crasher) as maker:
+            running.append(maker)  # before the book is ready: the strategy has not started
             await started(maker, sim)
-            crash_book_once["on"] = True
+            crasher.book = True
             await until(lambda: len(starts) == 2)
     assert starts == [True, True]  # the strategy started each time on a synced book
 
 
-async def test_shutdown_after_a_book_crash_cancels_the_orphans(
-        crash_book_once: dict[str, Any]) -> None:
+async def test_shutdown_after_a_book_crash_cancels_the_orphans() -> None:
     wallet = Wallet(sim_key(24))
     cfg = make_config(supervisor={"shutdown_timeout_s": 2.0})  # default 5 s orphan grace
+    crasher = Crasher()
     with trio.fail_after(25):
         async with simulator() as sim:
             async with open_maker(cfg, wallet=wallet, clock=WallClock(EPOCH),
                                   strategy=LadderQuoter(ladder_config(cfg.strategy)),
-                                  base_url=sim.base_url) as maker:
+                                  base_url=sim.base_url, observer=crasher) as maker:
                 await started(maker, sim)
-                crash_book_once["on"] = True
-                await until(lambda: len(crash_book_once["cores"]) == 2
-                            and crash_book_once["cores"][-1].synced_once)
-                assert crash_book_once["cores"][-1].orphans  # the dead book's ladder
+                first = maker.holder.core
+                crasher.book = True
+                await until(lambda: maker.holder.core is not first
+                            and maker.holder.core.synced_once)
+                assert maker.holder.core.orphans  # the dead book's ladder
             left = our_orders(sim, maker)
     assert maker.shutdown_report["confirmed_no_open_orders"] is True
     assert left == []
@@ -215,25 +230,10 @@ async def test_giving_up_cancels_every_order_first() -> None:
     assert left == []
 
 
-async def test_giving_up_on_the_executor_cancels_every_order_through_the_venue(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_giving_up_on_the_executor_cancels_every_order_through_the_venue() -> None:
     # The book's cancel-all needs the executor: when the executor is the actor that failed,
     # the orders are cancelled straight through the venue before giving up.
-    import hlmaker.maker as maker_module
-
-    real = maker_module.run_executor
-    crash = trio.Event()
-
-    async def crashing_executor(rx: Any, tx: Any, *, deps: Any,
-                                task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(lambda task_status: real(rx, tx, deps=deps,
-                                                         task_status=task_status))
-            task_status.started()
-            await crash.wait()
-            raise RuntimeError("injected executor crash")
-
-    monkeypatch.setattr(maker_module, "run_executor", crashing_executor)
+    crasher = Crasher()
     wallet = Wallet(sim_key(26))
     cfg = make_config(supervisor={"max_restarts": 0, "shutdown_timeout_s": 8.0},
                       dead_man={"enabled": False}, book={"action_ttl_ms": 3000},
@@ -244,10 +244,11 @@ async def test_giving_up_on_the_executor_cancels_every_order_through_the_venue(
             with pytest.raises(SupervisorGaveUp) as info:
                 async with open_maker(cfg, wallet=wallet, clock=WallClock(EPOCH),
                                       strategy=LadderQuoter(ladder_config(cfg.strategy)),
-                                      base_url=sim.base_url) as maker:
+                                      base_url=sim.base_url, observer=crasher) as maker:
                     await started(maker, sim)
                     assert our_orders(sim, maker)
-                    crash.set()
+                    crasher.executor = True
+                    await maker.send(CancelAll())  # a command: the executor fails taking it
                     await trio.sleep_forever()
             assert info.value.actor == "executor"
             assert maker is not None

@@ -23,6 +23,7 @@ import trio
 
 from hlmaker.clock import Clock
 from hlmaker.messages import BookView, Command, ReconcileRequest, ReconcileSnapshot
+from hlmaker.observer import NO_OBSERVER, Observer
 from hlmaker.orders.core import Action, OrderBookCore
 from hlmaker.orders.reconcile import reconcile
 
@@ -77,6 +78,7 @@ async def run_book(
     clock: Clock,
     tick_interval_s: float = 0.25,
     on_batch: Callable[[int, float], None] | None = None,
+    observer: Observer = NO_OBSERVER,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the book until its inbox is closed (then return) or it is cancelled.
@@ -95,10 +97,14 @@ async def run_book(
             first of them to having sent every resulting command (including a due
             :meth:`~OrderBookCore.tick`) — the book's own latency, on top of the time the
             messages waited in the inbox.
+        observer: told of every core step (``core_step``: each message applied, each tick,
+            with the actions returned), every batch (``book_batch``, as ``on_batch``) and every
+            view publication (``view_published``).
     """
     if commands.statistics().max_buffer_size != math.inf:
         raise ValueError("the book's command channel must be unbounded (it is part of a cycle)")
     views.publish(core.view(clock.now_ms()))
+    observer.view_published()
     if not core.synced_once:
         for request in core.ask_reconcile("startup"):
             reconcile_requests.send_nowait(request)  # type: ignore[arg-type]
@@ -125,11 +131,13 @@ async def run_book(
         # snapshot (found by the simulation campaign, seed 524).
         now = max(clock.now_ms(), last_now)
         last_now = now
-        started = trio.current_time() if on_batch is not None else 0.0
+        started = trio.current_time()
         actions: list[Action] = []
         n = 0
         while msg is not None:
-            actions += _apply(core, msg, now)
+            applied = _apply(core, msg, now)
+            observer.core_step(msg, now, applied)
+            actions += applied
             n += 1
             if n >= DRAIN_BATCH:
                 break
@@ -139,16 +147,22 @@ async def run_book(
                 msg = None
         if now - last_tick >= tick_ms:
             last_tick = now
-            actions += core.tick(now)
+            ticked = core.tick(now)
+            observer.core_step(None, now, ticked)
+            actions += ticked
         for action in actions:
             if isinstance(action, ReconcileRequest):
                 reconcile_requests.send_nowait(action)
             else:
                 commands.send_nowait(action)
-        if on_batch is not None and n:
-            on_batch(n, trio.current_time() - started)
+        if n:
+            seconds = trio.current_time() - started
+            if on_batch is not None:
+                on_batch(n, seconds)
+            observer.book_batch(n, seconds)
         if n or actions:
             views.publish_lazy(lambda now=now: core.view(now))  # type: ignore[misc]
+            observer.view_published()
         if n:
             await trio.lowlevel.checkpoint()  # let producers (and everyone else) run
 

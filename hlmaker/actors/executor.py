@@ -87,6 +87,7 @@ from hlmaker.messages import (
     ScheduleCancel,
     ScheduleCancelResult,
 )
+from hlmaker.observer import NO_OBSERVER, Observer
 
 from .posting import Poster
 from .ratelimit import TokenBucket, action_weight
@@ -130,10 +131,8 @@ class ExecutorDeps:
     request_timeout_s: float = 5.0
     max_in_flight: int = 16
     stats: ExecutorStats = attrs.Factory(ExecutorStats)
-    observe: Callable[[str, float], None] | None = None
-    """Optional latency observer ``(kind, seconds)`` (metrics)."""
-    on_command: Callable[[Command], None] | None = None
-    """Optional observer of every command received (metrics)."""
+    observer: Observer = NO_OBSERVER
+    """Told of every command taken and every request's latency (metrics, benchmarks)."""
 
 
 Report = Callable[[object], Awaitable[None]]
@@ -156,8 +155,7 @@ async def run_executor(
     async with trio.open_nursery() as nursery:
         task_status.started()
         async for cmd in commands:
-            if deps.on_command is not None:
-                deps.on_command(cmd)
+            deps.observer.command_received(cmd)
             await limiter.acquire()
             nursery.start_soon(_run_one, cmd, deps, report, limiter)
 
@@ -259,8 +257,7 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
                 deps.stats.via_ws += 1
             else:
                 deps.stats.via_rest += 1
-            if deps.observe is not None:
-                deps.observe(kind, elapsed)
+            deps.observer.request_finished(kind, elapsed)
             return reply
         attempt += 1
         deps.stats.retries += 1

@@ -41,6 +41,7 @@ from hlmaker.messages import (
     OrderUpdates,
     Trades,
 )
+from hlmaker.observer import NO_OBSERVER, Observer
 
 log = logging.getLogger("hlmaker.feed")
 
@@ -85,10 +86,12 @@ async def run_feed(
     rng: random.Random,
     stats: FeedStats | None = None,
     ws_options: dict[str, Any] | None = None,
+    observer: Observer = NO_OBSERVER,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the feed until cancelled. ``book`` is a clone of the book's inbox send side;
-    ``market`` goes to the quoter."""
+    ``market`` goes to the quoter. ``observer`` hears of every session
+    (:meth:`~hlmaker.observer.Observer.feed_connected`)."""
     st = stats if stats is not None else FeedStats()
     subs = subscriptions(user, coins)
     task_status.started()
@@ -99,6 +102,8 @@ async def run_feed(
         st.connects += 1
         st.connected = True
         log.info("feed connected reconnect=%s subscriptions=%d", reconnect, len(subs))
+        observer.feed_connected(
+            reconnect, lambda: client.frames.statistics().current_buffer_used)
         # a restarted incarnation (stats shared) reconnects too: the book must sweep
         await book.send(FeedConnected(at_ms=clock.now_ms(),
                                       reconnect=reconnect or st.connects > 1))

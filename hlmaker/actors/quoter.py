@@ -28,12 +28,14 @@ Cancellation is not special: the supervisor does the shutdown cancel-all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from decimal import Decimal
 
 import trio
 
 from hlmaker.clock import Clock
 from hlmaker.messages import AllMids, BookView, Intent, MarketData, Trades
+from hlmaker.pnl import note_mid
 from hlmaker.strategy.base import MarketInfo, Strategy
 
 from .latest import Latest
@@ -91,6 +93,7 @@ async def run_quoter(
     strategy: Strategy,
     markets: Mapping[str, MarketInfo],
     clock: Clock,
+    mids: MutableMapping[str, Decimal] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``strategy`` until ``market`` ends (then return) or the task is cancelled.
@@ -102,6 +105,9 @@ async def run_quoter(
         strategy: what to quote.
         markets: static facts per coin, passed to ``strategy.start``.
         clock: wall-clock ms, passed to every strategy call as ``now_ms``.
+        mids: when given, the mid price of each coin (quote currency) is noted there as market
+            data is taken (:func:`hlmaker.pnl.note_mid`; for the UI and the summary's
+            unrealized PnL — it outlives a quoter restart).
 
     Raises:
         Exception: whatever the strategy raised (logged first with its name).
@@ -151,15 +157,18 @@ async def run_quoter(
             log.info("market channel closed: quoter stopping")
             return
         if got is not None:
-            _put(pending, got)
+            _put(pending, got, mids)
             while True:
                 try:
-                    _put(pending, market.receive_nowait())
+                    _put(pending, market.receive_nowait(), mids)
                 except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                     break
 
 
-def _put(pending: dict[tuple[type, str | None], object], msg: object) -> None:
+def _put(pending: dict[tuple[type, str | None], object], msg: object,
+         mids: MutableMapping[str, Decimal] | None) -> None:
+    if mids is not None:
+        note_mid(mids, msg)
     key = coalesce_key(msg)
     pending.pop(key, None)  # the newest goes last: arrival order of the newest messages
     pending[key] = msg

@@ -1,5 +1,6 @@
-"""``hlmaker chaos``: deterministic simulation of hlmaker: the real actors and supervisor against the simulator's
-engine, in one trio process, with one seed fixing every decision (reliability issue 6).
+"""``hlmaker chaos``: deterministic simulation of hlmaker: the real actors and supervisor against
+the simulator's engine, in one trio process, with one seed fixing every decision (reliability
+issue 6).
 
 Module map::
 

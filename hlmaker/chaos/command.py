@@ -54,6 +54,7 @@ def _describe_seed(r: SeedResult, minutes: float, faults: tuple[str, ...] | None
     lines = [
         f"seed {r.seed}: {r.plan}",
         f"  digest {r.digest}",
+        f"  core digest {r.core_digest}",
         f"  simulated {r.sim_seconds:.0f} s in {r.wall_seconds:.2f} s wall "
         f"({r.sim_seconds / max(r.wall_seconds, 1e-9):.1f}x), {r.steps} task steps, "
         f"{r.events} events, {st.get('checks', 0)} invariant checks",

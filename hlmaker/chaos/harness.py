@@ -15,10 +15,16 @@ Inside the run:
   strategy parameters drawn from the seed, the ``bot`` random stream, and a clock that F14 may
   make jump;
 * a director task plays the plan's timeline events (F4, F5, F9, F10, F14, F16, rate limits);
-* the :class:`~.invariants.InvariantChecker` runs after every book batch (the book's view
-  publication is hooked), after every exchange event and clock step, and at the end;
+* the :class:`~.invariants.InvariantChecker` runs after every book view publication, after
+  every exchange event and clock step, and at the end;
 * the :class:`~.determinism.TraceRecorder` hashes every task step and exchange event; trio's
-  scheduler is seeded (:func:`~.determinism.seed_scheduler`).
+  scheduler is seeded (:func:`~.determinism.seed_scheduler`);
+* the run's :class:`RunObserver` — the :class:`~hlmaker.observer.Observer` given to
+  ``open_maker`` — triggers the book checks, checks every nonce issued (S7) and hashes every
+  order-core step into :attr:`RunResult.core_digest`: SHA-256 over
+  ``f"{kind}|{now_ms}|{msg!r}|{actions!r}\n"`` per step, ``kind`` ``tick`` (timer, ``msg`` None)
+  or ``in`` (an inbox message) — the order core's inputs and outputs only, so it stays equal
+  when the actors around the core are rearranged.
 
 Randomness: streams ``setup`` (market and strategy parameters, wallet key), ``market``,
 ``faults``, ``bot`` and ``scheduler`` — all derived from the seed.
@@ -31,7 +37,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -48,6 +54,7 @@ from hlmaker.chaos.transport import SimHttpTransport, sim_connector
 from hlmaker.clock import Clock, WallClock
 from hlmaker.config import EndpointConfig, MakerConfig
 from hlmaker.hyperliquid.keys import PrivateKey, Wallet
+from hlmaker.observer import Observer
 from hlmaker.sim.faults import FaultProfile
 from hlmaker.sim.market import MarketConfig
 from hlmaker.sim.service import ServiceConfig
@@ -118,6 +125,9 @@ class RunResult:
     shutdown_confirmed: bool
     probes: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    core_digest: str = ""
+    """SHA-256 of every order-core step (see the module docstring)."""
+    core_steps: int = 0
 
     def log_count(self, fragment: str) -> int:
         """Log records whose ``logger: template | error types`` contains ``fragment``."""
@@ -194,6 +204,35 @@ class _LogCounter(logging.Handler):
         return sum(n for k, n in self.counts.items() if fragment in k)
 
 
+class RunObserver(Observer):
+    """The run's probes inside the maker: the order-core digest, the book checks after every
+    view publication (once the maker is up), and S7 on every nonce issued."""
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        self.checker = checker
+        self.checking_views = False
+        """Set once ``open_maker`` has started every actor (start-up views are not checked)."""
+        self._core = hashlib.sha256()
+        self.core_steps = 0
+
+    def core_step(self, msg: object | None, now_ms: int, actions: Sequence[object]) -> None:
+        kind = "tick" if msg is None else "in"
+        self._core.update(f"{kind}|{now_ms}|{msg!r}|{actions!r}\n".encode())
+        self.core_steps += 1
+
+    def view_published(self) -> None:
+        if self.checking_views:
+            self.checker.check_book()
+
+    def nonce_issued(self, signer: str, nonce: int) -> None:
+        self.checker.on_nonce_issued(signer, nonce)
+
+    @property
+    def core_digest(self) -> str:
+        """The SHA-256 hex digest of the order-core steps so far."""
+        return self._core.hexdigest()
+
+
 class _Run:
     """The state of one run inside trio (see :func:`simulate`)."""
 
@@ -224,6 +263,7 @@ class _Run:
             forgotten=self.exchange.forgotten)
         self.exchange.observer = self.checker
         self.exchange.after_action = self.checker.check_exchange
+        self.observer = RunObserver(self.checker)
         self.last_fault_s = min(plan.last_fault_s, spec.sim_seconds)
         self.orders_after_quiet = 0
         self.quoted_after_quiet = False
@@ -261,22 +301,6 @@ class _Run:
                 self.quoted_after_quiet = True
         if int(now * 10) % 10 == 0 and self.maker is not None:
             self.checker.check_memory(self.bot_clock.now_ms())
-
-    def _hook_views(self, maker: Any) -> None:
-        views = maker.views
-        publish, publish_lazy = views.publish, views.publish_lazy
-        check = self.checker.check_book
-
-        def hooked_publish(value: Any) -> None:
-            publish(value)
-            check()
-
-        def hooked_lazy(make: Any) -> None:
-            publish_lazy(make)
-            check()
-
-        views.publish = hooked_publish
-        views.publish_lazy = hooked_lazy
 
     # ---- timeline ------------------------------------------------------------------------------
 
@@ -349,6 +373,9 @@ class _Run:
             step()
             self._after_step()
 
+        # TODO(branch sim): SimExchange is to offer a public after-step callback (like its
+        # after_action); until then the harness wraps the instance's step here, the one
+        # remaining method replacement of the chaos harness.
         ex.step = stepped  # type: ignore[method-assign]
         async with trio.open_nursery() as nursery:
             await nursery.start(ex.serve)
@@ -357,11 +384,12 @@ class _Run:
                 maker_config(spec.seed), wallet=self.wallet, clock=self.bot_clock,
                 rng=stream(spec.seed, "bot"), rest_transport=SimHttpTransport(ex),
                 ws_connector=sim_connector(ex), base_url=BASE_URL,
+                observer=self.observer,
             ) as maker:
                 self.maker = maker
                 self.faults.active_from_s = max(plan_active_from(self.plan), self.now_s())
                 self.checker.get_core = lambda: maker.holder.core
-                self._hook_views(maker)
+                self.observer.checking_views = True
                 await trio.sleep_until(self.t0 + self.last_fault_s)
                 self.crash.disarm()
                 placed = ex.stats.order_actions
@@ -383,26 +411,14 @@ class _Probes:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
-        self.on_nonce: Callable[[str, int], None] | None = None
         self._saved: list[tuple[str, Any]] = []
-        self._saved_nonce: Any = None
 
     def __enter__(self) -> _Probes:
-        from hlmaker.hyperliquid.nonces import NonceManager
         from hlmaker.orders.core import OrderBookCore
 
         counts = self.counts
         finalize, rebind = OrderBookCore.finalize, OrderBookCore._rebind
         self._saved = [("finalize", finalize), ("_rebind", rebind)]
-        issue = self._saved_nonce = NonceManager.next
-
-        def probed_next(manager: Any, signer: str) -> int:
-            nonce = issue(manager, signer)
-            if self.on_nonce is not None:
-                self.on_nonce(signer, nonce)
-            return nonce
-
-        NonceManager.next = probed_next  # type: ignore[method-assign]
 
         def probed_finalize(core: Any, order: Any, oid: int, now_ms: int) -> Any:
             how = finalize(core, order, oid, now_ms)
@@ -418,12 +434,10 @@ class _Probes:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from hlmaker.hyperliquid.nonces import NonceManager
         from hlmaker.orders.core import OrderBookCore
 
         for name, fn in self._saved:
             setattr(OrderBookCore, name, fn)
-        NonceManager.next = self._saved_nonce  # type: ignore[method-assign]
 
 
 def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
@@ -447,7 +461,6 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
     async def main() -> None:
         run = _Run(spec, recorder, crash)
         holder["run"] = run
-        probes.on_nonce = run.checker.on_nonce_issued
         with trio.CancelScope() as scope:
             guard["scope"] = scope
             with trio.fail_after(spec.sim_seconds + SIM_TIME_SLACK_S):
@@ -520,7 +533,8 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
                   },
         executor=executor, logs=dict(sorted(logs.counts.items())),
         probes=dict(sorted(probes.counts.items())),
-        shutdown_confirmed=run.shutdown_confirmed, error=error)
+        shutdown_confirmed=run.shutdown_confirmed, error=error,
+        core_digest=run.observer.core_digest, core_steps=run.observer.core_steps)
 
 
 def plan_active_from(plan: FaultPlan) -> float:

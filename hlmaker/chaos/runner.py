@@ -38,6 +38,8 @@ class SeedResult:
     counters: dict[str, Any] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    core_digest: str = ""
+    """SHA-256 of every order-core step (:attr:`~.harness.RunResult.core_digest`)."""
 
     @property
     def ok(self) -> bool:
@@ -61,7 +63,7 @@ def condense(result: RunResult, plan_name: str) -> SeedResult:
         faults_injected={k: v for k, v in result.faults.items() if k in FAULT_IDS},
         plan=plan_name, sim_seconds=result.sim_seconds, wall_seconds=result.wall_seconds,
         steps=result.steps, events=result.events, stats=stats, counters=result.counters,
-        restarts=result.restarts, error=result.error)
+        restarts=result.restarts, error=result.error, core_digest=result.core_digest)
 
 
 def run_seed(seed: int, sim_minutes: float, faults: Iterable[str] | None = None) -> SeedResult:

@@ -19,7 +19,8 @@ Module map (import from the submodules; this package imports nothing eagerly)::
                .address (lower-case), .checksum_address; secret never shown
                Wallet(key, account_address=None, vault_address=None): .signer_address,
                  .account_address, .vault_address, .query_address, .is_agent
-    nonces     NonceManager(clock, *, floor=0).next(signer) -> int  (max(last + 1, now_ms));
+    nonces     NonceManager(clock, *, floor=0, observer=NO_OBSERVER).next(signer) -> int
+                 (max(last + 1, now_ms));
                .last(signer), .observe(signer, nonce), .lead_ms(signer)
     numbers    decimal_to_wire(Decimal) -> str   (the SDK's float_to_wire strings, §5.4)
                round_px(px, sz_decimals, is_spot=False, rounding=…), round_sz(sz, sz_decimals,
@@ -57,6 +58,7 @@ Module map (import from the submodules; this package imports nothing eagerly)::
                .subscribe(sub), .unsubscribe(sub), .post_info(body), .post_action(envelope),
                .post(kind, payload), .frames (receive channel), .stats, .failure
                WsConnection (seam Protocol), url_connector(url), memory_connection_pair(),
+               ws_url(base_url) -> "ws…/ws"       (the SDK's rule, §3.3)
                Backoff(rng), run_reconnecting(connector, session, backoff, on_disconnect=…)
 
 Typical executor path::

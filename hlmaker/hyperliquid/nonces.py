@@ -23,16 +23,20 @@ thread) it is atomic; any number of concurrent tasks get distinct values.
 from __future__ import annotations
 
 from hlmaker.clock import Clock
+from hlmaker.observer import NO_OBSERVER, Observer
 
 
 class NonceManager:
     """Issues nonces per signer address. Time comes from the injected ``clock`` (ms)."""
 
-    __slots__ = ("_clock", "_floor", "_last")
+    __slots__ = ("_clock", "_floor", "_last", "_observer")
 
-    def __init__(self, clock: Clock, *, floor: int = 0) -> None:
-        """``floor``: the smallest nonce that may ever be issued, for every signer."""
+    def __init__(self, clock: Clock, *, floor: int = 0,
+                 observer: Observer = NO_OBSERVER) -> None:
+        """``floor``: the smallest nonce that may ever be issued, for every signer;
+        ``observer`` hears of every nonce issued (:meth:`Observer.nonce_issued`)."""
         self._clock = clock
+        self._observer = observer
         self._floor = int(floor)
         self._last: dict[str, int] = {}
 
@@ -46,6 +50,7 @@ class NonceManager:
         last = self._last.get(key, self._floor - 1)
         nonce = max(last + 1, self._clock.now_ms())
         self._last[key] = nonce
+        self._observer.nonce_issued(signer, nonce)
         return nonce
 
     def last(self, signer: str) -> int | None:

@@ -96,6 +96,15 @@ Connector = Callable[[], AbstractAsyncContextManager[WsConnection]]
 """Opens one connection per call (used once per (re)connect)."""
 
 
+def ws_url(base_url: str) -> str:
+    """The WebSocket URL of the API at ``base_url`` — the SDK's rule (§3.3): ``ws`` + the base
+    URL minus its ``http`` + ``/ws`` (``https://api.hyperliquid.xyz`` →
+    ``wss://api.hyperliquid.xyz/ws``, ``http://127.0.0.1:8080`` → ``ws://127.0.0.1:8080/ws``).
+    ``base_url`` must start with ``http`` (``http://`` or ``https://``), without a trailing slash.
+    """
+    return "ws" + base_url[len("http"):] + "/ws"
+
+
 def url_connector(url: str, *, max_message_size: int = 32 * 1024 * 1024) -> Connector:
     """A :data:`Connector` for ``ws://host:port/ws`` / ``wss://…/ws`` via trio-websocket.
 

@@ -65,6 +65,7 @@ from hlmaker.messages import (
     TargetLadder,
     signed,
 )
+from hlmaker.observer import NO_OBSERVER, Observer
 from hlmaker.orders.config import BookConfig
 from hlmaker.orders.dedup import FillDedup
 from hlmaker.orders.held import HeldEvents
@@ -105,7 +106,9 @@ class OrderBookCore(IntentsMixin, OutcomesMixin):
     called (bounded).
     """
 
-    def __init__(self, config: BookConfig | None = None, rng: random.Random | None = None) -> None:
+    def __init__(self, config: BookConfig | None = None, rng: random.Random | None = None, *,
+                 observer: Observer = NO_OBSERVER) -> None:
+        self.observer = observer  # wiring branch: a pass-through until branch orders lands
         self.config = config or BookConfig()
         self._rng = rng or random.Random(0)
         self.orders: dict[str, TrackedOrder] = {}

@@ -1,8 +1,8 @@
-"""Build a :class:`~hlmaker.ui.status.Status` from a running :class:`hlmaker.maker.Maker`.
-
-Duck-typed on purpose (the maker is not imported): every figure the maker does not offer is left
-at its default, so the display never takes the bot down. Event rates are the difference of the
-feed's cumulative counts between two calls, divided by the time between them.
+"""Build a :class:`~hlmaker.ui.status.Status` from a running maker, read through
+:class:`MakerView` — the typed, read-only view of :class:`hlmaker.maker.Maker` the UI depends on
+(the maker module is not imported, so a test can hand in any object with those attributes).
+Event rates are the difference of the feed's cumulative counts between two calls, divided by the
+time between them.
 """
 
 from __future__ import annotations
@@ -10,10 +10,15 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
+from hlmaker.actors.feed import FeedStats
+from hlmaker.actors.latest import Latest
+from hlmaker.actors.reconciler import ReconcileStatus
+from hlmaker.clock import Clock
+from hlmaker.messages import BookView
 from hlmaker.pnl import unrealized_pnl
 from hlmaker.ui.status import Status
 
@@ -39,50 +44,94 @@ class RateMeter:
         return out
 
 
-_meters: weakref.WeakKeyDictionary[Any, RateMeter] = weakref.WeakKeyDictionary()
+class MakerView(Protocol):
+    """What the UI reads of a running maker — :class:`hlmaker.maker.Maker` offers exactly this
+    (read-only; the UI never sends anything)."""
+
+    @property
+    def view(self) -> BookView:
+        """The book's newest view."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The maker's clock (ms since the epoch)."""
+        ...
+
+    @property
+    def markets(self) -> Mapping[str, object]:
+        """The coins the strategy trades (keys)."""
+        ...
+
+    @property
+    def mids(self) -> Mapping[str, Decimal]:
+        """Mid price per coin (quote currency), as the quoter last saw it."""
+        ...
+
+    @property
+    def feed_stats(self) -> FeedStats:
+        """The feed's counters (cumulative) and whether it is connected."""
+        ...
+
+    @property
+    def reconcile_status(self) -> Latest[ReconcileStatus]:
+        """The reconciler's last sweep."""
+        ...
+
+    @property
+    def restarts(self) -> Mapping[str, int]:
+        """Restarts per actor."""
+        ...
+
+    @property
+    def actor_states(self) -> Mapping[str, str]:
+        """Each actor's state."""
+        ...
+
+    @property
+    def network(self) -> str:
+        """``sim``, ``testnet`` or ``mainnet``."""
+        ...
+
+    def totals(self) -> Mapping[str, Any]:
+        """The book's counters summed over every incarnation (``fills_applied``, ``closed_pnl``,
+        ``fees``…)."""
+        ...
 
 
-def status_of(maker: Any, base_url: str) -> Status:
+_meters: weakref.WeakKeyDictionary[MakerView, RateMeter] = weakref.WeakKeyDictionary()
+
+
+def status_of(maker: MakerView, base_url: str) -> Status:
     """The :class:`Status` of ``maker`` now (``maker.clock`` time)."""
     view = maker.view
     now = int(maker.clock.now_ms())
-    markets: Mapping[str, Any] = getattr(maker, "markets", {}) or {}
-    all_mids: Mapping[str, Decimal] = getattr(maker, "mids", {}) or {}
-    mids = {c: all_mids[c] for c in markets if c in all_mids} if markets else dict(all_mids)
-    holder = getattr(maker, "holder", None)
-    totals: Mapping[str, Any] = holder.totals() if holder is not None else {}
-    fills_total = int(totals.get("fills_applied", view.counters.fills_applied))
-    feed = getattr(maker, "feed_stats", None)
-    counts: dict[str, float] = {"fills": float(fills_total)}
-    for kind in ("order_events", "market_events", "market_dropped"):
-        if feed is not None and hasattr(feed, kind):
-            counts[kind] = float(getattr(feed, kind))
-    try:
-        meter = _meters.setdefault(maker, RateMeter())
-    except TypeError:  # not weak-referenceable: no rates
-        meter = RateMeter()
-    rates = meter.rates(now, counts)
-    sup = getattr(maker, "supervisor", None)
-    rstatus = getattr(getattr(maker, "reconcile_status", None), "value", None)
-    swept = rstatus is not None and getattr(rstatus, "sweeps", 0) > 0
-    config = getattr(maker, "config", None)
-    network = str(getattr(getattr(config, "endpoint", None), "network", "") or "")
+    all_mids = maker.mids
+    mids = {c: all_mids[c] for c in maker.markets if c in all_mids}
+    totals = maker.totals()
+    fills_total = int(totals["fills_applied"])
+    feed = maker.feed_stats
+    counts: dict[str, float] = {"fills": float(fills_total),
+                                "order_events": float(feed.order_events),
+                                "market_events": float(feed.market_events),
+                                "market_dropped": float(feed.market_dropped)}
+    rates = _meters.setdefault(maker, RateMeter()).rates(now, counts)
+    rstatus = maker.reconcile_status.value
+    swept = rstatus.sweeps > 0
     return Status(
         now_ms=now,
         view=view,
         mids=mids,
         fills_total=fills_total,
-        pnl=(Decimal(totals["closed_pnl"]) - Decimal(totals["fees"])
-             if "closed_pnl" in totals and "fees" in totals
-             else view.counters.closed_pnl - view.counters.fees),  # across book restarts
-        upnl=unrealized_pnl(getattr(rstatus, "positions", None) if swept else None,
-                            getattr(rstatus, "entry_px", None) if swept else None, all_mids),
+        pnl=Decimal(totals["closed_pnl"]) - Decimal(totals["fees"]),  # across book restarts
+        upnl=unrealized_pnl(rstatus.positions if swept else None,
+                            rstatus.entry_px if swept else None, all_mids),
         events_per_s=rates,
-        restarts=dict(getattr(sup, "restarts", {}) or {}),
-        actors=dict(getattr(sup, "states", {}) or {}),
+        restarts=dict(maker.restarts),
+        actors=dict(maker.actor_states),
         reconcile_age_s=max(0.0, (now - rstatus.at_ms) / 1000) if swept else None,
         exchange_open=len(rstatus.exchange_open) if swept else None,
-        feed_connected=bool(getattr(feed, "connected", False)),
-        network=network,
+        feed_connected=feed.connected,
+        network=maker.network,
         base_url=base_url,
     )

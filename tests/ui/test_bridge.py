@@ -1,13 +1,18 @@
-"""status_of: a Status from a (duck-typed) running maker, with event rates."""
+"""status_of: a Status from a running maker (through its typed MakerView), with event rates."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from types import SimpleNamespace
+from typing import Any
 
+import attrs
+
+from hlmaker.actors.feed import FeedStats
+from hlmaker.actors.latest import Latest
+from hlmaker.actors.reconciler import ReconcileStatus
 from hlmaker.clock import FixedClock
 from hlmaker.messages import BookView, Counters
-from hlmaker.ui.bridge import RateMeter, status_of
+from hlmaker.ui.bridge import MakerView, RateMeter, status_of
 
 D = Decimal
 
@@ -20,20 +25,25 @@ class FakeMaker:
                              last_fill_ms=None, unresolved=0, ready=True)
         self.markets = {"BTC": object()}
         self.mids = {"BTC": D(100000), "DOGE": D("0.1")}
-        self.holder = SimpleNamespace(totals=lambda: {"fills_applied": 5,
-                                                      "closed_pnl": D("7.5"), "fees": D("0.5")})
-        self.feed_stats = SimpleNamespace(connects=1, order_events=10, market_events=100,
-                                          market_dropped=0, connected=True)
-        self.supervisor = SimpleNamespace(restarts={"feed": 1},
-                                          states={"feed": "running", "book": "running"})
-        self.reconcile_status = SimpleNamespace(value=SimpleNamespace(
-            at_ms=1_700_000_007_000, sweeps=3, exchange_open=(1, 2)))
-        self.config = SimpleNamespace(endpoint=SimpleNamespace(network="sim"))
+        self.feed_stats = FeedStats(connects=1, order_events=10, market_events=100,
+                                    market_dropped=0, connected=True)
+        self.restarts = {"feed": 1}
+        self.actor_states = {"feed": "running", "book": "running"}
+        self.reconcile_status = Latest(ReconcileStatus(
+            at_ms=1_700_000_007_000, sweeps=3, exchange_open=(1, 2)))  # type: ignore[arg-type]
+        self.network = "sim"
+
+    def totals(self) -> dict[str, Any]:
+        return {"fills_applied": 5, "closed_pnl": D("7.5"), "fees": D("0.5")}
+
+    def sweep(self, **changes: Any) -> None:
+        self.reconcile_status.publish(attrs.evolve(self.reconcile_status.value, **changes))
 
 
 def test_status_of_a_maker() -> None:
     m = FakeMaker()
-    s = status_of(m, "http://127.0.0.1:1234")
+    typed: MakerView = m  # FakeMaker offers what the UI reads of a Maker
+    s = status_of(typed, "http://127.0.0.1:1234")
     assert s.mids == {"BTC": D(100000)} and s.fills_total == 5
     assert s.pnl == D(7)  # every book incarnation's, not only the current view's
     assert s.reconcile_age_s == 3.0 and s.exchange_open == 2
@@ -55,12 +65,11 @@ def test_rate_meter_restart_and_same_time() -> None:
 
 def test_unrealized_pnl_marks_the_last_sweep_to_the_mids() -> None:
     m = FakeMaker()
-    m.reconcile_status.value.positions = {"BTC": D("0.1"), "ETH": D(0)}
-    m.reconcile_status.value.entry_px = {"BTC": D(99000)}
+    m.sweep(positions={"BTC": D("0.1"), "ETH": D(0)}, entry_px={"BTC": D(99000)})
     assert status_of(m, "").upnl == D(100)  # (100000 − 99000) × 0.1; flat ETH needs nothing
-    m.reconcile_status.value.positions = {"BTC": D("-0.1")}
+    m.sweep(positions={"BTC": D("-0.1")})
     assert status_of(m, "").upnl == D(-100)
-    m.reconcile_status.value.positions = {"BTC": D("0.1"), "DOGE": D(1000)}
+    m.sweep(positions={"BTC": D("0.1"), "DOGE": D(1000)})
     assert status_of(m, "").upnl is None  # DOGE has a mid but no entry price: no partial sum
-    m.reconcile_status.value.sweeps = 0
+    m.sweep(sweeps=0)
     assert status_of(m, "").upnl is None  # nothing swept yet

@@ -1,0 +1,80 @@
+"""The run's final figures (``maker.summary()``, ``hlmaker run --summary-json``).
+
+:func:`summarize` turns what the running maker holds — the book's last view, the reconciler's
+last sweep, the counters summed over every book incarnation — into the JSON-ready dict the
+README's "The summary" section describes. Positions are exact decimal strings
+(:func:`decimal_str`), money figures are strings in quote currency, sizes in coin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from hlmaker.actors.reconciler import ReconcileStatus
+from hlmaker.messages import BookView
+from hlmaker.pnl import unrealized_pnl
+
+UPNL_QUANTUM = Decimal("0.000001")
+"""Unrealized PnL is rounded to this (quote currency)."""
+
+
+def decimal_str(value: Decimal) -> str:
+    """The canonical string of an exact decimal: no exponent, no trailing zeros
+    (``Decimal("0.00350")`` → ``"0.0035"``, ``Decimal("1E+1")`` → ``"10"``)."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def summarize(*, view: BookView, status: ReconcileStatus, totals: Mapping[str, Any],
+              mids: Mapping[str, Decimal], restarts: int, feed_connects: int,
+              actions_sent: int, shutdown: Mapping[str, Any]) -> dict[str, Any]:
+    """The final figures (see the README for each key).
+
+    Args:
+        view: the book's newest view (local orders and positions, unresolved requests).
+        status: the reconciler's last sweep (the exchange's open orders, positions, entry
+            prices); ``status.sweeps == 0`` means no sweep yet: ``unrealized_pnl`` is ``None``.
+        totals: :class:`~hlmaker.messages.Counters` fields summed over every book incarnation
+            (``volume``, ``closed_pnl`` and ``fees`` are ``Decimal``, the rest ``int``).
+        mids: mid price per coin (quote currency), to mark the positions.
+        restarts: actor restarts; feed_connects: WebSocket (re)connections; actions_sent:
+            signed actions the executor sent.
+        shutdown: the shutdown's report (:mod:`hlmaker.shutdown`), copied as is.
+
+    Returns:
+        A JSON-ready dict; positions map coin → decimal string (flat coins left out).
+    """
+    local_pos = {c: decimal_str(p) for c, p in sorted(view.positions.items()) if p != 0}
+    exch_pos = {c: decimal_str(p) for c, p in sorted(status.positions.items()) if p != 0}
+    local_open = len(view.orders)
+    exch_open = len(status.exchange_open)
+    upnl = unrealized_pnl(status.positions, status.entry_px, mids) if status.sweeps else None
+    return {
+        "fills": totals["fills_applied"],
+        "volume": str(totals["volume"]),
+        "realized_pnl": str(totals["closed_pnl"] - totals["fees"]),
+        "unrealized_pnl": None if upnl is None else str(upnl.quantize(UPNL_QUANTUM)),
+        "position_local": local_pos,
+        "position_exchange": exch_pos,
+        "open_orders_local": local_open,
+        "open_orders_exchange": exch_open,
+        "duplicate_fills_dropped": totals["duplicate_fills_dropped"],
+        "orphans_detected": totals["orphans_detected"],
+        "orphans_cancelled": totals["orphans_cancelled"],
+        "stale_removed": totals["stale_removed"],
+        "position_drifts": totals["position_drifts"],
+        "gaps_detected": totals["gaps_detected"],
+        "illegal_transitions": totals["illegal_transitions"],
+        "rejects": totals["rejects"],
+        "unknown_outcomes": totals["unknown_opened"],
+        "restarts": restarts,
+        "unresolved_requests": view.unresolved,
+        "is_synced": bool(view.is_synced and local_pos == exch_pos
+                          and local_open == exch_open),
+        "reconcile_sweeps": status.sweeps,
+        "feed_connects": feed_connects,
+        "actions_sent": actions_sent,
+        "shutdown": shutdown,
+    }
