@@ -17,10 +17,11 @@ Module map::
     invariants   InvariantChecker: S1-S7 after every event, L1-L2 at the end, memory bounds
     crash        CrashInjector: an actor killed at its next await point (F9)
     harness      simulate(RunSpec(seed, sim_seconds, plan)) -> RunResult (open_maker under
-                 MockClock(autojump_threshold=0), seeded scheduler, checker hooked in)
+                 MockClock(autojump_threshold=0), seeded scheduler; RunObserver, the maker's
+                 observer: book checks, S7 per nonce, the order-core digest core_digest)
     scenarios    SCENARIOS["F1".."F16"], run_scenario(fault) -> (result, problems)
     swarm        swarm_plan(seed, sim_seconds, quiet_s, faults) -> FaultPlan (random mix)
-    runner       run_seed(seed, sim_minutes, faults) -> SeedResult
+    runner       run_seed(seed, sim_minutes, faults) -> SeedResult (digest, core_digest, …)
     campaign     run_campaign(seeds, sim_minutes, faults, workers=…) -> CampaignReport
                  (.render(): the reliability.md report; .to_json())
     command      chaos_command: ``hlmaker chaos --seeds N --sim-minutes M [--faults …]``
