@@ -18,7 +18,8 @@ from hlmaker.messages import (
     OrderView,
     PlaceOrders,
 )
-from hlmaker.metrics import Metrics, metrics_app, serve_metrics
+from hlmaker.metrics import Metrics, MetricsObserver, metrics_app, serve_metrics
+from hlmaker.observer import Observer, Observers
 
 D = Decimal
 
@@ -91,6 +92,21 @@ def test_commands_requests_restarts_and_private_registry() -> None:
     assert value(m, "hlmaker_book_batch_messages_sum") == 3
     assert value(m, "hlmaker_book_inbox_backlog") == 7
     assert value(other, "hlmaker_orders_placed_total") == 0
+
+
+def test_the_metrics_observer_feeds_what_the_actors_report() -> None:
+    m = Metrics()
+    observer = Observers(Observer(), MetricsObserver(m))  # as open_maker(observer=...) gets it
+    req = OrderRequest(cloid="0x" + "0" * 32, coin="BTC", side="B", px=D(1), sz=D(1))
+    observer.command_received(PlaceOrders(request_id=1, expires_after_ms=0, orders=(req,)))
+    observer.request_finished("place", 0.03)
+    observer.actor_restarted("book")
+    observer.book_batch(5, 0.0002)
+    observer.core_step(None, 0, [])  # not a metric: ignored
+    assert value(m, "hlmaker_orders_placed_total") == 1
+    assert value(m, "hlmaker_request_latency_seconds_count", kind="place") == 1
+    assert value(m, "hlmaker_actor_restarts_total", actor="book") == 1
+    assert value(m, "hlmaker_book_batch_messages_sum") == 5
 
 
 async def call(app, path: str, method: str = "GET") -> tuple[int, bytes]:  # type: ignore

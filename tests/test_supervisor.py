@@ -9,6 +9,7 @@ import pytest
 import trio
 import trio.testing
 
+from hlmaker.observer import Observer
 from hlmaker.supervisor import ActorSpec, Incarnation, Supervisor, SupervisorGaveUp
 
 
@@ -140,7 +141,16 @@ async def test_too_many_crashes_within_the_window_gives_up(
     tx, rx = trio.open_memory_channel[Any](10)
     worker = Worker(rx)
     crashes: list[BaseException] = []
-    sup = Supervisor(max_restarts=2, window_s=10)
+
+    class Restarts(Observer):
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def actor_restarted(self, actor: str) -> None:
+            self.seen.append(actor)
+
+    observer = Restarts()
+    sup = Supervisor(max_restarts=2, window_s=10, observer=observer)
     with trio.fail_after(30):
         with pytest.raises(BaseExceptionGroup) as info:
             async with trio.open_nursery() as nursery:
@@ -154,6 +164,7 @@ async def test_too_many_crashes_within_the_window_gives_up(
     assert worker.incarnations == 3  # the third crash is one more than max_restarts=2
     assert len(crashes) == 2  # on_crash runs only before a restart
     assert sup.states["worker"] == "failed"
+    assert observer.seen == ["worker"] * 3 and sup.restarts["worker"] == 3  # the observer
 
 
 async def test_crashes_further_apart_than_the_window_never_give_up(

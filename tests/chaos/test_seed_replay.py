@@ -91,13 +91,15 @@ def _spec(seed: int) -> RunSpec:
 
 
 def test_same_seed_same_digest_20_seeds_x_2_runs() -> None:
-    """20 seeds × 2 runs of 20 simulated seconds with swarm faults: identical digests."""
+    """20 seeds × 2 runs of 20 simulated seconds with swarm faults: identical digests (the
+    whole run's and the order core's)."""
     mismatches = []
     digests = set()
     for seed in DIGEST_SEEDS:
         a, b = simulate(_spec(seed)), simulate(_spec(seed))
         digests.add(a.digest)
-        if a.digest != b.digest or a.steps != b.steps:
+        assert a.core_steps > 0 and len(a.core_digest) == 64
+        if a.digest != b.digest or a.steps != b.steps or a.core_digest != b.core_digest:
             mismatches.append((seed, a.digest[:12], b.digest[:12], a.steps, b.steps))
     assert not mismatches, f"digest mismatches (seed, run 1, run 2, steps): {mismatches}"
     assert len(digests) == len(DIGEST_SEEDS), "different seeds must give different traces"
