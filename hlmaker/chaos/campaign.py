@@ -10,7 +10,7 @@ digests, and returns a :class:`CampaignReport`:
   invariant;
 * :meth:`CampaignReport.to_json` — ``violations`` (total), ``speed`` (simulated seconds per
   wall second), ``faults_injected`` (``{"F1": n, …}``), ``seeds`` (``{"seed", "digest",
-  "violations"}`` each), and the other figures.
+  "core_digest", "violations"}`` each), and the other figures.
 
 Wall time is measured here with ``time.perf_counter`` (the only clock read of the simulation).
 """
@@ -166,8 +166,8 @@ class CampaignReport:
             "speed": round(self.speed, 2),
             "speed_per_process": round(self.speed_per_process, 2),
             "faults_injected": self.faults_injected(),
-            "seeds": [{"seed": r.seed, "digest": r.digest, "violations": len(r.violations)}
-                      for r in self.results],
+            "seeds": [{"seed": r.seed, "digest": r.digest, "core_digest": r.core_digest,
+                       "violations": len(r.violations)} for r in self.results],
             "sim_minutes": self.sim_minutes,
             "faults": list(self.faults) if self.faults is not None else "all",
             "wall_s": round(self.wall_s, 2),

@@ -48,6 +48,8 @@ def test_chaos_command_one_seed_and_json(tmp_path: object) -> None:
     assert "seed 5:" in result.output and "faults injected:" in result.output
     data = json.loads(out.read_text())
     assert data["violations"] == 0 and data["seeds"][0]["seed"] == 5
+    core = data["seeds"][0]["core_digest"]
+    assert len(core) == 64 and f"core digest {core}" in result.output
     assert set(data) >= {"violations", "speed", "faults_injected", "seeds"}
 
 
