@@ -291,27 +291,38 @@ class FaultedExchange:
             (status, reply), captured = self._captured(lambda: handler(payload, self.now_ms()))
             captured, extra = self.shape_reply(captured)
         self._trace("http", endpoint, on, decision.fault.value, status)
-        slow = extra > 0
-        if slow:
+
+        async def answer(responds: bool) -> None:
+            if not responds:
+                await trio.sleep(lost_hold_s)
+                await respond(None)
+            elif decision.fault is not RequestFault.NONE:
+                await respond(encode_reply(decision.status, ERROR_TEXT[decision.status]))
+            else:
+                await respond(encode_reply(status, reply))
+
+        await self._answer(decision, captured, extra, answer)
+
+    async def _answer(self, decision: RequestDecision, captured: Captured, extra_ms: int,
+                      answer: Callable[[bool], Awaitable[None]]) -> None:
+        """Apply ``decision`` to one reply: flush ``captured`` first (F3) or release it after
+        the reply; wait the latency (plus ``extra_ms``); then ``answer(responds)`` — when the
+        reply is lost the pushes are released before ``answer(False)``."""
+        if extra_ms:
             self.slow_acks_in_flight += 1
         try:
             if decision.push_first:
                 await self._flush(captured)
                 captured = []
-            latency = decision.latency_ms + extra
+            latency = decision.latency_ms + extra_ms
             if latency:
                 await trio.sleep(latency / 1000)
             if not decision.responds:
                 self._release(captured)
                 captured = []
-                await trio.sleep(lost_hold_s)
-                await respond(None)
-                return
-            if decision.fault is not RequestFault.NONE:
-                status, reply = decision.status, ERROR_TEXT[decision.status]
-            await respond(encode_reply(status, reply))
+            await answer(decision.responds)
         finally:
-            if slow:
+            if extra_ms:
                 self.slow_acks_in_flight -= 1
             self._release(captured)
 
@@ -423,25 +434,17 @@ class FaultedExchange:
 
     async def _ws_post_reply(self, conn: Outbox, req_id: Any, decision: RequestDecision,
                              replies: list[str], captured: Captured, extra_ms: int) -> None:
-        if extra_ms:
-            self.slow_acks_in_flight += 1
-        try:
-            if decision.push_first:
-                await self._flush(captured)
-                captured = []
-            latency = decision.latency_ms + extra_ms
-            if latency:
-                await trio.sleep(latency / 1000)
-            if decision.responds:
-                if decision.fault is not RequestFault.NONE:
-                    replies = [post_error(req_id if isinstance(req_id, int) else 0,
-                                          ERROR_TEXT[decision.status])]
-                for reply in replies:
-                    conn.put(reply, None)
-        finally:
-            if extra_ms:
-                self.slow_acks_in_flight -= 1
-            self._release(captured)
+        async def answer(responds: bool) -> None:
+            if not responds:
+                return
+            if decision.fault is not RequestFault.NONE:
+                rid = req_id if isinstance(req_id, int) else 0
+                conn.put(post_error(rid, ERROR_TEXT[decision.status]), None)
+                return
+            for reply in replies:
+                conn.put(reply, None)
+
+        await self._answer(decision, captured, extra_ms, answer)
 
     async def _writer(self, conn: Outbox) -> None:
         while True:

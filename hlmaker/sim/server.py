@@ -36,6 +36,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypedDict, Unpack
 
 import trio
 
@@ -71,54 +72,59 @@ class _SocketWs:
         when :meth:`~FaultedExchange.serve_connection` returns."""
 
 
+class SimulatorOptions(TypedDict, total=False):
+    """The simulator's settings (all optional), for :class:`Simulator`, :func:`open_simulator`
+    and :class:`~hlmaker.sim.thread.SimulatorThread`.
+
+    ``seed`` (0) seeds the market (``hlmaker-sim/<seed>/market``) and the faults
+    (``hlmaker-sim/<seed>/faults``); ``faults`` (``"none"``): a profile name (``none``,
+    ``default``, ``harsh``) or a :class:`FaultProfile`; ``universe`` / ``engine_config``: the
+    engine's assets and settings; ``market`` / ``with_market`` (True) / ``replay``: synthetic
+    market settings, or no market at all; ``service_config``: auto-funding, signature flavour,
+    push throttles; ``step_ms`` (100): period of the market/timer clock (trio time);
+    ``on_frame``: ``on_frame(session_id, text)`` right before each text frame goes to a
+    WebSocket (a probe, e.g. ``benchmarks/pipeline.py``; called in the simulator's trio run,
+    keep it cheap).
+    """
+
+    seed: int
+    faults: str | FaultProfile
+    universe: tuple[AssetSpec, ...]
+    engine_config: EngineConfig | None
+    market: MarketConfig | None
+    with_market: bool
+    service_config: ServiceConfig | None
+    replay: TradeReplay | None
+    step_ms: int
+    on_frame: Callable[[int, str], None] | None
+
+
 class Simulator(FaultedExchange):
     """The simulator as served on a socket: the faulted exchange plus its address.
 
-    Args:
-        clock: exchange time.
-        seed: seeds the market (``hlmaker-sim/<seed>/market``) and the faults
-            (``hlmaker-sim/<seed>/faults``).
-        faults: a profile name (``none``, ``default``, ``harsh``) or a :class:`FaultProfile`.
-        universe / engine_config: the engine's assets and settings.
-        market / with_market / replay: synthetic market settings, or no market at all.
-        service_config: auto-funding, signature flavour, push throttles.
-        step_ms: period of the market/timer clock (trio time).
-        on_frame: ``on_frame(session_id, text)`` right before each text frame goes to a
-            WebSocket (a probe, e.g. ``benchmarks/pipeline.py``; called in the simulator's
-            trio run, keep it cheap).
+    ``clock`` is the exchange time; the other settings are :class:`SimulatorOptions`.
 
     Raises:
         ValueError: an unknown fault profile name.
     """
 
-    def __init__(
-        self,
-        *,
-        clock: Clock,
-        seed: int = 0,
-        faults: str | FaultProfile = "none",
-        universe: tuple[AssetSpec, ...] = DEFAULT_UNIVERSE,
-        engine_config: EngineConfig | None = None,
-        market: MarketConfig | None = None,
-        with_market: bool = True,
-        service_config: ServiceConfig | None = None,
-        replay: TradeReplay | None = None,
-        step_ms: int = 100,
-        on_frame: Callable[[int, str], None] | None = None,
-    ) -> None:
-        engine = Engine(universe, engine_config)
+    def __init__(self, *, clock: Clock, **options: Unpack[SimulatorOptions]) -> None:
+        seed = options.get("seed", 0)
+        engine = Engine(options.get("universe", DEFAULT_UNIVERSE), options.get("engine_config"))
+        market = None
+        if options.get("with_market", True):
+            rng = random.Random(f"hlmaker-sim/{seed}/market")
+            market = SyntheticMarket(engine, rng, options.get("market"), options.get("replay"))
+        faults = FaultInjector(options.get("faults", "none"),
+                               random.Random(f"hlmaker-sim/{seed}/faults"))
         super().__init__(
             clock=clock,
             engine=engine,
-            market=(
-                SyntheticMarket(engine, random.Random(f"hlmaker-sim/{seed}/market"), market, replay)
-                if with_market
-                else None
-            ),
-            faults=FaultInjector(faults, random.Random(f"hlmaker-sim/{seed}/faults")),
-            service_config=service_config,
-            step_ms=step_ms,
-            on_frame=on_frame,
+            market=market,
+            faults=faults,
+            service_config=options.get("service_config"),
+            step_ms=options.get("step_ms", 100),
+            on_frame=options.get("on_frame"),
             contain_errors=True,
         )
         self.seed = seed
@@ -159,30 +165,16 @@ async def open_simulator(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
-    seed: int = 0,
-    faults: str | FaultProfile = "none",
     clock: Clock | None = None,
     epoch_ms: int | None = None,
-    universe: tuple[AssetSpec, ...] = DEFAULT_UNIVERSE,
-    engine_config: EngineConfig | None = None,
-    market: MarketConfig | None = None,
-    with_market: bool = True,
-    service_config: ServiceConfig | None = None,
-    replay: TradeReplay | None = None,
-    step_ms: int = 100,
-    on_frame: Callable[[int, str], None] | None = None,
+    **options: Unpack[SimulatorOptions],
 ) -> AsyncIterator[Simulator]:
     """Serve a simulator on ``host:port`` for the duration of the block (trio only).
 
     Args:
         port: 0 picks a free port; the actual one is ``sim.port`` / in ``sim.base_url``.
-        seed: seeds the market and the fault decisions (separate streams).
-        faults: a profile name (``none``, ``default``, ``harsh``) or a :class:`FaultProfile`.
         clock: time source; default ``WallClock(epoch_ms)`` (one of them is required).
-        market / with_market: synthetic market settings, or none at all.
-        service_config: auto-funding, signature flavour, push throttles.
-        step_ms: period of the market/timer clock task (trio time).
-        on_frame: see :class:`Simulator`.
+        options: :class:`SimulatorOptions` (seed, fault profile, market, ``on_frame`` …).
 
     On exit every WebSocket is closed (1012), open connections get :data:`GRACEFUL_S` to
     finish, then the server stops: a client never hangs on a dead simulator.
@@ -195,19 +187,7 @@ async def open_simulator(
         if epoch_ms is None:
             raise ValueError("open_simulator needs clock= or epoch_ms= (the wall-clock anchor)")
         clock = WallClock(epoch_ms)
-    sim = Simulator(
-        clock=clock,
-        seed=seed,
-        faults=faults,
-        universe=universe,
-        engine_config=engine_config,
-        market=market,
-        with_market=with_market,
-        service_config=service_config,
-        replay=replay,
-        step_ms=step_ms,
-        on_frame=on_frame,
-    )
+    sim = Simulator(clock=clock, **options)
     server = WebServer(
         sim.handle_http,
         {"/ws": sim.handle_websocket},
