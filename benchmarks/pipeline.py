@@ -216,46 +216,51 @@ class Probe:
 
 
 class SimTap:
-    """Stamps frames as the simulator hands them to its WebSocket (wraps ``_websocket``)."""
+    """Stamps frames as the simulator hands them to its WebSocket: give :meth:`on_frame` to the
+    simulator at construction (``on_frame=tap.on_frame``), then :meth:`attach` the simulator."""
 
-    def __init__(self, sim: Simulator, threaded: bool) -> None:
-        self.sim = sim
+    def __init__(self, threaded: bool) -> None:
+        self.sim: Simulator | None = None
         self.threaded = threaded  # alone in its thread: its CPU time can be told apart
         self.probe: Probe | None = None
-        # TODO(branch sim): stamp through the simulator's public frame callback once it has
-        # one; until then this wraps the instance's ``_websocket`` (the one remaining patch).
-        inner = sim._websocket
 
-        async def websocket(scope: Any, receive: Any, send: Any) -> None:
-            async def stamped_send(message: dict[str, Any]) -> None:
-                probe = self.probe
-                if probe is not None and message.get("type") == "websocket.send":
-                    seq = probe.pending.pop(message.get("text"), None)  # type: ignore[arg-type]
-                    if seq is not None:
-                        probe.sent[seq] = time.perf_counter()
-                        if not probe.pending and self.threaded:
-                            probe.sim_cpu_s = time.thread_time() - probe.sim_cpu0
-                await send(message)
+    def attach(self, sim: Simulator) -> SimTap:
+        """The simulator whose sessions :meth:`inject` feeds; returns ``self``."""
+        self.sim = sim
+        return self
 
-            await inner(scope, receive, stamped_send)
+    def on_frame(self, session_id: int, text: str) -> None:
+        """The simulator's frame probe: stamps the send time of an injected frame."""
+        probe = self.probe
+        if probe is None:
+            return
+        seq = probe.pending.pop(text, None)
+        if seq is not None:
+            probe.sent[seq] = time.perf_counter()
+            if not probe.pending and self.threaded:
+                probe.sim_cpu_s = time.thread_time() - probe.sim_cpu0
 
-        sim._websocket = websocket  # type: ignore[method-assign]
+    @property
+    def _sim(self) -> Simulator:
+        if self.sim is None:
+            raise RuntimeError("SimTap.attach(simulator) first")
+        return self.sim
 
     def subscribed(self, user: str) -> int:
         """How many subscriptions for ``user`` the simulator's sessions hold."""
-        return sum(1 for s in self.sim.service.sessions.values()
+        return sum(1 for s in self._sim.service.sessions.values()
                    for sub in s.subs.values() if sub.user == user)
 
     async def inject(self, user: str, probe: Probe, rate: float | None) -> None:
         """Release ``probe.batch`` into ``user``'s session at ``rate`` frames/s (None = at once)."""
         try:
             self.probe = probe
-            sessions = [s for s in self.sim.service.sessions.values()
+            sessions = [s for s in self._sim.service.sessions.values()
                         if any(sub.user == user for sub in s.subs.values())]
             if len(sessions) != 1:
                 raise RuntimeError(f"expected one session for {user}, found {len(sessions)}")
             session = sessions[0]
-            on_push = self.sim.service.on_push
+            on_push = self._sim.service.on_push
             assert on_push is not None
             batch, injected, outbox = probe.batch, probe.injected, session.outbox
             n, i = len(batch), 0
@@ -462,8 +467,10 @@ async def run_hlmaker(pipe: Pipeline, label: str, runs: list[tuple[float | None,
 
 async def hlmaker_inrun(runs: list[tuple[float | None, int]], results: list[dict[str, Any]]
                         ) -> None:
-    async with open_simulator(epoch_ms=EPOCH_MS, with_market=False, seed=1) as sim:
-        tap = SimTap(sim, threaded=False)
+    tap = SimTap(threaded=False)
+    async with open_simulator(epoch_ms=EPOCH_MS, with_market=False, seed=1,
+                              on_frame=tap.on_frame) as sim:
+        tap.attach(sim)
         async with open_pipeline(ws_url(sim.base_url), USER_INRUN) as pipe, \
                 trio.open_nursery() as nursery:
             async def start(probe: Probe, rate: float | None) -> None:
@@ -575,8 +582,10 @@ def main() -> None:
     if "inrun" not in skip:
         trio.run(hlmaker_inrun, runs, results)
     if not {"thread", "sdk"} <= skip:
-        with SimulatorThread(epoch_ms=EPOCH_MS, with_market=False, seed=1) as st:
-            tap: SimTap = st.call(partial(SimTap, st.sim, threaded=True))
+        tap = SimTap(threaded=True)
+        with SimulatorThread(epoch_ms=EPOCH_MS, with_market=False, seed=1,
+                             on_frame=tap.on_frame) as st:
+            tap.attach(st.sim)
             if "thread" not in skip:
                 trio.run(hlmaker_thread, st, tap, runs, results)
             if "sdk" not in skip:

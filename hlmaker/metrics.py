@@ -1,5 +1,5 @@
 """Prometheus metrics: a :class:`Metrics` object with its own registry, fed by the actors, and an
-opt-in ``/metrics`` server on hypercorn's trio worker.
+opt-in ``/metrics`` server (:class:`hlmaker.webserver.WebServer`: h11 on trio streams).
 
 Who feeds what (:class:`MetricsObserver`, given to :func:`hlmaker.maker.open_maker`, carries the
 probes from inside the maker; the rest is polled):
@@ -32,9 +32,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter as Tally
-from collections.abc import Awaitable, Callable, MutableMapping
-from functools import partial
-from typing import Any
 
 import trio
 from prometheus_client import (
@@ -48,6 +45,7 @@ from prometheus_client import (
 
 from hlmaker.messages import BookView, CancelOrders, Command, Counters, ModifyOrders, PlaceOrders
 from hlmaker.observer import Observer
+from hlmaker.webserver import HttpHandler, Request, Respond, Response, WebServer
 
 log = logging.getLogger("hlmaker.metrics")
 
@@ -172,11 +170,6 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
 class MetricsObserver(Observer):
     """The :class:`~hlmaker.observer.Observer` that feeds a :class:`Metrics` from inside the
     running maker (give it to :func:`hlmaker.maker.open_maker`): commands and request latencies
@@ -200,31 +193,18 @@ class MetricsObserver(Observer):
         self.metrics.observe_book_batch(messages, seconds)
 
 
-def metrics_app(metrics: Metrics) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """A plain ASGI app: ``GET /metrics`` answers :meth:`Metrics.render`; other paths 404,
-    other methods 405."""
+def metrics_app(metrics: Metrics) -> HttpHandler:
+    """The ``/metrics`` HTTP handler (a :data:`hlmaker.webserver.HttpHandler`): ``GET`` or
+    ``HEAD /metrics`` answers :meth:`Metrics.render` (Prometheus text format,
+    ``CONTENT_TYPE_LATEST``); other paths 404, other methods 405 (plain text)."""
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            return
-        if scope["path"] != "/metrics":
-            status, body, ctype = 404, b"not found; try /metrics\n", b"text/plain"
-        elif scope["method"] not in ("GET", "HEAD"):
-            status, body, ctype = 405, b"method not allowed\n", b"text/plain"
+    async def app(request: Request, respond: Respond) -> None:
+        if request.path != "/metrics":
+            await respond(Response(404, b"not found; try /metrics\n", "text/plain"))
+        elif request.method not in ("GET", "HEAD"):
+            await respond(Response(405, b"method not allowed\n", "text/plain"))
         else:
-            status, body, ctype = 200, metrics.render(), CONTENT_TYPE_LATEST.encode()
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", ctype), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body",
-                    "body": body if scope["method"] != "HEAD" else b""})
+            await respond(Response(200, metrics.render(), CONTENT_TYPE_LATEST))
 
     return app
 
@@ -236,27 +216,20 @@ async def serve_metrics(
     port: int,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``/metrics`` on ``host:port`` with hypercorn's trio worker until cancelled.
+    """Serve ``/metrics`` on ``host:port`` until cancelled (:func:`metrics_app` on a
+    :class:`~hlmaker.webserver.WebServer`).
 
     Opt-in: start it only when a metrics port is configured. ``task_status.started`` receives
-    the bound port (useful with ``port=0``). An error escaping hypercorn propagates to the
-    caller (``hlmaker run`` checks the port is free before it trades, then runs this beside
-    the maker: an error here ends the run with an orderly shutdown).
+    the bound port (useful with ``port=0``). A malformed request closes only its connection;
+    an error of the listener propagates to the caller (``hlmaker run`` checks the port is free
+    before it trades, then runs this beside the maker: an error here ends the run with an
+    orderly shutdown).
 
     Raises:
         OSError: the address cannot be bound.
     """
-    from hypercorn.config import Config as HypercornConfig
-    from hypercorn.trio import serve
-
-    config = HypercornConfig()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
-    config.accesslog = None
-    config.errorlog = log
-    config.graceful_timeout = 1.0
-    async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(
-            partial(serve, metrics_app(metrics), config, mode="asgi"))  # type: ignore[arg-type]
-        bound = int(binds[0].rsplit(":", 1)[1])
-        log.info("metrics on http://%s:%d/metrics", host, bound)
-        task_status.started(bound)
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    bound = int(listeners[0].socket.getsockname()[1])
+    log.info("metrics on http://%s:%d/metrics", host, bound)
+    task_status.started(bound)
+    await WebServer(metrics_app(metrics)).serve(listeners)

@@ -20,6 +20,7 @@ from hlmaker.messages import (
 )
 from hlmaker.metrics import Metrics, MetricsObserver, metrics_app, serve_metrics
 from hlmaker.observer import Observer, Observers
+from hlmaker.webserver import Request, Response
 
 D = Decimal
 
@@ -110,19 +111,16 @@ def test_the_metrics_observer_feeds_what_the_actors_report() -> None:
 
 
 async def call(app, path: str, method: str = "GET") -> tuple[int, bytes]:  # type: ignore
-    sent: list[dict] = []  # type: ignore[type-arg]
+    sent: list[Response] = []
 
-    async def receive() -> dict:  # type: ignore[type-arg]
-        return {"type": "http.request", "body": b"", "more_body": False}
+    async def respond(response: Response) -> None:
+        sent.append(response)
 
-    async def send(message: dict) -> None:  # type: ignore[type-arg]
-        sent.append(message)
-
-    await app({"type": "http", "path": path, "method": method, "headers": []}, receive, send)
-    return sent[0]["status"], b"".join(x.get("body", b"") for x in sent[1:])
+    await app(Request(method, path, b"", (), b""), respond)
+    return sent[0].status, sent[0].body
 
 
-async def test_asgi_app() -> None:
+async def test_http_handler() -> None:
     with trio.fail_after(5):
         m = Metrics()
         m.observe_restart("book")
@@ -135,7 +133,7 @@ async def test_asgi_app() -> None:
 
 
 async def test_served_over_a_real_socket() -> None:
-    """Bounded real-socket test (real clock): hypercorn on 127.0.0.1, an ephemeral port."""
+    """Bounded real-socket test (real clock): the web server on 127.0.0.1, an ephemeral port."""
     with trio.fail_after(10):
         m = Metrics()
         m.observe_view(view(attrs.evolve(Counters(), fills_applied=7)))

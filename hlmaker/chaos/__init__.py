@@ -1,5 +1,5 @@
 """``hlmaker chaos``: deterministic simulation of hlmaker: the real actors and supervisor against
-the simulator's engine, in one trio process, with one seed fixing every decision (reliability
+the simulator's exchange, in one trio process, with one seed fixing every decision (reliability
 issue 6).
 
 Module map::
@@ -10,10 +10,14 @@ Module map::
     plan         FaultPlan(profile, interventions, rules, events, quiet_after_s); Rule; Event;
                  SimFaults (the simulator's FaultInjector + scripted rules + interventions);
                  CATALOGUE kind -> F1..F16
-    exchange     SimExchange: SimService + SyntheticMarket + fault application (latency, lost
-                 responses, 429/5xx, push dup/reorder/drop, disconnects, stalls, partitions,
-                 fill-history horizon, exchange cancels, liquidation fills, F11-F15)
-    transport    SimHttpTransport(exchange) (httpx); sim_connector(exchange) (WS Connector)
+    exchange     SimExchange: the simulator's one faulted exchange (hlmaker.sim.exchange:
+                 SimService + SyntheticMarket + latency, lost responses, 429/5xx, push
+                 dup/reorder/drop, disconnects, stalls — the code the socket server runs)
+                 plus the catalogue's interventions (partitions, fill-history horizon,
+                 exchange cancels, liquidation fills, F8 rate limit, F11-F15)
+    transport    the in-memory transport, a thin adapter like the socket server:
+                 SimHttpTransport(exchange) (httpx); sim_connector(exchange) (WS Connector);
+                 memory_websocket() -> (exchange end, client end) of one WebSocket
     invariants   InvariantChecker: S1-S7 after every event, L1-L2 at the end, memory bounds
     crash        CrashInjector: an actor killed at its next await point (F9)
     harness      simulate(RunSpec(seed, sim_seconds, plan)) -> RunResult (open_maker under

@@ -253,7 +253,7 @@ class _Run:
             clock=self.clock, faults=self.faults, market_rng=stream(spec.seed, "market"),
             recorder=recorder, market=market_config(spec.seed),
             service_config=ServiceConfig(l2_push_interval_ms=500, mids_push_interval_ms=1000),
-            step_ms=spec.step_ms)
+            step_ms=spec.step_ms, on_step=self._after_step)
         self.wallet = wallet_for(spec.seed)
         self.exchange.bot_user = self.wallet.query_address
         self.outages: list[tuple[float, float]] = []
@@ -367,16 +367,6 @@ class _Run:
 
         spec = self.spec
         ex = self.exchange
-        step = ex.step
-
-        def stepped() -> None:
-            step()
-            self._after_step()
-
-        # TODO(branch sim): SimExchange is to offer a public after-step callback (like its
-        # after_action); until then the harness wraps the instance's step here, the one
-        # remaining method replacement of the chaos harness.
-        ex.step = stepped  # type: ignore[method-assign]
         async with trio.open_nursery() as nursery:
             await nursery.start(ex.serve)
             nursery.start_soon(self.director)

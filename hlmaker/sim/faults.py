@@ -1,10 +1,12 @@
 """Seeded fault injection for the simulator: profiles and the decisions, apart from any transport.
 
 A :class:`FaultInjector` draws every decision from an injected :class:`random.Random`, so a seed
-replays exactly when the decisions are asked in the same order; the real server
-(:mod:`hlmaker.sim.server`) and the deterministic-simulation harness both use it. Every injected
-fault is counted by kind (:attr:`FaultInjector.counts`) and by reliability-catalogue id
-(:meth:`FaultInjector.catalogue`, ids of ``../shared/reliability.md``):
+replays exactly when the decisions are asked in the same order; the one fault-applying exchange
+(:class:`hlmaker.sim.exchange.FaultedExchange`, under the socket server and the deterministic
+campaign alike) asks it through ``request_for`` / ``push_for`` / ``connection_for`` (the
+campaign's :class:`hlmaker.chaos.plan.SimFaults` overrides those with scripted rules). Every
+injected fault is counted by kind (:attr:`FaultInjector.counts`) and by reliability-catalogue
+id (:meth:`FaultInjector.catalogue`, ids of ``../shared/reliability.md``):
 
 ======================  ====  ==============================================================
 kind                    id    meaning
@@ -304,3 +306,19 @@ class FaultInjector:
     def stall_ms(self) -> int:
         """Duration of a stall."""
         return self.rng.randint(self.profile.stall_min_ms, self.profile.stall_max_ms)
+
+    # ---- the policy the exchange asks (hlmaker.sim.exchange.FaultedExchange) ------------------
+
+    def request_for(self, endpoint: str, on: str) -> RequestDecision:
+        """The fate of a request to ``endpoint`` (``info``/``exchange``) whose ``/info`` type or
+        action type is ``on``; the profile draws ignore ``on`` (a plan's rules use it)."""
+        return self.request(endpoint)
+
+    def push_for(self, channel: str) -> PushFate:
+        """The fate of one push on ``channel`` (``userFills``, ``orderUpdates`` …); the
+        profile draws ignore the channel."""
+        return self.push()
+
+    def connection_for(self, dt_ms: float) -> ConnectionEvent | None:
+        """Per-connection faults due over the last ``dt_ms``: :meth:`connection`."""
+        return self.connection(dt_ms)

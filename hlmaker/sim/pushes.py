@@ -1,12 +1,11 @@
-"""Routing a :class:`~hlmaker.sim.service.WsSession`'s pushes to its transport connection.
+"""Routing a :class:`~hlmaker.sim.ws.WsSession`'s pushes to its connection's outbox.
 
-Both transports of the simulated exchange — the socket server (:mod:`hlmaker.sim.server`) and
-the deterministic in-memory one (:mod:`hlmaker.chaos.exchange`) — need the same thing: the
-service calls ``on_push(session)`` whenever a session has pushes ready, and the transport queues
-them on that session's connection, *unless* it is running an action, in which case the pushes
-the action produced are held back (``captured``) so the transport decides their order relative
-to the action's reply (``../shared/hyperliquid-protocol.md``: a fill may arrive before or after
-the post response).
+The simulated exchange (:class:`hlmaker.sim.exchange.FaultedExchange`, whatever its transport)
+needs this: the service calls ``on_push(session)`` whenever a session has pushes ready, and the
+router queues them on that session's outbox, *unless* an action is running, in which case the
+pushes the action produced are held back (``captured``) so the exchange decides their order
+relative to the action's reply (``../shared/hyperliquid-protocol.md``: a fill may arrive
+before or after the post response).
 """
 
 from __future__ import annotations

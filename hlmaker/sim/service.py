@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from hlmaker.hyperliquid.signing import recover_l1_signer
 from hlmaker.sim import rules, views
@@ -134,6 +134,25 @@ def _ok(kind: str, statuses: list[Any] | None = None) -> dict[str, Any]:
     return {"status": "ok", "response": {"type": kind, "data": {"statuses": statuses}}}
 
 
+Handler = Callable[[Any, int], tuple[int, Any]]
+"""``(body, now_ms) -> (http_status, reply body)``: one endpoint of the service."""
+
+
+class RequestIntercept(Protocol):
+    """A seam around the service's two endpoints, given at construction (the deterministic
+    campaign models refusals and races of the exchange with it). Each method gets the request
+    ``body`` (JSON text or parsed), ``now_ms`` and the service's own handler ``serve``, and
+    returns ``(http_status, reply body)`` — calling ``serve`` or not."""
+
+    def info(self, body: Any, now_ms: int, serve: Handler) -> tuple[int, Any]:
+        """Answer an ``/info`` request."""
+        ...
+
+    def exchange(self, body: Any, now_ms: int, serve: Handler) -> tuple[int, Any]:
+        """Answer an ``/exchange`` request."""
+        ...
+
+
 class SimService:
     """Hyperliquid's API over an :class:`Engine` (and optionally a :class:`SyntheticMarket`)."""
 
@@ -142,8 +161,11 @@ class SimService:
         engine: Engine,
         market: SyntheticMarket | None = None,
         config: ServiceConfig | None = None,
+        *,
+        intercept: RequestIntercept | None = None,
     ) -> None:
         self.engine = engine
+        self.intercept = intercept
         self.market = market
         self.config = config or ServiceConfig()
         self.nonces = NonceStore()
@@ -188,7 +210,15 @@ class SimService:
     # ---- /info -----------------------------------------------------------------------------------
 
     def handle_info(self, body: Any, now_ms: int) -> tuple[int, Any]:
-        """Answer a ``POST /info`` body (§2). Unknown ``type`` or missing fields → 422 text."""
+        """Answer a ``POST /info`` body (§2) — through the :class:`RequestIntercept` given at
+        construction, if any, else :meth:`serve_info`."""
+        if self.intercept is not None:
+            return self.intercept.info(body, now_ms, self.serve_info)
+        return self.serve_info(body, now_ms)
+
+    def serve_info(self, body: Any, now_ms: int) -> tuple[int, Any]:
+        """Answer a ``POST /info`` body (§2) as the exchange would: ``(http_status, body)``.
+        Unknown ``type`` or missing fields → 422 text."""
         try:
             req = _parse(body)
             return 200, self._info(req, now_ms)
@@ -252,7 +282,15 @@ class SimService:
     # ---- /exchange -----------------------------------------------------------------------------
 
     def handle_exchange(self, body: Any, now_ms: int) -> tuple[int, Any]:
-        """Verify and apply a ``POST /exchange`` envelope (§4); pushes are queued on sessions."""
+        """Verify and apply a ``POST /exchange`` envelope (§4) — through the
+        :class:`RequestIntercept` given at construction, if any, else :meth:`serve_exchange`."""
+        if self.intercept is not None:
+            return self.intercept.exchange(body, now_ms, self.serve_exchange)
+        return self.serve_exchange(body, now_ms)
+
+    def serve_exchange(self, body: Any, now_ms: int) -> tuple[int, Any]:
+        """Verify and apply a ``POST /exchange`` envelope (§4): ``(http_status, body)``; pushes
+        are queued on sessions."""
         try:
             env = _parse(body)
             reply, fx = self._exchange(env, now_ms)

@@ -19,13 +19,10 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hlmaker.sim import views
-from hlmaker.sim.engine import Effects
-
-if TYPE_CHECKING:
-    from hlmaker.sim.service import SimService
+from hlmaker.sim.engine import Effects, Engine
 
 USER_FEEDS = ("orderUpdates", "userEvents", "user", "userFills", "openOrders", "clearinghouseState")
 COIN_FEEDS = ("l2Book", "bbo", "trades")
@@ -56,11 +53,57 @@ class _Sub:
     last_payload: Any = None
 
 
+class PushIntervals(Protocol):
+    """The push throttles a session applies (``ServiceConfig`` has them), in ms."""
+
+    @property
+    def l2_push_interval_ms(self) -> int:
+        """Least time between two ``l2Book`` pushes of one subscription."""
+        ...
+
+    @property
+    def mids_push_interval_ms(self) -> int:
+        """Least time between two ``allMids`` pushes of one subscription."""
+        ...
+
+
+class SessionHost(Protocol):
+    """What a :class:`WsSession` needs of the service that opened it.
+
+    :class:`~hlmaker.sim.service.SimService` is the one implementation; the protocol keeps this
+    module from importing the service (which imports it): a session answers ``post`` requests
+    through ``handle_info`` / ``handle_exchange`` (``(http_status, body)``, §6.5), reads the
+    engine for snapshots and pushes, and unregisters itself on close.
+    """
+
+    @property
+    def engine(self) -> Engine:
+        """The matching engine whose state the session's snapshots and pushes show."""
+        ...
+
+    @property
+    def config(self) -> PushIntervals:
+        """The push throttles."""
+        ...
+
+    def handle_info(self, body: Any, now_ms: int) -> tuple[int, Any]:
+        """Answer an ``/info`` body."""
+        ...
+
+    def handle_exchange(self, body: Any, now_ms: int) -> tuple[int, Any]:
+        """Verify and apply an ``/exchange`` envelope."""
+        ...
+
+    def close_session(self, session: WsSession) -> None:
+        """Unregister ``session`` (idempotent)."""
+        ...
+
+
 @dataclass
 class WsSession:
     """State of one WebSocket connection (created by :meth:`SimService.open_session`)."""
 
-    service: SimService
+    service: SessionHost
     session_id: int
     subs: dict[str, _Sub] = field(default_factory=dict)
     outbox: deque[Push] = field(default_factory=deque)
