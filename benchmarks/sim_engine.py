@@ -13,7 +13,7 @@ import random
 import time
 from decimal import Decimal
 
-from hlmaker.sim.engine import Engine, EngineConfig, OrderRequest
+from hlmaker.sim.engine import Engine, EngineConfig, OrderEntry
 from hlmaker.sim.market import MarketConfig, SyntheticMarket
 
 T0 = 1_700_000_000_000
@@ -34,7 +34,7 @@ def bench_place_and_match(n: int, rng: random.Random) -> dict[str, float]:
         rest.append(
             (
                 MAKERS[i % len(MAKERS)],
-                OrderRequest(2, is_buy, px, Decimal(rng.randint(1, 20)), tif="Gtc"),
+                OrderEntry(2, is_buy, px, Decimal(rng.randint(1, 20)), tif="Gtc"),
             )
         )
     t = time.perf_counter()
@@ -48,7 +48,7 @@ def bench_place_and_match(n: int, rng: random.Random) -> dict[str, float]:
     for _ in range(n // 4):
         is_buy = rng.random() < 0.5
         px = Decimal("152") if is_buy else Decimal("148")
-        takers.append(OrderRequest(2, is_buy, px, Decimal(rng.randint(1, 30)), tif="Ioc"))
+        takers.append(OrderEntry(2, is_buy, px, Decimal(rng.randint(1, 30)), tif="Ioc"))
     trades_before = eng.trade_count
     t = time.perf_counter()
     for k, req in enumerate(takers):

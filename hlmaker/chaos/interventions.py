@@ -18,7 +18,7 @@ import json
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from hlmaker.sim.effects import Effects, OrderRequest
+from hlmaker.sim.effects import Effects, OrderEntry
 from hlmaker.sim.engine import Engine
 from hlmaker.sim.market import TAKER_ADDRESS
 from hlmaker.sim.rules import round_price
@@ -52,7 +52,7 @@ def fill_through(engine: Engine, service: SimService, coin: str, side: str, px: 
         break
     if ahead <= 0:
         return Effects()
-    req = OrderRequest(engine.coin_to_asset[coin], side != "B", px, ahead, False, "Ioc")
+    req = OrderEntry(engine.coin_to_asset[coin], side != "B", px, ahead, False, "Ioc")
     _, fx = engine.place(TAKER_ADDRESS, [req], now_ms)
     service.publish(fx, now_ms)
     return fx
@@ -141,7 +141,7 @@ def liquidation_fill(engine: Engine, service: SimService, user: str, coin: str,
     if sz <= 0:
         return False
     px = round_price(mid * (Decimal("1.02") if is_buy else Decimal("0.98")), spec.sz_decimals)
-    req = OrderRequest(engine.coin_to_asset[coin], is_buy, px, sz, reduce_only, "Ioc")
+    req = OrderEntry(engine.coin_to_asset[coin], is_buy, px, sz, reduce_only, "Ioc")
     _, fx = engine.place(user, [req], now_ms)
     service.publish(fx, now_ms)
     return any(f.user == user for f in fx.fills)

@@ -4,7 +4,7 @@ Pure layers (no clock reads, no randomness of their own, no I/O; ``now_ms`` is p
 
 * :mod:`.rules` — universe (BTC/ETH/SOL with real ``szDecimals``), tick/lot rules, exact error
   strings, number formatting.
-* :mod:`.book` — orders and the per-coin price-time-priority book.
+* :mod:`.matching` — resting orders and the per-coin price-time-priority matching book.
 * :mod:`.accounts` — users: USDC balance, positions, fills, order history, simple margin model.
 * :mod:`.effects` — :class:`~.effects.OrderRequest`, :class:`~.effects.ModifyRequest` and the
   :class:`~.effects.Effects` every mutating engine call returns.

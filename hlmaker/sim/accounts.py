@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from hlmaker.sim.book import Order, Side
+from hlmaker.sim.matching import Order, Side
 from hlmaker.sim.rules import fmt, usd
 
 ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
-class Fill:
+class FillRecord:
     """One fill of one user (§2.8). ``crossed`` = taker. ``fee`` negative would be a rebate."""
 
     user: str
@@ -105,7 +105,7 @@ class Account:
     positions: dict[str, Position] = field(default_factory=dict)
     leverage: dict[str, tuple[int, bool]] = field(default_factory=dict)  # coin -> (lev, is_cross)
     open_orders: dict[int, Order] = field(default_factory=dict)  # oid -> order, placement order
-    fills: deque[Fill] = field(default_factory=deque)
+    fills: deque[FillRecord] = field(default_factory=deque)
     history: dict[int, Order] = field(default_factory=dict)  # oid -> order (retention-capped)
     cloids: dict[str, int] = field(default_factory=dict)  # cloid -> latest oid
     scheduled_cancel: int | None = None
@@ -200,7 +200,7 @@ class Account:
                 self.order_notional.get(order.coin, ZERO) + order.limit_px * sz
             )
 
-    def record_fill(self, fill: Fill, cap: int | None) -> None:
+    def record_fill(self, fill: FillRecord, cap: int | None) -> None:
         """Append to the fill ledger, keeping at most ``cap`` fills when a cap is given."""
         self.fills.append(fill)
         if cap is not None:

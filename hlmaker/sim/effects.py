@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from hlmaker.sim.accounts import Fill
+from hlmaker.sim.accounts import FillRecord
 
 
 @dataclass(frozen=True)
-class OrderRequest:
+class OrderEntry:
     """A limit order as placed: ``px``/``sz`` as wire strings (or Decimals); ``asset`` id."""
 
     asset: int
@@ -26,11 +26,11 @@ class OrderRequest:
 
 
 @dataclass(frozen=True)
-class ModifyRequest:
+class ModifyEntry:
     """One element of ``batchModify``: the order to replace (oid or cloid) and its replacement."""
 
     oid: int | str
-    order: OrderRequest
+    order: OrderEntry
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Effects:
     the coins whose book changed (an insertion-ordered dict used as an ordered set)."""
 
     order_events: list[OrderEvent] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
+    fills: list[FillRecord] = field(default_factory=list)
     non_user_cancels: list[tuple[str, str, int]] = field(default_factory=list)
     trades: list[dict[str, Any]] = field(default_factory=list)
     books: dict[str, None] = field(default_factory=dict)

@@ -41,9 +41,9 @@ from decimal import Decimal
 from typing import Any
 
 from hlmaker.sim import rules
-from hlmaker.sim.accounts import Account, Fill
-from hlmaker.sim.book import Book, Order, Side, Tif
-from hlmaker.sim.effects import Effects, ModifyRequest, OrderEvent, OrderRequest
+from hlmaker.sim.accounts import Account, FillRecord
+from hlmaker.sim.effects import Effects, ModifyEntry, OrderEntry, OrderEvent
+from hlmaker.sim.matching import MatchingBook, Order, Side, Tif
 from hlmaker.sim.rules import DEFAULT_UNIVERSE, AssetSpec, fmt, with_asset
 
 ZERO = Decimal(0)
@@ -77,7 +77,7 @@ class Engine:
         self.config = config or EngineConfig()
         self.universe: tuple[AssetSpec, ...] = tuple(universe)
         self.coin_to_asset = {spec.name: i for i, spec in enumerate(self.universe)}
-        self.books = [Book(spec.name, i) for i, spec in enumerate(self.universe)]
+        self.books = [MatchingBook(spec.name, i) for i, spec in enumerate(self.universe)]
         self.accounts: dict[str, Account] = {}
         self._next_oid = self.config.first_oid
         self._next_tid = self.config.first_tid
@@ -113,7 +113,7 @@ class Engine:
 
     # ---- market data ----------------------------------------------------------------------
 
-    def book(self, coin: str) -> Book:
+    def book(self, coin: str) -> MatchingBook:
         """The book of ``coin`` (KeyError if unknown)."""
         return self.books[self.coin_to_asset[coin]]
 
@@ -137,7 +137,7 @@ class Engine:
 
     # ---- ground truth -------------------------------------------------------------------
 
-    def fills_for(self, user: str) -> list[Fill]:
+    def fills_for(self, user: str) -> list[FillRecord]:
         """Every fill of ``user``, oldest first (synthetic users: the latest ``cap`` only)."""
         acct = self.account(user)
         return list(acct.fills) if acct else []
@@ -194,7 +194,7 @@ class Engine:
         return fx, "0x" + digest
 
     def place(
-        self, user: str, orders: Sequence[OrderRequest], now_ms: int
+        self, user: str, orders: Sequence[OrderEntry], now_ms: int
     ) -> tuple[list[Any], Effects]:
         """Place orders in sequence; returns one status per order (§4.3) and the effects."""
         fx, tx = self._begin(now_ms)
@@ -236,7 +236,7 @@ class Engine:
         return out, fx
 
     def batch_modify(
-        self, user: str, modifies: Sequence[ModifyRequest], now_ms: int
+        self, user: str, modifies: Sequence[ModifyEntry], now_ms: int
     ) -> tuple[list[Any], Effects]:
         """Cancel-replace each order; one order status per modify (reply type ``order``)."""
         fx, tx = self._begin(now_ms)
@@ -260,7 +260,7 @@ class Engine:
             self._end(acct, old, "canceled", now_ms, fx)
             cloid = req.cloid if req.cloid is not None else old.cloid
             if cloid != req.cloid:
-                req = OrderRequest(
+                req = OrderEntry(
                     req.asset, req.is_buy, req.px, req.sz, req.reduce_only, req.tif, cloid
                 )
             tif = "Alo" if req.tif == "Gtc" else req.tif
@@ -305,7 +305,7 @@ class Engine:
 
     # ---- internals ------------------------------------------------------------------------
 
-    def _static_check(self, req: OrderRequest) -> tuple[str, str] | None:
+    def _static_check(self, req: OrderEntry) -> tuple[str, str] | None:
         """Payload-only checks: ``(message, history status)`` or ``None``."""
         if not 0 <= req.asset < len(self.universe):
             return rules.ERR_UNKNOWN_ASSET, "rejected"
@@ -331,7 +331,7 @@ class Engine:
     def _reject(
         self,
         acct: Account,
-        req: OrderRequest,
+        req: OrderEntry,
         oid: int,
         msg: str,
         status: str,
@@ -367,7 +367,7 @@ class Engine:
         return {"error": with_asset(msg, req.asset)}
 
     def _place_one(
-        self, acct: Account, req: OrderRequest, now_ms: int, tx: str, fx: Effects, tif: str
+        self, acct: Account, req: OrderEntry, now_ms: int, tx: str, fx: Effects, tif: str
     ) -> dict[str, Any]:
         oid = self._next_oid
         self._next_oid += 1
@@ -459,7 +459,7 @@ class Engine:
         return {"resting": resting}
 
     def _match(
-        self, taker: Account, order: Order, book: Book, now_ms: int, tx: str, fx: Effects
+        self, taker: Account, order: Order, book: MatchingBook, now_ms: int, tx: str, fx: Effects
     ) -> tuple[Decimal, Decimal]:
         filled = ZERO
         notional = ZERO
@@ -522,7 +522,7 @@ class Engine:
             (taker, t_order, True, self.config.taker_fee),
         ):
             start, closed, direction, fee, _ = acct.apply_fill(o.coin, o.side, px, qty, rate)
-            fill = Fill(
+            fill = FillRecord(
                 acct.address,
                 o.coin,
                 px,

@@ -33,8 +33,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from hlmaker.sim import rules
-from hlmaker.sim.book import Side
-from hlmaker.sim.engine import Effects, Engine, OrderRequest
+from hlmaker.sim.engine import Effects, Engine, OrderEntry
+from hlmaker.sim.matching import Side
 
 MAKER_ADDRESS = "0x000000000000000000000000000000000000a11c"
 TAKER_ADDRESS = "0x000000000000000000000000000000000000b0b0"
@@ -198,7 +198,7 @@ class SyntheticMarket:
             sz += Decimal(1).scaleb(-st.sz_decimals)
         slip = 1 + (cfg.taker_slippage_bps / 1e4) * (1 if is_buy else -1)
         px = rules.round_price(_dec(st.mid * slip), st.sz_decimals)
-        req = OrderRequest(st.asset, is_buy, px, sz, tif="Ioc")
+        req = OrderEntry(st.asset, is_buy, px, sz, tif="Ioc")
         _, sub = self.engine.place(TAKER_ADDRESS, [req], now_ms)
         self.taker_orders += 1
         fx.extend(sub)
@@ -222,7 +222,7 @@ class SyntheticMarket:
             sz = rules.round_size(tr.sz, st.sz_decimals)
             if sz <= 0:
                 continue
-            req = OrderRequest(st.asset, tr.side == "B", px, sz, tif="Ioc")
+            req = OrderEntry(st.asset, tr.side == "B", px, sz, tif="Ioc")
             _, sub = self.engine.place(REPLAY_ADDRESS, [req], now_ms)
             fx.extend(sub)
 
@@ -257,7 +257,7 @@ class SyntheticMarket:
         keep = {key: oid for key, oid in live.items() if oid in acct.open_orders}
         new_keys = [key for key in target if key not in keep]
         if new_keys:
-            reqs = [OrderRequest(st.asset, k[0] == "B", k[1], target[k]) for k in new_keys]
+            reqs = [OrderEntry(st.asset, k[0] == "B", k[1], target[k]) for k in new_keys]
             statuses, sub = self.engine.place(MAKER_ADDRESS, reqs, now_ms)
             fx.extend(sub)
             for key, status in zip(new_keys, statuses):

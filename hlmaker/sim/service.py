@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from hlmaker.hyperliquid.signing import recover_l1_signer
 from hlmaker.sim import rules, views
-from hlmaker.sim.engine import Effects, Engine, ModifyRequest, OrderRequest
+from hlmaker.sim.engine import Effects, Engine, ModifyEntry, OrderEntry
 from hlmaker.sim.market import SyntheticMarket
 from hlmaker.sim.signatures import BadSignature, NonceStore, recover_user_signed
 from hlmaker.sim.ws import WsSession
@@ -437,7 +437,7 @@ class SimService:
             if not isinstance(mwires, list) or not all(isinstance(w, dict) for w in mwires):
                 raise _Reject(422, DESERIALIZE_ERROR)
             mods = [
-                ModifyRequest(_oid(w.get("oid")), _order_request(w.get("order"))) for w in mwires
+                ModifyEntry(_oid(w.get("oid")), _order_request(w.get("order"))) for w in mwires
             ]
 
             def modify(user: str, now_ms: int) -> tuple[Any, Effects | None]:
@@ -492,7 +492,7 @@ def _oid(value: Any) -> int | str:
     return _int(value)
 
 
-def _order_request(wire: Any) -> OrderRequest:
+def _order_request(wire: Any) -> OrderEntry:
     """Parse an order wire (§4.2). Shape errors → 422; value errors are left to the engine."""
     if not isinstance(wire, dict):
         raise _Reject(422, DESERIALIZE_ERROR)
@@ -514,4 +514,4 @@ def _order_request(wire: Any) -> OrderRequest:
         tif = "Trigger"
     else:
         raise _Reject(422, DESERIALIZE_ERROR)
-    return OrderRequest(asset, is_buy, px, sz, reduce_only, tif, cloid)
+    return OrderEntry(asset, is_buy, px, sz, reduce_only, tif, cloid)

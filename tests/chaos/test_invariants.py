@@ -9,7 +9,7 @@ from hlmaker.messages import Fill
 from hlmaker.orders import OrderBookCore
 from hlmaker.orders.states import OrderState
 from hlmaker.orders.tracked import TrackedOrder
-from hlmaker.sim.effects import OrderRequest
+from hlmaker.sim.effects import OrderEntry
 from hlmaker.sim.engine import Engine
 
 USER = "0x" + "ab" * 20
@@ -31,12 +31,12 @@ class Rig:
         self.checker.get_core = lambda: self.core
 
     def rest(self, px: str = "100000", sz: str = "0.001", cloid: str | None = None) -> int:
-        statuses, _ = self.engine.place(USER, [OrderRequest(0, True, px, sz, False, "Gtc",
+        statuses, _ = self.engine.place(USER, [OrderEntry(0, True, px, sz, False, "Gtc",
                                                             cloid)], T0)
         return int(statuses[0]["resting"]["oid"])
 
     def hit(self, px: str = "100000", sz: str = "0.001") -> None:
-        self.engine.place(TAKER, [OrderRequest(0, False, px, sz, False, "Ioc")], T0)
+        self.engine.place(TAKER, [OrderEntry(0, False, px, sz, False, "Ioc")], T0)
 
     def feed_fills(self) -> None:
         for f in self.engine.fills_for(USER):

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from hlmaker.sim import rules
-from hlmaker.sim.engine import Engine, EngineConfig, ModifyRequest, OrderRequest
+from hlmaker.sim.engine import Engine, EngineConfig, ModifyEntry, OrderEntry
 
 T = 1_700_000_000_000
 A, B, C = "0xaaaa", "0xbbbb", "0xcccc"
@@ -21,8 +21,8 @@ def eng() -> Engine:
     return e
 
 
-def R(asset: int, buy: bool, px: str, sz: str, tif: str = "Gtc", **kw: object) -> OrderRequest:
-    return OrderRequest(asset, buy, px, sz, tif=tif, **kw)  # type: ignore[arg-type]
+def R(asset: int, buy: bool, px: str, sz: str, tif: str = "Gtc", **kw: object) -> OrderEntry:
+    return OrderEntry(asset, buy, px, sz, tif=tif, **kw)  # type: ignore[arg-type]
 
 
 def test_price_rules() -> None:
@@ -151,7 +151,7 @@ def test_modify_is_cancel_replace(eng: Engine) -> None:
     cl = "0x" + "ab" * 16
     st, _ = eng.place(A, [R(1, True, "3000", "1", cloid=cl)], T)
     old = st[0]["resting"]["oid"]
-    st, fx = eng.batch_modify(A, [ModifyRequest(cl, R(1, True, "3001", "2"))], T + 1)
+    st, fx = eng.batch_modify(A, [ModifyEntry(cl, R(1, True, "3001", "2"))], T + 1)
     new = st[0]["resting"]["oid"]
     assert new > old
     assert [(e.oid, e.status) for e in fx.order_events] == [(old, "canceled"), (new, "open")]
@@ -159,7 +159,7 @@ def test_modify_is_cancel_replace(eng: Engine) -> None:
     assert eng.order_status(A, old).status == "canceled"  # type: ignore[union-attr]
     (o,) = eng.open_orders_for(A)
     assert o.cloid == cl and o.tif == "Alo" and o.sz == D("2")
-    st, _ = eng.batch_modify(A, [ModifyRequest(old, R(1, True, "3001", "2"))], T + 2)
+    st, _ = eng.batch_modify(A, [ModifyEntry(old, R(1, True, "3001", "2"))], T + 2)
     assert "error" in st[0]
 
 

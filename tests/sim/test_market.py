@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from hlmaker.sim.engine import Engine, OrderRequest
+from hlmaker.sim.engine import Engine, OrderEntry
 from hlmaker.sim.market import MAKER_ADDRESS, MarketConfig, SyntheticMarket, TradeReplay
 
 T = 1_700_000_000_000
@@ -23,8 +23,8 @@ def run(seed: int, steps: int = 600) -> tuple[list[object], Engine]:
     eng.place(
         BOT,
         [
-            OrderRequest(2, True, str(mid - D("0.02")), "5"),
-            OrderRequest(2, False, str(mid + D("0.02")), "5"),
+            OrderEntry(2, True, str(mid - D("0.02")), "5"),
+            OrderEntry(2, False, str(mid + D("0.02")), "5"),
         ],
         T,
     )
@@ -56,7 +56,7 @@ def test_replay_csv_fills_resting_orders() -> None:
         eng, random.Random(1), MarketConfig(taker_rate_per_s=0, levels=0), replay=replay
     )
     eng.fund(BOT, D(100_000))
-    eng.place(BOT, [OrderRequest(2, False, "150.4", "2"), OrderRequest(2, True, "149.5", "1")], T)
+    eng.place(BOT, [OrderEntry(2, False, "150.4", "2"), OrderEntry(2, True, "149.5", "1")], T)
     market.step(T)  # first row plays at the first step
     assert [(f.px, f.sz) for f in eng.fills_for(BOT)] == [(D("150.4"), D("2"))]
     market.step(T + 499)

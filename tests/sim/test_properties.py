@@ -7,7 +7,7 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hlmaker.sim.engine import Engine, ModifyRequest, OrderRequest
+from hlmaker.sim.engine import Engine, ModifyEntry, OrderEntry
 
 USERS = ("0x01", "0x02", "0x03")
 T = 1_700_000_000_000
@@ -15,7 +15,7 @@ T = 1_700_000_000_000
 order_st = st.builds(
     lambda u, asset, buy, ticks, lots, tif, ro: (
         u,
-        OrderRequest(
+        OrderEntry(
             asset,
             buy,
             str(100 + ticks) if asset == 2 else str(3400 + ticks),
@@ -57,7 +57,7 @@ def test_engine_invariants(ops: list[tuple]) -> None:  # type: ignore[type-arg]
             _, fx = eng.cancel(user, [(2, first + n), (1, first + n)], now)
         else:
             _, (user, req), n = op
-            _, fx = eng.batch_modify(user, [ModifyRequest(first + n, req)], now)
+            _, fx = eng.batch_modify(user, [ModifyEntry(first + n, req)], now)
         for f in fx.fills:
             assert f.tid not in tids[f.user]
             tids[f.user].add(f.tid)

@@ -149,7 +149,7 @@ class BookSide:
 
 
 @dataclass
-class Book:
+class MatchingBook:
     """The order book of one coin. ``version`` increases on every change (for feed pushes)."""
 
     coin: str
