@@ -22,9 +22,9 @@ import attrs
 import trio
 
 from hlmaker.clock import Clock
-from hlmaker.messages import BookView, Command, ReconcileRequest, ReconcileSnapshot
-from hlmaker.orders.core import Action, OrderBookCore
-from hlmaker.orders.reconcile import reconcile
+from hlmaker.messages import BookView, Command, ReconcileRequest
+from hlmaker.observer import NO_OBSERVER, Observer
+from hlmaker.orders import Action, OrderBookCore
 
 from .latest import Latest
 
@@ -76,6 +76,7 @@ async def run_book(
     core: OrderBookCore,
     clock: Clock,
     tick_interval_s: float = 0.25,
+    observer: Observer = NO_OBSERVER,
     on_batch: Callable[[int, float], None] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -90,15 +91,22 @@ async def run_book(
         core: the state; a fresh core after a crash has lost its memory and re-syncs.
         clock: wall-clock ms (the time seam).
         tick_interval_s: how often :meth:`OrderBookCore.tick` runs when the inbox is quiet.
-        on_batch: called after each batch of inbox messages with ``(messages, seconds)``:
-            how many were applied and how long (trio clock) the book took from taking the
-            first of them to having sent every resulting command (including a due
-            :meth:`~OrderBookCore.tick`) — the book's own latency, on top of the time the
-            messages waited in the inbox.
+        observer: sees every core step (``core_step(msg, now_ms, actions)`` right after each
+            inbox message is applied, ``core_step(None, now_ms, actions)`` after each tick),
+            every batch (``book_batch(messages, seconds)``: how many inbox messages were
+            applied and how long, on trio's clock, the book took from taking the first of them
+            to having sent every resulting command, a due tick included — its own latency, on
+            top of the time the messages waited in the inbox) and every view published
+            (``view_published()``).
+        on_batch: deprecated, use ``observer.book_batch``; called with the same arguments.
+
+    Raises:
+        ValueError: ``commands`` is bounded (the book → executor → book cycle could deadlock).
     """
     if commands.statistics().max_buffer_size != math.inf:
         raise ValueError("the book's command channel must be unbounded (it is part of a cycle)")
     views.publish(core.view(clock.now_ms()))
+    observer.view_published()
     if not core.synced_once:
         for request in core.ask_reconcile("startup"):
             reconcile_requests.send_nowait(request)  # type: ignore[arg-type]
@@ -125,11 +133,13 @@ async def run_book(
         # snapshot (found by the simulation campaign, seed 524).
         now = max(clock.now_ms(), last_now)
         last_now = now
-        started = trio.current_time() if on_batch is not None else 0.0
+        started = trio.current_time()
         actions: list[Action] = []
         n = 0
         while msg is not None:
-            actions += _apply(core, msg, now)
+            step = core.handle(msg, now)
+            observer.core_step(msg, now, step)
+            actions += step
             n += 1
             if n >= DRAIN_BATCH:
                 break
@@ -139,21 +149,21 @@ async def run_book(
                 msg = None
         if now - last_tick >= tick_ms:
             last_tick = now
-            actions += core.tick(now)
+            step = core.tick(now)
+            observer.core_step(None, now, step)
+            actions += step
         for action in actions:
             if isinstance(action, ReconcileRequest):
                 reconcile_requests.send_nowait(action)
             else:
                 commands.send_nowait(action)
-        if on_batch is not None and n:
-            on_batch(n, trio.current_time() - started)
+        if n:
+            seconds = trio.current_time() - started
+            observer.book_batch(n, seconds)
+            if on_batch is not None:
+                on_batch(n, seconds)
         if n or actions:
             views.publish_lazy(lambda now=now: core.view(now))  # type: ignore[misc]
+            observer.view_published()
         if n:
             await trio.lowlevel.checkpoint()  # let producers (and everyone else) run
-
-
-def _apply(core: OrderBookCore, msg: object, now: int) -> list[Action]:
-    if isinstance(msg, ReconcileSnapshot):
-        return list(reconcile(core, msg, now).actions)
-    return core.handle(msg, now)

@@ -48,6 +48,7 @@ from hlmaker.chaos.transport import SimHttpTransport, sim_connector
 from hlmaker.clock import Clock, WallClock
 from hlmaker.config import EndpointConfig, MakerConfig
 from hlmaker.hyperliquid.keys import PrivateKey, Wallet
+from hlmaker.observer import Observer
 from hlmaker.sim.faults import FaultProfile
 from hlmaker.sim.market import MarketConfig
 from hlmaker.sim.service import ServiceConfig
@@ -377,23 +378,35 @@ class _Run:
             nursery.cancel_scope.cancel()
 
 
+class CoreProbe(Observer):
+    """Counts recovery paths inside the order core, through its observer seam: how each place
+    ack met its order (``finalize:<how>``, a :class:`~hlmaker.orders.records.Finalize` value)
+    and every move of an order to a new oid (``rebind``), into ``counts``."""
+
+    def __init__(self, counts: Counter[str] | None = None) -> None:
+        self.counts: Counter[str] = counts if counts is not None else Counter()
+
+    def order_finalized(self, how: str) -> None:
+        self.counts[f"finalize:{how}"] += 1
+
+    def order_rebound(self) -> None:
+        self.counts["rebind"] += 1
+
+
 class _Probes:
-    """Counts recovery paths inside the order core while a run is active (class-level
-    wrappers of :meth:`OrderBookCore.finalize` and ``_rebind``, restored afterwards)."""
+    """The run's probes: :attr:`core_probe` (an observer for the order core, to be given to
+    :func:`~hlmaker.maker.open_maker`) counts into :attr:`counts`; nonces are seen through a
+    class-level wrapper of :meth:`NonceManager.next`, restored afterwards."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.core_probe = CoreProbe(self.counts)
         self.on_nonce: Callable[[str, int], None] | None = None
-        self._saved: list[tuple[str, Any]] = []
         self._saved_nonce: Any = None
 
     def __enter__(self) -> _Probes:
         from hlmaker.hyperliquid.nonces import NonceManager
-        from hlmaker.orders.core import OrderBookCore
 
-        counts = self.counts
-        finalize, rebind = OrderBookCore.finalize, OrderBookCore._rebind
-        self._saved = [("finalize", finalize), ("_rebind", rebind)]
         issue = self._saved_nonce = NonceManager.next
 
         def probed_next(manager: Any, signer: str) -> int:
@@ -403,26 +416,11 @@ class _Probes:
             return nonce
 
         NonceManager.next = probed_next  # type: ignore[method-assign]
-
-        def probed_finalize(core: Any, order: Any, oid: int, now_ms: int) -> Any:
-            how = finalize(core, order, oid, now_ms)
-            counts[f"finalize:{how.value}"] += 1
-            return how
-
-        def probed_rebind(core: Any, order: Any, new_oid: int, now_ms: int) -> None:
-            counts["rebind"] += 1
-            rebind(core, order, new_oid, now_ms)
-
-        OrderBookCore.finalize = probed_finalize  # type: ignore[method-assign]
-        OrderBookCore._rebind = probed_rebind  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
         from hlmaker.hyperliquid.nonces import NonceManager
-        from hlmaker.orders.core import OrderBookCore
 
-        for name, fn in self._saved:
-            setattr(OrderBookCore, name, fn)
         NonceManager.next = self._saved_nonce  # type: ignore[method-assign]
 
 

@@ -232,8 +232,53 @@ TRANSITIONS: dict[tuple[OrderState, Ev], OrderState] = _edges()
 """Every legal ``(state, event) → state`` edge. ``LIVE_AUTO`` targets are resolved by
 :func:`next_state` to RESTING or PARTIALLY_FILLED from the order's filled size."""
 
+
+
+class Flag(enum.Enum):
+    """A condition of the order's own record — not news from anyone — that changes where an
+    event takes it. The core reads the flags off the record (:meth:`OrderRegistry.transition
+    <hlmaker.orders.registry.OrderRegistry.transition>`); the moves they drive are tables below,
+    beside :data:`TRANSITIONS`, the way h11 keeps ``STATE_TRIGGERED_TRANSITIONS`` beside its
+    event-triggered ones."""
+
+    CANCEL_IN_FLIGHT = "cancel_in_flight"
+    """We want the order cancelled and our cancel request is on its way."""
+    CANCEL_UNSENT = "cancel_unsent"
+    """We want the order cancelled and no request of ours is outstanding on it (the cancel
+    went out before the exchange knew the order, or its outcome is settled)."""
+    OLD_LEG_CANCELED = "old_leg_canceled"
+    """While a modify was in flight the exchange said the leg being replaced was cancelled."""
+
+
+FLAG_EVENT_TRANSITIONS: dict[tuple[OrderState, Ev, Flag], OrderState] = {
+    # The modify was refused but the old leg was cancelled meanwhile (by the exchange, or by the
+    # replace itself before the refusal): nothing rests any more.
+    (S.PENDING_MODIFY, Ev.MODIFY_REJECTED, Flag.OLD_LEG_CANCELED): S.CANCELED,
+}
+"""Flag-driven edges that replace the event-triggered edge of the same ``(state, event)``."""
+
+STATE_TRIGGERED_TRANSITIONS: dict[tuple[OrderState, Flag], OrderState] = {
+    # The exchange shows the order alive while our cancel is on its way: it is pending cancel,
+    # not resting (the cancel's outcome decides).
+    (S.RESTING, Flag.CANCEL_IN_FLIGHT): S.PENDING_CANCEL,
+    (S.PARTIALLY_FILLED, Flag.CANCEL_IN_FLIGHT): S.PENDING_CANCEL,
+}
+"""Moves taken after an event's edge, from the state it reached and a flag of the order."""
+
+LIVE_EVIDENCE = frozenset({Ev.ACK_RESTING, Ev.UPDATE_OPEN, Ev.SNAPSHOT_OPEN, Ev.MODIFY_OK})
+"""Events by which the exchange shows an order alive on the book."""
+
+CANCEL_RESEND_STATES = frozenset({S.RESTING, S.PARTIALLY_FILLED, S.PENDING_CANCEL})
+"""With :attr:`Flag.CANCEL_UNSENT`, live evidence leading to one of these states means a cancel
+must go out again: the first one lost a race with the placement (it found nothing to cancel) or
+the placement's outcome was unknown when it went."""
+
+NO_FLAGS: tuple[Flag, ...] = ()
+
+
 def next_state(state: OrderState, event: Ev, *, partly_filled: bool) -> OrderState | None:
-    """The state after ``event``, or ``None`` when the edge is illegal.
+    """The state after ``event`` by the event-triggered table, or ``None`` when the edge is
+    illegal.
 
     ``partly_filled`` tells whether the order (its current oid) has any filled size; it picks
     RESTING or PARTIALLY_FILLED for edges into "the order rests".
@@ -244,6 +289,30 @@ def next_state(state: OrderState, event: Ev, *, partly_filled: bool) -> OrderSta
     if dst is S.RESTING and partly_filled:
         return S.PARTIALLY_FILLED
     return dst
+
+
+def step(state: OrderState, event: Ev, *, partly_filled: bool,
+         flags: tuple[Flag, ...] = NO_FLAGS) -> tuple[OrderState | None, bool]:
+    """Where ``event`` takes an order in ``state`` carrying ``flags``: ``(new state, resend)``.
+
+    The event-triggered edge (:data:`TRANSITIONS`) is taken — or the flag-driven edge that
+    replaces it (:data:`FLAG_EVENT_TRANSITIONS`) — then a state-triggered move
+    (:data:`STATE_TRIGGERED_TRANSITIONS`) if a flag calls for one. ``resend`` is True when a
+    wanted cancel must be sent again (:data:`CANCEL_RESEND_STATES`). The new state is ``None``
+    when ``(state, event)`` is illegal (then ``resend`` is False).
+    """
+    dst = TRANSITIONS.get((state, event))
+    if dst is None:
+        return None, False
+    for flag in flags:
+        dst = FLAG_EVENT_TRANSITIONS.get((state, event, flag), dst)
+    if dst is S.RESTING and partly_filled:
+        dst = S.PARTIALLY_FILLED
+    for flag in flags:
+        dst = STATE_TRIGGERED_TRANSITIONS.get((dst, flag), dst)
+    resend = (Flag.CANCEL_UNSENT in flags and event in LIVE_EVIDENCE
+              and dst in CANCEL_RESEND_STATES)
+    return dst, resend
 
 
 CANCELED_STATUSES = frozenset(
