@@ -111,6 +111,7 @@ async def run_book(
         for request in core.ask_reconcile("startup"):
             reconcile_requests.send_nowait(request)  # type: ignore[arg-type]
     task_status.started()
+    handle, tick, core_step = core.handle, core.tick, observer.core_step
     tick_ms = int(tick_interval_s * 1000)
     last_tick = last_now = clock.now_ms()
     while True:
@@ -137,8 +138,8 @@ async def run_book(
         actions: list[Action] = []
         n = 0
         while msg is not None:
-            step = core.handle(msg, now)
-            observer.core_step(msg, now, step)
+            step = handle(msg, now)
+            core_step(msg, now, step)
             actions += step
             n += 1
             if n >= DRAIN_BATCH:
@@ -149,8 +150,8 @@ async def run_book(
                 msg = None
         if now - last_tick >= tick_ms:
             last_tick = now
-            step = core.tick(now)
-            observer.core_step(None, now, step)
+            step = tick(now)
+            core_step(None, now, step)
             actions += step
         for action in actions:
             if isinstance(action, ReconcileRequest):
@@ -159,9 +160,9 @@ async def run_book(
                 commands.send_nowait(action)
         if n:
             seconds = trio.current_time() - started
-            observer.book_batch(n, seconds)
             if on_batch is not None:
                 on_batch(n, seconds)
+            observer.book_batch(n, seconds)
         if n or actions:
             views.publish_lazy(lambda now=now: core.view(now))  # type: ignore[misc]
             observer.view_published()

@@ -66,15 +66,25 @@ from hlmaker.messages import (
     TargetLadder,
 )
 from hlmaker.observer import NO_OBSERVER, Observer
-from hlmaker.orders import events, intents, outcomes, timers
 from hlmaker.orders.actions import Action
 from hlmaker.orders.config import BookConfig
 from hlmaker.orders.dedup import FillDedup
+from hlmaker.orders.events import apply_fill as apply_one_fill
+from hlmaker.orders.events import on_event, on_fills, on_updates
 from hlmaker.orders.held import HeldEvents
+from hlmaker.orders.intents import cancel, cancel_all, flush_cancels, modify, place, schedule_cancel
 from hlmaker.orders.ladder import diff_ladder
+from hlmaker.orders.outcomes import (
+    on_cancel_outcome,
+    on_modify_outcome,
+    on_outcome,
+    on_place_outcome,
+    on_unknown,
+)
 from hlmaker.orders.reconcile import reconcile
 from hlmaker.orders.records import MutableCounters, Note, Orphan
 from hlmaker.orders.registry import Held, OrderRegistry, Request
+from hlmaker.orders.timers import tick as run_timers
 from hlmaker.orders.tracked import TrackedOrder
 
 __all__ = ["Action", "OrderBookCore"]
@@ -87,30 +97,30 @@ def _snapshot(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> list[
 
 
 def _arm(reg: OrderRegistry, msg: ArmDeadManSwitch, now_ms: int) -> list[Action]:
-    return intents.schedule_cancel(reg, msg.at_ms, now_ms)
+    return schedule_cancel(reg, msg.at_ms, now_ms)
 
 
 _HANDLERS: dict[type, Handler] = {
-    Fills: events.on_fills,
-    OrderUpdates: events.on_event,
-    NonUserCancel: events.on_event,
-    FeedConnected: events.on_event,
-    FeedDisconnected: events.on_event,
-    OrderResting: outcomes.on_place_outcome,
-    OrderFilled: outcomes.on_place_outcome,
-    OrderRejected: outcomes.on_place_outcome,
-    ModifyResting: outcomes.on_modify_outcome,
-    ModifyFilled: outcomes.on_modify_outcome,
-    ModifyRejected: outcomes.on_modify_outcome,
-    CancelOk: outcomes.on_cancel_outcome,
-    CancelFailed: outcomes.on_cancel_outcome,
-    RequestUnknown: outcomes.on_unknown,
-    ScheduleCancelResult: outcomes.on_outcome,
+    Fills: on_fills,
+    OrderUpdates: on_updates,
+    NonUserCancel: on_event,
+    FeedConnected: on_event,
+    FeedDisconnected: on_event,
+    OrderResting: on_place_outcome,
+    OrderFilled: on_place_outcome,
+    OrderRejected: on_place_outcome,
+    ModifyResting: on_modify_outcome,
+    ModifyFilled: on_modify_outcome,
+    ModifyRejected: on_modify_outcome,
+    CancelOk: on_cancel_outcome,
+    CancelFailed: on_cancel_outcome,
+    RequestUnknown: on_unknown,
+    ScheduleCancelResult: on_outcome,
     TargetLadder: diff_ladder,
-    PlaceOrder: intents.place,
-    CancelOrder: intents.cancel,
-    ModifyOrder: intents.modify,
-    CancelAll: intents.cancel_all,
+    PlaceOrder: place,
+    CancelOrder: cancel,
+    ModifyOrder: modify,
+    CancelAll: cancel_all,
     ArmDeadManSwitch: _arm,
     ReconcileSnapshot: _snapshot,
 }
@@ -157,19 +167,19 @@ class OrderBookCore:
         if handler is None:
             return reg.bad(f"unhandled message {type(msg).__name__}")
         actions = handler(reg, msg, now_ms)
-        if reg.cancel_resends_pending:
-            actions += intents.flush_cancels(reg, now_ms)
+        if reg.cancel_resends:
+            actions += flush_cancels(reg, now_ms)
         return actions
 
     def tick(self, now_ms: int) -> list[Action]:
         """The timer (:func:`hlmaker.orders.timers.tick`): expire held events, time out silent
         requests, re-query unknowns, evict old orders."""
-        return timers.tick(self.registry, now_ms)
+        return run_timers(self.registry, now_ms)
 
     def apply_fill(self, fill: Fill, now_ms: int, *, check_gap: bool = True) -> list[Action]:
         """Apply one fill as if it came live (:func:`hlmaker.orders.events.apply_fill`); for
         tests and tools that feed fills one by one."""
-        return events.apply_fill(self.registry, fill, now_ms, check_gap=check_gap)
+        return apply_one_fill(self.registry, fill, now_ms, check_gap=check_gap)
 
     def ask_reconcile(self, reason: ReconcileReason) -> list[ReconcileRequest]:
         """A one-element list: the :class:`ReconcileRequest` for ``reason`` (fills window and

@@ -48,12 +48,9 @@ def on_event(reg: OrderRegistry, msg: object, now_ms: int) -> list[Action]:
     if isinstance(msg, Fills):
         return on_fills(reg, msg, now_ms)
     if isinstance(msg, OrderUpdates):
-        actions: list[Action] = []
-        for u in msg.updates:
-            actions += apply_update(reg, u, now_ms)
-        return actions
+        return on_updates(reg, msg, now_ms)
     if isinstance(msg, NonUserCancel):
-        actions = []
+        actions: list[Action] = []
         for coin, oid in msg.cancels:
             actions += apply_status(reg, coin, oid, None, "canceled", now_ms, source="nuc")
         return actions
@@ -67,6 +64,14 @@ def on_event(reg: OrderRegistry, msg: object, now_ms: int) -> list[Action]:
         reg.set_feed(False)
         return []
     return reg.bad(f"not an event: {type(msg).__name__}")
+
+
+def on_updates(reg: OrderRegistry, msg: OrderUpdates, now_ms: int) -> list[Action]:
+    """Apply each entry of an ``orderUpdates`` push in order (see :func:`apply_update`)."""
+    actions: list[Action] = []
+    for u in msg.updates:
+        actions += apply_status(reg, u.coin, u.oid, u.cloid, u.status, now_ms, update=u)
+    return actions
 
 
 def on_fills(reg: OrderRegistry, msg: Fills, now_ms: int) -> list[Action]:
@@ -125,7 +130,7 @@ def attach(reg: OrderRegistry, oid: int, cloid: str | None, now_ms: int, *,
     its new leg, and a pending modify is then done (``MODIFY_OK``, the new oid seen first).
     """
     order, current, move = reg.find(oid, cloid, rejected=rejected)
-    if move is Move.NONE or order is None:
+    if move is None or order is None:
         return order, current
     if move is Move.BIND:
         reg.bind(order, oid, now_ms)

@@ -22,7 +22,6 @@ import enum
 import logging
 import random
 from collections import deque
-from collections.abc import Iterable
 from decimal import Decimal
 
 import attrs
@@ -36,11 +35,12 @@ from hlmaker.messages import (
     signed,
 )
 from hlmaker.observer import NO_OBSERVER, Observer
+from hlmaker.orders.actions import Action
 from hlmaker.orders.config import BookConfig
 from hlmaker.orders.dedup import FillDedup
 from hlmaker.orders.held import HeldEvents
 from hlmaker.orders.records import Finalize, MutableCounters, Note, NoteKind, Orphan
-from hlmaker.orders.states import NO_FLAGS, Ev, Flag, OrderState, step
+from hlmaker.orders.states import Ev, Flag, OrderState, next_state, step
 from hlmaker.orders.tracked import ZERO, TrackedOrder
 
 log = logging.getLogger("hlmaker.book")
@@ -67,10 +67,9 @@ class Request:
 
 
 class Move(enum.Enum):
-    """What an exchange event's oid asks of the order :meth:`OrderRegistry.find` matched."""
+    """What an exchange event's oid asks of the order :meth:`OrderRegistry.find` matched
+    (``None`` when nothing: the oid is already the order's, current or replaced)."""
 
-    NONE = "none"
-    """The oid is the order's (current or replaced), or nothing matched."""
     BIND = "bind"
     """The order has no oid yet (fill or update before the ack): it takes this one."""
     REBIND = "rebind"
@@ -81,10 +80,10 @@ class Move(enum.Enum):
     lost track of landed (a cloid rests on at most one order); the exchange is the truth."""
 
 
-Found = tuple[TrackedOrder | None, bool, Move]
+Found = tuple[TrackedOrder | None, bool, Move | None]
 """``(order, is_current_leg, move)`` as returned by :meth:`OrderRegistry.find`."""
 
-_NOT_FOUND: Found = (None, False, Move.NONE)
+_NOT_FOUND: Found = (None, False, None)
 
 
 class OrderRegistry:
@@ -100,8 +99,8 @@ class OrderRegistry:
     :attr:`requests`, :attr:`orphans`, :attr:`notes`, :attr:`counters` (the one field the
     modules bump directly), :attr:`synced_once`, :attr:`is_synced`, :attr:`feed_up`,
     :attr:`last_fill_ms`, :attr:`presync_fills`, :attr:`deferred_mismatch`,
-    :attr:`last_snapshot_requested_ms`. Nothing here raises for exchange input: odd input is a
-    :class:`Note` and a counter.
+    :attr:`last_snapshot_requested_ms`, :attr:`cancel_resends`. Nothing here raises for
+    exchange input: odd input is a :class:`Note` and a counter.
     """
 
     def __init__(self, config: BookConfig | None = None, rng: random.Random | None = None, *,
@@ -134,7 +133,8 @@ class OrderRegistry:
         self.last_fill_ms: int | None = None
         self.presync_fills: list[Fill] = []
         self._next_request_id = 1
-        self._resend_cancel: set[str] = set()
+        self.cancel_resends: set[str] = set()
+        """Cloids a flag-driven move asked to cancel again (:meth:`take_cancel_resends`)."""
 
     # ------------------------------------------------------------------ notes
     def note(self, kind: NoteKind, detail: str) -> None:
@@ -142,7 +142,7 @@ class OrderRegistry:
         self.notes.append(Note(kind, detail))
         log.info("book %s %s", kind.value, detail)
 
-    def bad(self, detail: str) -> list:  # type: ignore[type-arg]
+    def bad(self, detail: str) -> list[Action]:
         """Count and note bad input; returns ``[]`` (no action) for the caller to return."""
         self.counters.bad_inputs += 1
         self.note(NoteKind.BAD_INPUT, detail)
@@ -178,14 +178,13 @@ class OrderRegistry:
         without an oid takes it (fill-before-ack, :attr:`Move.BIND`); an order being replaced
         moves to it (:attr:`Move.REBIND`) — unless the event says that oid was ``rejected``: the
         replacement never lived, the order stays on its old leg and the modify's outcome decides
-        (``(order, False, Move.NONE)``). Returns ``(None, False, Move.NONE)`` when no order
-        matches.
+        (``(order, False, None)``). Returns ``(None, False, None)`` when no order matches.
         """
         cl = self.oid_to_cloid.get(oid)
         if cl is not None:
             order = self.orders.get(cl)
             if order is not None:
-                return order, order.oid == oid, Move.NONE
+                return order, order.oid == oid, None
         if cloid is None:
             return _NOT_FOUND
         order = self.orders.get(cloid)
@@ -195,7 +194,7 @@ class OrderRegistry:
         if order.oid is None:
             return order, True, Move.BIND
         if rejected and state is OrderState.PENDING_MODIFY:
-            return order, False, Move.NONE
+            return order, False, None
         if state is OrderState.PENDING_MODIFY or state is OrderState.UNKNOWN:
             return order, True, Move.REBIND
         if state is OrderState.PENDING_CANCEL and order.pending_sz is not None:
@@ -256,8 +255,11 @@ class OrderRegistry:
         resolution. A flag-driven "cancel again" is remembered for :meth:`take_cancel_resends`.
         """
         old = order.state
-        flags = self._flags(order) if order.cancel_wanted or order.old_leg_canceled else NO_FLAGS
-        new, resend = step(old, ev, partly_filled=order.leg_filled > 0, flags=flags)
+        if order.cancel_wanted or order.old_leg_canceled:
+            new, resend = step(old, ev, partly_filled=order.leg_filled > 0,
+                               flags=self._flags(order))
+        else:  # no flag: the event-triggered table alone (the hot path)
+            new, resend = next_state(old, ev, partly_filled=order.leg_filled > 0), False
         if new is None:
             self.counters.illegal_transitions += 1
             self.note(
@@ -266,7 +268,7 @@ class OrderRegistry:
             )
             return False
         if resend:
-            self._resend_cancel.add(order.cloid)
+            self.cancel_resends.add(order.cloid)
         if new is not old:
             order.state = new
             if new.is_terminal:
@@ -293,14 +295,9 @@ class OrderRegistry:
     def take_cancel_resends(self) -> list[TrackedOrder]:
         """The orders a flag-driven move asked to cancel again (sorted by cloid), and forget
         the wish list."""
-        orders = [self.orders[c] for c in sorted(self._resend_cancel) if c in self.orders]
-        self._resend_cancel.clear()
+        orders = [self.orders[c] for c in sorted(self.cancel_resends) if c in self.orders]
+        self.cancel_resends.clear()
         return orders
-
-    @property
-    def cancel_resends_pending(self) -> bool:
-        """True when :meth:`take_cancel_resends` has something to give."""
-        return bool(self._resend_cancel)
 
     def evict(self, now_ms: int, *, force: bool = False) -> None:
         """Drop terminal orders older than the retention window (with ``force``: the oldest
@@ -460,10 +457,9 @@ class OrderRegistry:
         """Stop tracking the orphan ``oid`` (cancelled, or no longer listed)."""
         self.orphans.pop(oid, None)
 
-    def keep_orphans(self, listed: Iterable[int] | set[int]) -> None:
+    def keep_orphans(self, listed: set[int]) -> None:
         """Forget the orphans whose oid is not in ``listed`` (the last snapshot's oids)."""
-        keep = listed if isinstance(listed, set) else set(listed)
-        for oid in [oid for oid in self.orphans if oid not in keep]:
+        for oid in [oid for oid in self.orphans if oid not in listed]:
             del self.orphans[oid]
 
     # ------------------------------------------------------------------ sync

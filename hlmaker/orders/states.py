@@ -6,9 +6,17 @@ order already filled, ``open`` arriving after fills, modify as cancel-replace wi
 ``canceled`` for the old oid, a late ack after the fills). The style follows h11's ``_state.py``;
 the race edges follow nautilus_trader's ``_ORDER_STATE_TABLE``.
 
+Some moves depend on a flag of the order's own record rather than on the event alone — a cancel
+we want while a cancel (or nothing) is in flight, an old leg cancelled while a modify was in
+flight. They are tables too, beside the event-triggered one (as h11 keeps its state-triggered
+transitions beside its event-triggered ones): :data:`FLAG_EVENT_TRANSITIONS` replaces an edge,
+:data:`STATE_TRIGGERED_TRANSITIONS` moves on from the state an edge reached, and
+:func:`step` applies all three (plus whether a wanted cancel must go out again). No code outside
+:meth:`hlmaker.orders.registry.OrderRegistry.transition` assigns an order's state.
+
 An ``(state, event)`` pair missing from the table is *illegal*: the exchange said something that
 contradicts what it said before (or our inference). The core counts and logs it, keeps the state,
-and never raises: :func:`next_state` returns ``None``.
+and never raises: :func:`next_state` (and :func:`step`) return ``None``.
 
 States::
 
@@ -304,6 +312,10 @@ def step(state: OrderState, event: Ev, *, partly_filled: bool,
     dst = TRANSITIONS.get((state, event))
     if dst is None:
         return None, False
+    if not flags:
+        if dst is S.RESTING and partly_filled:
+            dst = S.PARTIALLY_FILLED
+        return dst, False
     for flag in flags:
         dst = FLAG_EVENT_TRANSITIONS.get((state, event, flag), dst)
     if dst is S.RESTING and partly_filled:
