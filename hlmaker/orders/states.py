@@ -58,15 +58,11 @@ class OrderState(enum.Enum):
     """Its placement timed out and the exchange proved it never landed (``unknownOid`` after the
     action's ``expiresAfter``)."""
 
-    @property
-    def is_terminal(self) -> bool:
-        """True for FILLED, CANCELED, REJECTED and EXPIRED."""
-        return self in TERMINAL
-
-    @property
-    def is_live(self) -> bool:
-        """True when the order rests (or may rest) on the exchange with a known oid."""
-        return self in LIVE
+    is_terminal: bool
+    """True for FILLED, CANCELED, REJECTED and EXPIRED (:data:`TERMINAL`)."""
+    is_live: bool
+    """True when the order rests (or may rest) on the exchange with a known oid
+    (:data:`LIVE`)."""
 
 
 class Ev(enum.Enum):
@@ -101,6 +97,10 @@ class Ev(enum.Enum):
 S = OrderState
 TERMINAL = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
 LIVE = frozenset({S.RESTING, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_MODIFY})
+
+for _state in OrderState:  # plain attributes, not properties: read on every hot path
+    _state.is_terminal = _state in TERMINAL
+    _state.is_live = _state in LIVE
 
 # A target of LIVE_AUTO means "RESTING or PARTIALLY_FILLED, whichever the filled size says".
 LIVE_AUTO = S.RESTING
