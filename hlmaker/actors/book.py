@@ -4,7 +4,10 @@ It owns an :class:`~hlmaker.orders.core.OrderBookCore` and one inbox — a recei
 union of everything that concerns orders (strategy intents, executor outcomes, feed events,
 reconcile snapshots). Because every producer sends into that one inbox, causal order holds by
 construction: the book registers a pending order *before* it emits the command, so a fill for that
-order can only be queued behind it (the finalize/fill race cannot happen).
+order can only be queued behind it (the finalize/fill race cannot happen). Every inbox message —
+a reconcile snapshot included — reaches the core through its one door,
+:meth:`~hlmaker.orders.core.OrderBookCore.handle`; its timer through
+:meth:`~hlmaker.orders.core.OrderBookCore.tick`.
 
 The actor never awaits the network. Its outbound channels to the executor and the reconciler
 must be unbounded (``max_buffer_size=math.inf``): book → executor → book is a cycle, and a
@@ -109,7 +112,7 @@ async def run_book(
     observer.view_published()
     if not core.synced_once:
         for request in core.ask_reconcile("startup"):
-            reconcile_requests.send_nowait(request)  # type: ignore[arg-type]
+            reconcile_requests.send_nowait(request)
     task_status.started()
     handle, tick, core_step = core.handle, core.tick, observer.core_step
     tick_ms = int(tick_interval_s * 1000)

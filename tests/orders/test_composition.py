@@ -213,3 +213,11 @@ def test_no_module_calls_another_modules_private_names() -> None:
         assert not re.search(r"\b(reg|core|registry)\._[a-z]", text), path.name
         if path.stem != "registry":
             assert not re.search(r"\.state = ", text), f"{path.name} assigns an order's state"
+
+
+def test_no_module_writes_the_registry_fields() -> None:
+    # Only its counters are bumped from outside; everything else changes through its methods.
+    write = re.compile(r"reg\.[a-z_]+(\[[^]]*\])? *(=|\+=|-=)[^=]|del reg\.|"
+                       r"reg\.[a-z_]+\.(pop|append|add|clear|popleft|update|setdefault)\(")
+    for path in pathlib.Path(hlmaker.orders.__file__).parent.glob("*.py"):
+        assert not write.search(path.read_text()), path.name
