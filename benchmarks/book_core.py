@@ -34,25 +34,36 @@ from hlmaker.messages import (
     ReconcileRequest,
     ReconcileSnapshot,
 )
-from hlmaker.orders import BookConfig, OrderBookCore, reconcile
+from hlmaker.orders import BookConfig, OrderBookCore
 
 EPOCH = 1_700_000_000_000
 N_EVENTS = 200_000
 
 
 def make_core(n_orders: int) -> tuple[OrderBookCore, list[tuple[int, str]]]:
+    """A synced core with ``n_orders`` resting orders (placed, acked, confirmed by a sweep)."""
     core = OrderBookCore(BookConfig(coins=("BTC",), max_open_orders_per_coin=n_orders + 1,
                                     max_tracked_orders=n_orders * 2), random.Random(1))
     live = []
     for i in range(n_orders):
-        (cmd,) = core.place(PlaceOrder(coin="BTC", side="B" if i % 2 else "A",
-                                       px=Decimal(100 + i % 50), sz=Decimal(1000)), EPOCH)
+        (cmd,) = core.handle(PlaceOrder(coin="BTC", side="B" if i % 2 else "A",
+                                        px=Decimal(100 + i % 50), sz=Decimal(1000)), EPOCH)
         cloid = cmd.orders[0].cloid  # type: ignore[union-attr]
-        core.on_outcome(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=10_000 + i),  # type: ignore[union-attr]
-                        EPOCH)
+        core.handle(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=10_000 + i),  # type: ignore[union-attr]
+                    EPOCH)
         live.append((10_000 + i, cloid))
-    core.synced_once = True
+    core.handle(ReconcileSnapshot(requested_at_ms=EPOCH, taken_at_ms=EPOCH,
+                                  open_orders=open_rows(core, live), positions={},
+                                  positions_time_ms=EPOCH), EPOCH)
+    assert core.synced_once and core.is_synced
     return core, live
+
+
+def open_rows(core: OrderBookCore, live: list[tuple[int, str]]) -> tuple[OpenOrder, ...]:
+    """The exchange's open-order rows for ``live`` ``(oid, cloid)`` orders."""
+    return tuple(OpenOrder(coin="BTC", side=core.orders[c].side, limit_px=core.orders[c].px,
+                           sz=core.orders[c].sz, oid=oid, timestamp_ms=EPOCH, cloid=c)
+                 for oid, c in live)
 
 
 def make_events(core: OrderBookCore, live: list[tuple[int, str]], n: int) -> list[object]:
@@ -91,18 +102,17 @@ def bench_core() -> float:
 
 def bench_reconcile() -> float:
     core, live = make_core(10_000)
-    rows = tuple(OpenOrder(coin="BTC", side=core.orders[c].side, limit_px=core.orders[c].px,
-                           sz=core.orders[c].sz, oid=oid, timestamp_ms=EPOCH, cloid=c)
-                 for oid, c in live)
+    rows = open_rows(core, live)
     best = math.inf
     for k in range(5):
         now = EPOCH + 60_000 * (k + 1)
         snap = ReconcileSnapshot(requested_at_ms=now, taken_at_ms=now, open_orders=rows,
                                  positions={}, positions_time_ms=now)
         t0 = time.perf_counter()
-        res = reconcile(core, snap, now)
+        actions = core.handle(snap, now)  # the one door of a snapshot
         best = min(best, time.perf_counter() - t0)
-        assert res.in_sync and res.orphans_seen == 0 and res.stale_removed == 0
+        assert not actions and core.is_synced and not core.orphans
+        assert core.counters.stale_removed == 0
     return best * 1000
 
 

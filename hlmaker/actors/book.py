@@ -4,7 +4,10 @@ It owns an :class:`~hlmaker.orders.core.OrderBookCore` and one inbox — a recei
 union of everything that concerns orders (strategy intents, executor outcomes, feed events,
 reconcile snapshots). Because every producer sends into that one inbox, causal order holds by
 construction: the book registers a pending order *before* it emits the command, so a fill for that
-order can only be queued behind it (the finalize/fill race cannot happen).
+order can only be queued behind it (the finalize/fill race cannot happen). Every inbox message —
+a reconcile snapshot included — reaches the core through its one door,
+:meth:`~hlmaker.orders.core.OrderBookCore.handle`; its timer through
+:meth:`~hlmaker.orders.core.OrderBookCore.tick`.
 
 The actor never awaits the network. Its outbound channels to the executor and the reconciler
 must be unbounded (``max_buffer_size=math.inf``): book → executor → book is a cycle, and a
@@ -22,10 +25,9 @@ import attrs
 import trio
 
 from hlmaker.clock import Clock
-from hlmaker.messages import BookView, Command, ReconcileRequest, ReconcileSnapshot
+from hlmaker.messages import BookView, Command, ReconcileRequest
 from hlmaker.observer import NO_OBSERVER, Observer
-from hlmaker.orders.core import Action, OrderBookCore
-from hlmaker.orders.reconcile import reconcile
+from hlmaker.orders import Action, OrderBookCore
 
 from .latest import Latest
 
@@ -77,8 +79,8 @@ async def run_book(
     core: OrderBookCore,
     clock: Clock,
     tick_interval_s: float = 0.25,
-    on_batch: Callable[[int, float], None] | None = None,
     observer: Observer = NO_OBSERVER,
+    on_batch: Callable[[int, float], None] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the book until its inbox is closed (then return) or it is cancelled.
@@ -92,14 +94,17 @@ async def run_book(
         core: the state; a fresh core after a crash has lost its memory and re-syncs.
         clock: wall-clock ms (the time seam).
         tick_interval_s: how often :meth:`OrderBookCore.tick` runs when the inbox is quiet.
-        on_batch: called after each batch of inbox messages with ``(messages, seconds)``:
-            how many were applied and how long (trio clock) the book took from taking the
-            first of them to having sent every resulting command (including a due
-            :meth:`~OrderBookCore.tick`) — the book's own latency, on top of the time the
-            messages waited in the inbox.
-        observer: told of every core step (``core_step``: each message applied, each tick,
-            with the actions returned), every batch (``book_batch``, as ``on_batch``) and every
-            view publication (``view_published``).
+        observer: sees every core step (``core_step(msg, now_ms, actions)`` right after each
+            inbox message is applied, ``core_step(None, now_ms, actions)`` after each tick),
+            every batch (``book_batch(messages, seconds)``: how many inbox messages were
+            applied and how long, on trio's clock, the book took from taking the first of them
+            to having sent every resulting command, a due tick included — its own latency, on
+            top of the time the messages waited in the inbox) and every view published
+            (``view_published()``).
+        on_batch: deprecated, use ``observer.book_batch``; called with the same arguments.
+
+    Raises:
+        ValueError: ``commands`` is bounded (the book → executor → book cycle could deadlock).
     """
     if commands.statistics().max_buffer_size != math.inf:
         raise ValueError("the book's command channel must be unbounded (it is part of a cycle)")
@@ -107,8 +112,9 @@ async def run_book(
     observer.view_published()
     if not core.synced_once:
         for request in core.ask_reconcile("startup"):
-            reconcile_requests.send_nowait(request)  # type: ignore[arg-type]
+            reconcile_requests.send_nowait(request)
     task_status.started()
+    handle, tick, core_step = core.handle, core.tick, observer.core_step
     tick_ms = int(tick_interval_s * 1000)
     last_tick = last_now = clock.now_ms()
     while True:
@@ -135,9 +141,9 @@ async def run_book(
         actions: list[Action] = []
         n = 0
         while msg is not None:
-            applied = _apply(core, msg, now)
-            observer.core_step(msg, now, applied)
-            actions += applied
+            step = handle(msg, now)
+            core_step(msg, now, step)
+            actions += step
             n += 1
             if n >= DRAIN_BATCH:
                 break
@@ -147,9 +153,9 @@ async def run_book(
                 msg = None
         if now - last_tick >= tick_ms:
             last_tick = now
-            ticked = core.tick(now)
-            observer.core_step(None, now, ticked)
-            actions += ticked
+            step = tick(now)
+            core_step(None, now, step)
+            actions += step
         for action in actions:
             if isinstance(action, ReconcileRequest):
                 reconcile_requests.send_nowait(action)
@@ -165,9 +171,3 @@ async def run_book(
             observer.view_published()
         if n:
             await trio.lowlevel.checkpoint()  # let producers (and everyone else) run
-
-
-def _apply(core: OrderBookCore, msg: object, now: int) -> list[Action]:
-    if isinstance(msg, ReconcileSnapshot):
-        return list(reconcile(core, msg, now).actions)
-    return core.handle(msg, now)

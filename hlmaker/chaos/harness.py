@@ -206,10 +206,14 @@ class _LogCounter(logging.Handler):
 
 class RunObserver(Observer):
     """The run's probes inside the maker: the order-core digest, the book checks after every
-    view publication (once the maker is up), and S7 on every nonce issued."""
+    view publication (once the maker is up), S7 on every nonce issued, and :attr:`probes`, the
+    order core's recovery paths: how each place ack met its order (``finalize:<how>``, a
+    :class:`~hlmaker.orders.records.Finalize` value) and every move of an order to a new oid
+    (``rebind``)."""
 
     def __init__(self, checker: InvariantChecker) -> None:
         self.checker = checker
+        self.probes: Counter[str] = Counter()
         self.checking_views = False
         """Set once ``open_maker`` has started every actor (start-up views are not checked)."""
         self._core = hashlib.sha256()
@@ -219,6 +223,12 @@ class RunObserver(Observer):
         kind = "tick" if msg is None else "in"
         self._core.update(f"{kind}|{now_ms}|{msg!r}|{actions!r}\n".encode())
         self.core_steps += 1
+
+    def order_finalized(self, how: str) -> None:
+        self.probes[f"finalize:{how}"] += 1
+
+    def order_rebound(self) -> None:
+        self.probes["rebind"] += 1
 
     def view_published(self) -> None:
         if self.checking_views:
@@ -395,41 +405,6 @@ class _Run:
             nursery.cancel_scope.cancel()
 
 
-class _Probes:
-    """Counts recovery paths inside the order core while a run is active (class-level
-    wrappers of :meth:`OrderBookCore.finalize` and ``_rebind``, restored afterwards)."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self._saved: list[tuple[str, Any]] = []
-
-    def __enter__(self) -> _Probes:
-        from hlmaker.orders.core import OrderBookCore
-
-        counts = self.counts
-        finalize, rebind = OrderBookCore.finalize, OrderBookCore._rebind
-        self._saved = [("finalize", finalize), ("_rebind", rebind)]
-
-        def probed_finalize(core: Any, order: Any, oid: int, now_ms: int) -> Any:
-            how = finalize(core, order, oid, now_ms)
-            counts[f"finalize:{how.value}"] += 1
-            return how
-
-        def probed_rebind(core: Any, order: Any, new_oid: int, now_ms: int) -> None:
-            counts["rebind"] += 1
-            rebind(core, order, new_oid, now_ms)
-
-        OrderBookCore.finalize = probed_finalize  # type: ignore[method-assign]
-        OrderBookCore._rebind = probed_rebind  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        from hlmaker.orders.core import OrderBookCore
-
-        for name, fn in self._saved:
-            setattr(OrderBookCore, name, fn)
-
-
 def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
     """Run ``spec`` in a fresh ``trio.run`` (seeded scheduler, ``MockClock``); never raises for
     a failure of the bot — it is reported in :attr:`RunResult.error` and as a violation."""
@@ -446,7 +421,6 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
     error: str | None = None
 
     guard: dict[str, Any] = {}
-    probes = _Probes()
 
     async def main() -> None:
         run = _Run(spec, recorder, crash)
@@ -475,9 +449,8 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
     seed_scheduler(spec.seed)
     wall0 = time.perf_counter()
     try:
-        with probes:
-            trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0),
-                     instruments=[recorder], strict_exception_groups=True)
+        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0),
+                 instruments=[recorder], strict_exception_groups=True)
     except BaseException as exc:  # any failure of the bot is a finding
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -522,7 +495,7 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
                   "fills": run.checker.stats.fills_exchange,
                   },
         executor=executor, logs=dict(sorted(logs.counts.items())),
-        probes=dict(sorted(probes.counts.items())),
+        probes=dict(sorted(run.observer.probes.items())),
         shutdown_confirmed=run.shutdown_confirmed, error=error,
         core_digest=run.observer.core_digest, core_steps=run.observer.core_steps)
 

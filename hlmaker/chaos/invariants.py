@@ -200,10 +200,10 @@ class InvariantChecker:
 
     def _check_fills(self, st: _CoreState) -> None:
         core = st.core
-        keys = core.dedup._keys
-        if len(keys) != st.d_len:
-            new = len(keys) - st.d_len
-            it = reversed(keys)
+        dedup = core.dedup
+        if len(dedup) != st.d_len:
+            new = len(dedup) - st.d_len
+            it = dedup.newest()
             for _ in range(max(new, 0)):
                 key = next(it)
                 f = self._fills_by_key.get(key)
@@ -213,7 +213,7 @@ class InvariantChecker:
                     continue
                 self._missing.pop(key, None)
                 st.d_sum[f.coin] = st.d_sum.get(f.coin, ZERO) + signed(f.side, f.sz)
-            st.d_len = len(keys)
+            st.d_len = len(dedup)
         coins = set(core.positions) | set(st.d_sum)
         for coin in sorted(coins):
             residual = core.positions.get(coin, ZERO) - st.d_sum.get(coin, ZERO)

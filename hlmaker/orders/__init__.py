@@ -1,19 +1,35 @@
 """The pure order-state core (sans-IO): state machine, de-dup, positions, reconcile.
 
-* :mod:`.states` — the transition table;
-* :mod:`.core` — :class:`OrderBookCore`, intents / outcomes / events in, actions out;
-* :mod:`.reconcile` — :func:`reconcile` against an exchange snapshot;
-* :mod:`.ladder` — target-ladder diffing;
-* :mod:`.dedup`, :mod:`.held` — the bounded fill window and the early-event store.
+Composed, not mixed in — one object owns the state, plain functions act on it, and the imports
+run one way (no cycle)::
+
+    core.py        OrderBookCore: the facade — handle(msg, now_ms) and tick(now_ms) → [Action]
+     │                (the one door for every message, ReconcileSnapshot included)
+     ├─ reconcile.py   reconcile(registry, snapshot, now_ms) → ReconcileResult
+     ├─ timers.py      tick(registry, now_ms): watchdog, re-queries, eviction
+     ├─ ladder.py      diff_ladder(registry, TargetLadder, now_ms): fewest commands
+     ├─ outcomes.py    executor acks, rejects, cancels, unknown outcomes
+     ├─ intents.py     place / cancel / modify / cancel-all / dead-man switch → commands
+     ├─ events.py      fills, order updates, non-user cancels, feed (re)connects
+     └─ registry.py    OrderRegistry: orders by cloid, oid index, requests in flight, de-dup
+                       window, positions, orphans, held events, counters — a small public API;
+                       every order state change goes through states.py
+    states.py      the transition tables: event-triggered, flag-driven, state-triggered
+    tracked.py, records.py, dedup.py, held.py, config.py, actions.py — records and containers
+
+Arrows point to what a module may import (each module imports only modules below it in this
+list). Units: prices in quote currency, sizes in coin, times in ms since the epoch.
 """
 
+from hlmaker.orders.actions import Action
 from hlmaker.orders.config import BookConfig
-from hlmaker.orders.core import Action, OrderBookCore
+from hlmaker.orders.core import OrderBookCore
 from hlmaker.orders.reconcile import ReconcileResult, reconcile
 from hlmaker.orders.records import Finalize, Note, NoteKind
+from hlmaker.orders.registry import OrderRegistry
 from hlmaker.orders.states import Ev, OrderState
 
 __all__ = [
-    "Action", "BookConfig", "Ev", "Finalize", "Note", "NoteKind", "OrderBookCore", "OrderState",
-    "ReconcileResult", "reconcile",
+    "Action", "BookConfig", "Ev", "Finalize", "Note", "NoteKind", "OrderBookCore",
+    "OrderRegistry", "OrderState", "ReconcileResult", "reconcile",
 ]

@@ -10,6 +10,7 @@ capacity is 20,000.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 
 FillKey = tuple[int, int]
 """``(oid, tid)``."""
@@ -38,6 +39,10 @@ class FillDedup:
     def capacity(self) -> int:
         """The most keys remembered at once."""
         return self._capacity
+
+    def newest(self) -> Iterator[FillKey]:
+        """The keys remembered, newest first (lazy: taking the first few costs O(1))."""
+        return reversed(self._keys)
 
     def add(self, key: FillKey) -> bool:
         """Record ``key``; return False if it was already there (a duplicate)."""

@@ -16,14 +16,20 @@ slot until the exchange says what became of them, so a ladder is never doubled b
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from hlmaker.messages import Level, TargetLadder
+from hlmaker.orders.actions import Action
+from hlmaker.orders.intents import (
+    cancel_command,
+    check_order,
+    modifiable,
+    modify_command,
+    new_order,
+    place_command,
+)
+from hlmaker.orders.registry import OrderRegistry
 from hlmaker.orders.states import OrderState
 from hlmaker.orders.tracked import TrackedOrder
-
-if TYPE_CHECKING:
-    from hlmaker.orders.core import Action, OrderBookCore
 
 
 def _target(o: TrackedOrder) -> tuple[Decimal, Decimal]:
@@ -32,18 +38,22 @@ def _target(o: TrackedOrder) -> tuple[Decimal, Decimal]:
     return o.px, o.remaining
 
 
-def diff_ladder(core: OrderBookCore, intent: TargetLadder, now_ms: int) -> list[Action]:
-    """The commands that move the tracked orders of ``intent.coin`` to ``intent``'s levels."""
+def diff_ladder(reg: OrderRegistry, intent: TargetLadder, now_ms: int) -> list[Action]:
+    """The commands that move the tracked orders of ``intent.coin`` to ``intent``'s levels
+    (prices in quote currency, sizes in coin; bids best first = highest px): at most one
+    :class:`~hlmaker.messages.CancelOrders`, one :class:`~hlmaker.messages.ModifyOrders` and one
+    :class:`~hlmaker.messages.PlaceOrders`, in that order. A level with a bad px/sz, or a coin
+    outside ``config.coins``, refuses the whole ladder (bad input, ``[]``)."""
     for lv in (*intent.bids, *intent.asks):
-        reason = core._check_order(intent.coin, "B", lv.px, lv.sz, intent.tif)
+        reason = check_order(reg, intent.coin, "B", lv.px, lv.sz, intent.tif)
         if reason:
-            return core._bad(f"ladder refused: {reason}")
+            return reg.bad(f"ladder refused: {reason}")
     to_cancel: list[TrackedOrder] = []
     to_modify: list[tuple[TrackedOrder, Decimal, Decimal]] = []
     to_place: list[tuple[str, Level]] = []
     for side, levels in (("B", intent.bids), ("A", intent.asks)):
         existing = [
-            o for o in core.orders.values()
+            o for o in reg.orders.values()
             if o.coin == intent.coin and o.side == side and not o.state.is_terminal
             and o.state is not OrderState.PENDING_CANCEL and not o.cancel_wanted
         ]
@@ -56,7 +66,7 @@ def diff_ladder(core: OrderBookCore, intent: TargetLadder, now_ms: int) -> list[
                 wanted.remove(match)
             else:
                 free.append(o)
-        movable = [o for o in free if core.modifiable(o)]
+        movable = [o for o in free if modifiable(o)]
         busy = len(free) - len(movable)
         # Busy orders keep their slot: place fewer so the ladder is never doubled.
         wanted = wanted[: max(0, len(wanted) - busy)] if busy else wanted
@@ -67,17 +77,17 @@ def diff_ladder(core: OrderBookCore, intent: TargetLadder, now_ms: int) -> list[
         to_cancel += movable[len(wanted):]
         to_place += [(side, lv) for lv in wanted[len(movable):]]
     actions: list[Action] = []
-    cancel = core._cancel_command(to_cancel, now_ms)
+    cancel = cancel_command(reg, to_cancel, now_ms)
     if cancel is not None:
         actions.append(cancel)
-    modify = core._modify_command(to_modify, now_ms)
+    modify = modify_command(reg, to_modify, now_ms)
     if modify is not None:
         actions.append(modify)
     new_orders = []
     for side, lv in to_place:
-        o = core._new_order(intent.coin, side, lv.px, lv.sz, intent.tif, False, "ladder", now_ms)
+        o = new_order(reg, intent.coin, side, lv.px, lv.sz, intent.tif, False, "ladder", now_ms)
         if o is not None:
             new_orders.append(o)
     if new_orders:
-        actions.append(core._place_command(new_orders, now_ms))
+        actions.append(place_command(reg, new_orders, now_ms))
     return actions

@@ -1,7 +1,10 @@
 """Reconciliation: compare the book with an exchange snapshot and decide, as data.
 
-:func:`reconcile` is pure: it mutates only the :class:`~hlmaker.orders.core.OrderBookCore` it is
-given and returns the commands to send (orphan cancels) with the counts. The order of steps is
+:func:`reconcile` is pure: it changes only the :class:`~hlmaker.orders.registry.OrderRegistry`
+it is given (through its public API) and returns the commands to send (orphan cancels) with the
+counts. The book reaches it through one door: :meth:`OrderBookCore.handle
+<hlmaker.orders.core.OrderBookCore.handle>` of a :class:`~hlmaker.messages.ReconcileSnapshot`.
+Sizes in coin, prices in quote currency, times in ms since the epoch. The order of steps is
 the contract (``../shared/reliability.md``):
 
 1. **Fills first.** The snapshot's fills go through the normal ``(oid, tid)`` de-dup, so a fill
@@ -40,14 +43,17 @@ import attrs
 from hlmaker.messages import (
     CancelOrders,
     CancelRequest,
+    Fill,
     Fills,
     OpenOrder,
     OrderStatusReport,
     ReconcileRequest,
     ReconcileSnapshot,
 )
-from hlmaker.orders.core import Action, OrderBookCore
-from hlmaker.orders.records import Orphan
+from hlmaker.orders.actions import Action
+from hlmaker.orders.events import apply_fill, attach, fill_order_state, on_fills
+from hlmaker.orders.intents import flush_cancels
+from hlmaker.orders.registry import OrderRegistry
 from hlmaker.orders.states import Ev, OrderState, status_event
 from hlmaker.orders.tracked import ZERO
 
@@ -74,10 +80,13 @@ class ReconcileResult:
     in_sync: bool
 
 
-def reconcile(core: OrderBookCore, snap: ReconcileSnapshot, now_ms: int) -> ReconcileResult:
-    """Apply ``snap`` to ``core`` (see the module docstring for the steps)."""
-    cfg = core.config
-    initial = not core.synced_once
+def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> ReconcileResult:
+    """Apply ``snap`` (the reconciler's reads of ``orderStatus``, ``userFillsByTime``,
+    ``frontendOpenOrders`` and ``clearinghouseState``) to ``reg`` at ``now_ms``; see the module
+    docstring for the steps and the exchange rules they follow. Never raises for odd exchange
+    data: contradictions are counted (``illegal_transitions``) and logged."""
+    cfg = reg.config
+    initial = not reg.synced_once
     pos_time = snap.positions_time_ms if snap.positions_time_ms is not None else snap.taken_at_ms
     actions: list[Action] = []
 
@@ -88,32 +97,31 @@ def reconcile(core: OrderBookCore, snap: ReconcileSnapshot, now_ms: int) -> Reco
         # campaign, seed 7050). Wait for a whole-history sweep.
         log.info("book first sync needs a whole-history snapshot (fills since %d): asking",
                  snap.fills_since_ms)
-        return ReconcileResult(actions=tuple(core.ask_reconcile("startup")), orphans_seen=0,
+        return ReconcileResult(actions=tuple(reg.ask_reconcile("startup")), orphans_seen=0,
                                orphan_cancels=0, stale_removed=0, drifted_coins=(),
-                               unresolved=_unresolved(core), in_sync=False)
+                               unresolved=reg.unresolved(), in_sync=False)
 
     # 1. fills
     if initial:
-        _initial_fills(core, [*core.presync_fills, *snap.fills], pos_time, now_ms)
-        core.presync_fills = []
+        _initial_fills(reg, [*reg.take_presync_fills(), *snap.fills], pos_time, now_ms)
     elif snap.fills:
-        for a in core.on_event(Fills(fills=snap.fills, source="reconcile"), now_ms):
+        for a in on_fills(reg, Fills(fills=snap.fills, source="reconcile"), now_ms):
             if not isinstance(a, ReconcileRequest):
                 actions.append(a)
 
     # 2. orderStatus by cloid
     for rep in snap.order_statuses:
-        _apply_status_report(core, rep, now_ms)
+        _apply_status_report(reg, rep, now_ms)
 
-    last = core.last_snapshot_requested_ms
+    last = reg.last_snapshot_requested_ms
     if last is not None and snap.requested_at_ms < last:
         log.info("book stale snapshot requested_at=%d < %d: facts only", snap.requested_at_ms,
                  last)
-        actions += core.flush_cancels(now_ms)
-        return ReconcileResult(actions=tuple(actions), orphans_seen=len(core.orphans),
+        actions += flush_cancels(reg, now_ms)
+        return ReconcileResult(actions=tuple(actions), orphans_seen=len(reg.orphans),
                                orphan_cancels=0, stale_removed=0, drifted_coins=(),
-                               unresolved=_unresolved(core), in_sync=core.is_synced)
-    core.last_snapshot_requested_ms = snap.requested_at_ms
+                               unresolved=reg.unresolved(), in_sync=reg.is_synced)
+    reg.snapshot_requested(snap.requested_at_ms)
 
     # 3. open orders
     listed: set[int] = set()
@@ -121,13 +129,13 @@ def reconcile(core: OrderBookCore, snap: ReconcileSnapshot, now_ms: int) -> Reco
     protect_from = snap.requested_at_ms - cfg.protect_ms
     for row in snap.open_orders:
         listed.add(row.oid)
-        order, current = core._lookup(row.oid, row.cloid, now_ms)
+        order, current = attach(reg, row.oid, row.cloid, now_ms)
         if order is not None:
             if current and not order.state.is_terminal:
                 if (order.state is OrderState.UNKNOWN and order.unknown_kind == "modify"
                         and snap.requested_at_ms <= (order.expires_after_ms or 0)):
                     continue  # the old leg still rests; the replace may yet land
-                core._transition(order, Ev.SNAPSHOT_OPEN, now_ms, "listed in snapshot")
+                reg.transition(order, Ev.SNAPSHOT_OPEN, now_ms, "listed in snapshot")
                 order.evidence_ms = max(order.evidence_ms, snap.requested_at_ms)
                 continue
             recent = order.finalized_ms is not None and order.finalized_ms >= protect_from
@@ -137,132 +145,120 @@ def reconcile(core: OrderBookCore, snap: ReconcileSnapshot, now_ms: int) -> Reco
                                 or order.inflight is not None):
                 continue  # the leg being replaced, snapshot taken before the modify landed
             if current:
-                core.counters.illegal_transitions += 1
+                reg.counters.illegal_transitions += 1
                 log.warning("book exchange lists oid=%s that we finalized as %s",
                             row.oid, order.state.value)
-        if _orphan_due(core, row, now_ms):
+        if _orphan_due(reg, row, now_ms):
             to_cancel.append(row)
-    for oid in [oid for oid in core.orphans if oid not in listed]:
-        del core.orphans[oid]
+    reg.keep_orphans(listed)
 
     # 4. stale
     stale = 0
-    for order in core.orders.values():
+    for order in reg.orders.values():
         if order.oid is None or not order.state.is_live or order.oid in listed:
             continue
         if order.inflight is not None or order.evidence_ms >= protect_from:
             continue
-        core._transition(order, Ev.SNAPSHOT_ABSENT, now_ms, "absent from snapshot")
+        reg.transition(order, Ev.SNAPSHOT_ABSENT, now_ms, "absent from snapshot")
         if order.state is OrderState.CANCELED:
             stale += 1
             log.info("book stale removed cloid=%s oid=%s", order.cloid, order.oid)
-    core.counters.stale_removed += stale
+    reg.counters.stale_removed += stale
 
     # 5. positions
     later: dict[str, Decimal] = defaultdict(lambda: ZERO)
     busy: set[str] = set()
-    for t, coin, delta, applied_ms in core.recent_fills:
+    for t, coin, delta, applied_ms in reg.recent_fills:
         if t > pos_time:
             later[coin] += delta
         if applied_ms >= snap.requested_at_ms:
             busy.add(coin)
     drifted: list[str] = []
     deferred = False
-    for coin in sorted(set(core.positions) | set(snap.positions)):
-        local = core.positions.get(coin, ZERO)
+    for coin in sorted(set(reg.positions) | set(snap.positions)):
+        local = reg.positions.get(coin, ZERO)
         exch = snap.positions.get(coin, ZERO)
         if local - later[coin] == exch:
-            core.deferred_mismatch.pop(coin, None)
+            reg.clear_position_deferral(coin)
             continue
-        count, last_req = core.deferred_mismatch.get(coin, (0, -1))
+        count, last_req = reg.deferred_mismatch.get(coin, (0, -1))
         if not initial and coin in busy and count < MAX_DEFERRALS:
             if snap.requested_at_ms > last_req:  # only distinct sweeps count towards the bound
-                core.deferred_mismatch[coin] = (count + 1, snap.requested_at_ms)
+                reg.defer_position_check(coin, count + 1, snap.requested_at_ms)
             deferred = True
             log.info("book position check deferred coin=%s local=%s exchange=%s (fills in flight)",
                      coin, local - later[coin], exch)
             continue
-        core.deferred_mismatch.pop(coin, None)
-        core.positions[coin] = exch + later[coin]
+        reg.clear_position_deferral(coin)
+        reg.adopt_position(coin, exch + later[coin])
         if not initial:
             drifted.append(coin)
-            core.counters.position_drifts += 1
+            reg.counters.position_drifts += 1
             log.warning("book position drift coin=%s local=%s exchange=%s adopted",
                         coin, local - later[coin], exch)
 
     if to_cancel:
-        rid, exp = core._register("cancel", [], now_ms)
-        core.requests[rid].remaining = len(to_cancel)
+        rid, exp = reg.open_request("cancel", [], now_ms, parts=len(to_cancel))
         actions.append(CancelOrders(request_id=rid, expires_after_ms=exp, cancels=tuple(
             CancelRequest(coin=r.coin, cloid=r.cloid, oid=r.oid) for r in to_cancel)))
         for r in to_cancel:
             log.warning("book orphan cancel oid=%s cloid=%s coin=%s", r.oid, r.cloid, r.coin)
 
-    actions += core.flush_cancels(now_ms)
-    unresolved = _unresolved(core)
-    in_sync = not drifted and not deferred and not core.orphans and stale == 0 and not unresolved
+    actions += flush_cancels(reg, now_ms)
+    unresolved = reg.unresolved()
+    in_sync = not drifted and not deferred and not reg.orphans and stale == 0 and not unresolved
     if deferred:
-        actions += core.ask_reconcile("gap")
-    core.is_synced = in_sync
-    core.synced_once = True
+        actions += reg.ask_reconcile("gap")
+    reg.mark_synced(in_sync)
     log.info(
         "book sync exchange_open=%d local_open=%d orphans=%d stale=%d drifts=%d unresolved=%d "
-        "synced=%s", len(snap.open_orders), len(core.live_oids()), len(core.orphans), stale,
+        "synced=%s", len(snap.open_orders), len(reg.live_oids()), len(reg.orphans), stale,
         len(drifted), unresolved, in_sync,
     )
     return ReconcileResult(
-        actions=tuple(actions), orphans_seen=len(core.orphans), orphan_cancels=len(to_cancel),
+        actions=tuple(actions), orphans_seen=len(reg.orphans), orphan_cancels=len(to_cancel),
         stale_removed=stale, drifted_coins=tuple(drifted), unresolved=unresolved, in_sync=in_sync,
     )
 
 
-def _unresolved(core: OrderBookCore) -> int:
-    return sum(1 for o in core.orders.values() if o.state is OrderState.UNKNOWN)
-
-
-def _initial_fills(core: OrderBookCore, fills: list, pos_time: int, now_ms: int) -> None:
+def _initial_fills(reg: OrderRegistry, fills: list[Fill], pos_time: int, now_ms: int) -> None:
     for f in sorted(fills, key=lambda f: (f.time_ms, f.tid)):
-        key = (f.oid, f.tid)
-        if key in core.dedup:
+        if (f.oid, f.tid) in reg.dedup:
             continue
         if f.time_ms <= pos_time:
-            core.dedup.add(key)
-            core.counters.fills_preexisting += 1
-            if core.last_fill_ms is None or f.time_ms > core.last_fill_ms:
-                core.last_fill_ms = f.time_ms
-            core._fill_order_state(f, now_ms)
+            reg.mark_fill_seen(f)
+            fill_order_state(reg, f, now_ms)
         else:
-            core.apply_fill(f, now_ms, check_gap=False)
+            apply_fill(reg, f, now_ms, check_gap=False)
 
 
-def _orphan_due(core: OrderBookCore, row: OpenOrder, now_ms: int) -> bool:
+def _orphan_due(reg: OrderRegistry, row: OpenOrder, now_ms: int) -> bool:
     """Track ``row`` as an orphan; True when its grace is over and a cancel should go out."""
-    orphan = core.orphans.get(row.oid)
+    cfg = reg.config
+    orphan = reg.orphans.get(row.oid)
     if orphan is None:
-        if len(core.orphans) >= core.config.max_tracked_orders:
+        if not reg.track_orphan(row.oid, row.coin, row.cloid, now_ms):
             return False
-        core.orphans[row.oid] = Orphan(coin=row.coin, cloid=row.cloid, first_seen_ms=now_ms)
-        core.counters.orphans_detected += 1
         log.warning("book orphan detected oid=%s cloid=%s coin=%s", row.oid, row.cloid, row.coin)
-        return core.config.orphan_grace_ms == 0
-    if now_ms - orphan.first_seen_ms < core.config.orphan_grace_ms:
+        return cfg.orphan_grace_ms == 0
+    if now_ms - orphan.first_seen_ms < cfg.orphan_grace_ms:
         return False
     if orphan.cancel_sent_ms is not None and now_ms - orphan.cancel_sent_ms < (
-        core.config.action_ttl_ms + core.config.watchdog_grace_ms
+        cfg.action_ttl_ms + cfg.watchdog_grace_ms
     ):
         return False
     orphan.cancel_sent_ms = now_ms
     return True
 
 
-def _apply_status_report(core: OrderBookCore, rep: OrderStatusReport, now_ms: int) -> None:
-    order = core.orders.get(rep.cloid)
+def _apply_status_report(reg: OrderRegistry, rep: OrderStatusReport, now_ms: int) -> None:
+    order = reg.orders.get(rep.cloid)
     if order is None or order.state.is_terminal:
         return
     if rep.status is None:
         exp = order.expires_after_ms
         if order.state is OrderState.UNKNOWN and exp is not None and rep.queried_at_ms > exp:
-            core._transition(order, Ev.STATUS_NEVER_LANDED, now_ms, "unknownOid after expiry")
+            reg.transition(order, Ev.STATUS_NEVER_LANDED, now_ms, "unknownOid after expiry")
             log.info("book unknown resolved cloid=%s never landed", order.cloid)
         return
     if rep.order is None:
@@ -272,8 +268,8 @@ def _apply_status_report(core: OrderBookCore, rep: OrderStatusReport, now_ms: in
         return
     # A rejected replacement of a modify never lived: it must not take the cloid (found by the
     # simulation campaign, seeds 1008 and 1037).
-    found, current = core._lookup(rep.order.oid, rep.cloid, now_ms,
-                                  rejected=ev is Ev.UPDATE_REJECTED)
+    found, current = attach(reg, rep.order.oid, rep.cloid, now_ms,
+                            rejected=ev is Ev.UPDATE_REJECTED)
     if found is not order or not current:
         return
     if ev is Ev.UPDATE_OPEN:
@@ -282,4 +278,4 @@ def _apply_status_report(core: OrderBookCore, rep: OrderStatusReport, now_ms: in
             return  # the old leg still rests; the replace may yet land
         ev = Ev.SNAPSHOT_OPEN
     order.evidence_ms = max(order.evidence_ms, rep.queried_at_ms)
-    core._transition(order, ev, now_ms, f"orderStatus={rep.status}")
+    reg.transition(order, ev, now_ms, f"orderStatus={rep.status}")

@@ -14,7 +14,6 @@ class NoteKind(enum.Enum):
     """Why an input was not simply applied (every kind also bumps a counter)."""
 
     BAD_INPUT = "bad_input"
-    DUPLICATE_FILL = "duplicate_fill"
     ILLEGAL_TRANSITION = "illegal_transition"
     HELD = "held"
     LATE_EVENT = "late_event"
@@ -23,14 +22,14 @@ class NoteKind(enum.Enum):
 
 
 class Finalize(enum.Enum):
-    """How an acknowledgement met the order it names (never fails silently)."""
+    """How a place acknowledgement met the order it names (never fails silently). A modify
+    ack's move to the new oid is a rebind (:meth:`OrderRegistry.rebind
+    <hlmaker.orders.registry.OrderRegistry.rebind>`), not a finalize."""
 
     FROM_PENDING = "from_pending"
     """The ack gave a pending order its oid."""
     ALREADY_TRACKED = "already_tracked"
     """An earlier event (fill, update, snapshot) had already bound that oid through the cloid."""
-    REBOUND = "rebound"
-    """A modify ack moved the cloid to its new oid."""
     UNKNOWN_CLOID = "unknown_cloid"
     """No order has that cloid (for example an ack reaching a restarted book)."""
     CONFLICT = "conflict"
@@ -47,6 +46,9 @@ class Note:
 
 @attrs.define
 class Orphan:
+    """An order the exchange lists (``oid``, the key) that this book does not track: first seen
+    at ``first_seen_ms``, our cancel sent at ``cancel_sent_ms`` (ms since the epoch)."""
+
     coin: str
     cloid: str | None
     first_seen_ms: int

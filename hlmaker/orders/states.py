@@ -6,9 +6,17 @@ order already filled, ``open`` arriving after fills, modify as cancel-replace wi
 ``canceled`` for the old oid, a late ack after the fills). The style follows h11's ``_state.py``;
 the race edges follow nautilus_trader's ``_ORDER_STATE_TABLE``.
 
+Some moves depend on a flag of the order's own record rather than on the event alone — a cancel
+we want while a cancel (or nothing) is in flight, an old leg cancelled while a modify was in
+flight. They are tables too, beside the event-triggered one (as h11 keeps its state-triggered
+transitions beside its event-triggered ones): :data:`FLAG_EVENT_TRANSITIONS` replaces an edge,
+:data:`STATE_TRIGGERED_TRANSITIONS` moves on from the state an edge reached, and
+:func:`step` applies all three (plus whether a wanted cancel must go out again). No code outside
+:meth:`hlmaker.orders.registry.OrderRegistry.transition` assigns an order's state.
+
 An ``(state, event)`` pair missing from the table is *illegal*: the exchange said something that
 contradicts what it said before (or our inference). The core counts and logs it, keeps the state,
-and never raises: :func:`next_state` returns ``None``.
+and never raises: :func:`next_state` (and :func:`step`) return ``None``.
 
 States::
 
@@ -50,15 +58,11 @@ class OrderState(enum.Enum):
     """Its placement timed out and the exchange proved it never landed (``unknownOid`` after the
     action's ``expiresAfter``)."""
 
-    @property
-    def is_terminal(self) -> bool:
-        """True for FILLED, CANCELED, REJECTED and EXPIRED."""
-        return self in TERMINAL
-
-    @property
-    def is_live(self) -> bool:
-        """True when the order rests (or may rest) on the exchange with a known oid."""
-        return self in LIVE
+    is_terminal: bool
+    """True for FILLED, CANCELED, REJECTED and EXPIRED (:data:`TERMINAL`)."""
+    is_live: bool
+    """True when the order rests (or may rest) on the exchange with a known oid
+    (:data:`LIVE`)."""
 
 
 class Ev(enum.Enum):
@@ -93,6 +97,10 @@ class Ev(enum.Enum):
 S = OrderState
 TERMINAL = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
 LIVE = frozenset({S.RESTING, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_MODIFY})
+
+for _state in OrderState:  # plain attributes, not properties: read on every hot path
+    _state.is_terminal = _state in TERMINAL
+    _state.is_live = _state in LIVE
 
 # A target of LIVE_AUTO means "RESTING or PARTIALLY_FILLED, whichever the filled size says".
 LIVE_AUTO = S.RESTING
@@ -232,8 +240,53 @@ TRANSITIONS: dict[tuple[OrderState, Ev], OrderState] = _edges()
 """Every legal ``(state, event) → state`` edge. ``LIVE_AUTO`` targets are resolved by
 :func:`next_state` to RESTING or PARTIALLY_FILLED from the order's filled size."""
 
+
+
+class Flag(enum.Enum):
+    """A condition of the order's own record — not news from anyone — that changes where an
+    event takes it. The core reads the flags off the record (:meth:`OrderRegistry.transition
+    <hlmaker.orders.registry.OrderRegistry.transition>`); the moves they drive are tables below,
+    beside :data:`TRANSITIONS`, the way h11 keeps ``STATE_TRIGGERED_TRANSITIONS`` beside its
+    event-triggered ones."""
+
+    CANCEL_IN_FLIGHT = "cancel_in_flight"
+    """We want the order cancelled and our cancel request is on its way."""
+    CANCEL_UNSENT = "cancel_unsent"
+    """We want the order cancelled and no request of ours is outstanding on it (the cancel
+    went out before the exchange knew the order, or its outcome is settled)."""
+    OLD_LEG_CANCELED = "old_leg_canceled"
+    """While a modify was in flight the exchange said the leg being replaced was cancelled."""
+
+
+FLAG_EVENT_TRANSITIONS: dict[tuple[OrderState, Ev, Flag], OrderState] = {
+    # The modify was refused but the old leg was cancelled meanwhile (by the exchange, or by the
+    # replace itself before the refusal): nothing rests any more.
+    (S.PENDING_MODIFY, Ev.MODIFY_REJECTED, Flag.OLD_LEG_CANCELED): S.CANCELED,
+}
+"""Flag-driven edges that replace the event-triggered edge of the same ``(state, event)``."""
+
+STATE_TRIGGERED_TRANSITIONS: dict[tuple[OrderState, Flag], OrderState] = {
+    # The exchange shows the order alive while our cancel is on its way: it is pending cancel,
+    # not resting (the cancel's outcome decides).
+    (S.RESTING, Flag.CANCEL_IN_FLIGHT): S.PENDING_CANCEL,
+    (S.PARTIALLY_FILLED, Flag.CANCEL_IN_FLIGHT): S.PENDING_CANCEL,
+}
+"""Moves taken after an event's edge, from the state it reached and a flag of the order."""
+
+LIVE_EVIDENCE = frozenset({Ev.ACK_RESTING, Ev.UPDATE_OPEN, Ev.SNAPSHOT_OPEN, Ev.MODIFY_OK})
+"""Events by which the exchange shows an order alive on the book."""
+
+CANCEL_RESEND_STATES = frozenset({S.RESTING, S.PARTIALLY_FILLED, S.PENDING_CANCEL})
+"""With :attr:`Flag.CANCEL_UNSENT`, live evidence leading to one of these states means a cancel
+must go out again: the first one lost a race with the placement (it found nothing to cancel) or
+the placement's outcome was unknown when it went."""
+
+NO_FLAGS: tuple[Flag, ...] = ()
+
+
 def next_state(state: OrderState, event: Ev, *, partly_filled: bool) -> OrderState | None:
-    """The state after ``event``, or ``None`` when the edge is illegal.
+    """The state after ``event`` by the event-triggered table, or ``None`` when the edge is
+    illegal.
 
     ``partly_filled`` tells whether the order (its current oid) has any filled size; it picks
     RESTING or PARTIALLY_FILLED for edges into "the order rests".
@@ -244,6 +297,34 @@ def next_state(state: OrderState, event: Ev, *, partly_filled: bool) -> OrderSta
     if dst is S.RESTING and partly_filled:
         return S.PARTIALLY_FILLED
     return dst
+
+
+def step(state: OrderState, event: Ev, *, partly_filled: bool,
+         flags: tuple[Flag, ...] = NO_FLAGS) -> tuple[OrderState | None, bool]:
+    """Where ``event`` takes an order in ``state`` carrying ``flags``: ``(new state, resend)``.
+
+    The event-triggered edge (:data:`TRANSITIONS`) is taken — or the flag-driven edge that
+    replaces it (:data:`FLAG_EVENT_TRANSITIONS`) — then a state-triggered move
+    (:data:`STATE_TRIGGERED_TRANSITIONS`) if a flag calls for one. ``resend`` is True when a
+    wanted cancel must be sent again (:data:`CANCEL_RESEND_STATES`). The new state is ``None``
+    when ``(state, event)`` is illegal (then ``resend`` is False).
+    """
+    dst = TRANSITIONS.get((state, event))
+    if dst is None:
+        return None, False
+    if not flags:
+        if dst is S.RESTING and partly_filled:
+            dst = S.PARTIALLY_FILLED
+        return dst, False
+    for flag in flags:
+        dst = FLAG_EVENT_TRANSITIONS.get((state, event, flag), dst)
+    if dst is S.RESTING and partly_filled:
+        dst = S.PARTIALLY_FILLED
+    for flag in flags:
+        dst = STATE_TRIGGERED_TRANSITIONS.get((dst, flag), dst)
+    resend = (Flag.CANCEL_UNSENT in flags and event in LIVE_EVIDENCE
+              and dst in CANCEL_RESEND_STATES)
+    return dst, resend
 
 
 CANCELED_STATUSES = frozenset(

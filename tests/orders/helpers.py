@@ -26,6 +26,7 @@ from hlmaker.messages import (
     ReconcileRequest,
     ReconcileSnapshot,
 )
+from hlmaker.observer import NO_OBSERVER, Observer
 from hlmaker.orders import BookConfig, OrderBookCore
 
 EPOCH = 1_700_000_000_000
@@ -117,9 +118,11 @@ class BookRig:
 @asynccontextmanager
 async def book_rig(config: BookConfig | None = None, seed: int = 0,  # type: ignore[no-untyped-def]
                    *, inbox_size: int = 100,
-                   on_batch: Callable[[int, float], None] | None = None):
+                   on_batch: Callable[[int, float], None] | None = None,
+                   observer: Observer = NO_OBSERVER):
     clock = WallClock(EPOCH)
-    core = OrderBookCore(config or BookConfig(coins=("BTC", "ETH")), random.Random(seed))
+    core = OrderBookCore(config or BookConfig(coins=("BTC", "ETH")), random.Random(seed),
+                         observer=observer)
     in_s, in_r = trio.open_memory_channel[object](inbox_size)
     cmd_s, cmd_r = trio.open_memory_channel[Command](math.inf)
     req_s, req_r = trio.open_memory_channel[ReconcileRequest](math.inf)
@@ -127,6 +130,6 @@ async def book_rig(config: BookConfig | None = None, seed: int = 0,  # type: ign
     async with trio.open_nursery() as nursery:
         await nursery.start(lambda task_status: run_book(  # type: ignore[misc]
             in_r, cmd_s, req_s, views, core=core, clock=clock, on_batch=on_batch,
-            task_status=task_status))
+            observer=observer, task_status=task_status))
         yield BookRig(in_s, cmd_r, req_r, views, core, clock)
         nursery.cancel_scope.cancel()

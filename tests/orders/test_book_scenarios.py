@@ -26,6 +26,7 @@ from hlmaker.messages import (
     RequestUnknown,
     TargetLadder,
 )
+from hlmaker.observer import Observer
 from hlmaker.orders import BookConfig
 
 from .helpers import D, as_fills, book_rig, fill, open_row, snapshot, update
@@ -418,13 +419,21 @@ async def test_cancel_in_flight_survives_an_unknown_placement(autojump_clock) ->
             assert rig.view.counters.illegal_transitions == 0
 
 
+class _Batches(Observer):
+    def __init__(self) -> None:
+        self.batches: list[tuple[int, float]] = []
+
+    def book_batch(self, messages: int, seconds: float) -> None:
+        self.batches.append((messages, seconds))
+
+
 async def test_a_backlog_is_applied_in_bounded_batches_each_reported(autojump_clock) -> None:
     # The book drains a busy inbox in batches of at most DRAIN_BATCH (then yields and
-    # publishes a view), and reports each batch to its on_batch hook (the metrics' feed).
-    batches: list[tuple[int, float]] = []
+    # publishes a view), and reports each batch to its observer (the metrics' feed).
+    observer = _Batches()
+    batches = observer.batches
     with trio.fail_after(30):
-        async with book_rig(inbox_size=1_000,
-                            on_batch=lambda n, s: batches.append((n, s))) as rig:
+        async with book_rig(inbox_size=1_000, observer=observer) as rig:
             cmd, cloid = await place(rig)
             await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
             batches.clear()

@@ -46,7 +46,8 @@ from hlmaker.messages import (
     ReconcileSnapshot,
     RequestUnknown,
 )
-from hlmaker.orders import BookConfig, OrderBookCore, OrderState, reconcile
+from hlmaker.orders import BookConfig, OrderBookCore, OrderState
+from hlmaker.orders.intents import modifiable
 
 EPOCH = 1_700_000_000_000
 ZERO = Decimal(0)
@@ -119,7 +120,7 @@ class BookMachine(RuleBasedStateMachine):
         self.terminal_seen: set[str] = set()
         self.total_filled: dict[str, Decimal] = {}
         self.rng = random.Random(0)
-        reconcile(self.core, self._snapshot(), self.now)  # start synced (empty account)
+        self.core.handle(self._snapshot(), self.now)  # start synced (empty account)
 
     # ------------------------------------------------------------ plumbing
     def _run(self, actions: list) -> None:  # type: ignore[type-arg]
@@ -142,9 +143,7 @@ class BookMachine(RuleBasedStateMachine):
                 if (f.oid, f.tid) not in self.delivered_fill_keys:
                     self.delivered_fill_keys.add((f.oid, f.tid))
                     self.delivered_sum += f.sz if f.side == "B" else -f.sz
-            self._run(list(reconcile(self.core, msg, self.now).actions))
-        else:
-            self._run(self.core.handle(msg, self.now))
+        self._run(self.core.handle(msg, self.now))
 
     def _exec_place(self, cmd: PlaceOrders) -> None:
         for req in cmd.orders:
@@ -234,11 +233,11 @@ class BookMachine(RuleBasedStateMachine):
         cloid = data.draw(st.sampled_from(sorted(self.core.orders)))
         self._run(self.core.handle(CancelOrder(cloid=cloid), self.now))
 
-    @precondition(lambda self: any(self.core.modifiable(o) for o in self.core.orders.values()))
+    @precondition(lambda self: any(modifiable(o) for o in self.core.orders.values()))
     @rule(data=st.data(), px=st.integers(90, 110), sz=st.integers(1, 4))
     def modify(self, data: st.DataObject, px: int, sz: int) -> None:
         STATS["steps"] += 1
-        cands = sorted(c for c, o in self.core.orders.items() if self.core.modifiable(o))
+        cands = sorted(c for c, o in self.core.orders.items() if modifiable(o))
         cloid = data.draw(st.sampled_from(cands))
         self._run(self.core.handle(ModifyOrder(cloid=cloid, px=Decimal(px), sz=Decimal(sz)),
                                    self.now))

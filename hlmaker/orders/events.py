@@ -1,0 +1,256 @@
+"""Exchange events → state: fills, order updates, non-user cancels, feed (re)connects.
+
+Plain functions over an :class:`~hlmaker.orders.registry.OrderRegistry`, each taking ``now_ms``
+(ms since the epoch) and returning the actions to take (:data:`~hlmaker.orders.actions.Action`:
+here only reconcile requests). Rules followed:
+
+* **Exactly-once fills**: every fill is keyed ``(oid, tid)`` (Hyperliquid's unique fill id is
+  the ``tid`` per order) in the bounded window; the position moves in the same step as a new
+  fill and never for a duplicate.
+* **Gap detection**: each live fill's ``startPosition`` (the exchange's position before it) must
+  equal the local position before it; otherwise a fill was missed and a reconcile is asked.
+* **Fill-before-ack**: an event for an oid not yet known is attached through its ``cloid``
+  (:func:`attach`); without one it is held (bounded, TTL) until the ack names the oid. The
+  position moves at once either way.
+* Statuses follow the ``orderStatus`` table (protocol ref §2.10), mapped by
+  :func:`hlmaker.orders.states.status_event`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hlmaker.messages import (
+    FeedConnected,
+    FeedDisconnected,
+    Fill,
+    Fills,
+    NonUserCancel,
+    OrderUpdate,
+    OrderUpdates,
+    ReconcileRequest,
+)
+from hlmaker.orders.actions import Action
+from hlmaker.orders.records import NoteKind
+from hlmaker.orders.registry import Move, OrderRegistry
+from hlmaker.orders.states import Ev, OrderState, status_event
+from hlmaker.orders.tracked import TrackedOrder
+
+log = logging.getLogger("hlmaker.book")
+
+
+def on_event(reg: OrderRegistry, msg: object, now_ms: int) -> list[Action]:
+    """Apply one exchange event: :class:`Fills` (WebSocket ``userFills``/``user``, the
+    subscription snapshot, or a reconcile's ``userFillsByTime``), :class:`OrderUpdates`
+    (``orderUpdates``), :class:`NonUserCancel` (``userEvents``), :class:`FeedConnected` /
+    :class:`FeedDisconnected`. Returns at most one :class:`ReconcileRequest` (gap, reconnect).
+    Anything else is bad input (counted, noted, ``[]``)."""
+    if isinstance(msg, Fills):
+        return on_fills(reg, msg, now_ms)
+    if isinstance(msg, OrderUpdates):
+        return on_updates(reg, msg, now_ms)
+    if isinstance(msg, NonUserCancel):
+        actions: list[Action] = []
+        for coin, oid in msg.cancels:
+            actions += apply_status(reg, coin, oid, None, "canceled", now_ms, source="nuc")
+        return actions
+    if isinstance(msg, FeedConnected):
+        reg.set_feed(True)
+        if msg.reconnect:
+            reg.mark_unsynced()
+            return list(reg.ask_reconcile("reconnect"))
+        return []
+    if isinstance(msg, FeedDisconnected):
+        reg.set_feed(False)
+        return []
+    return reg.bad(f"not an event: {type(msg).__name__}")
+
+
+def on_updates(reg: OrderRegistry, msg: OrderUpdates, now_ms: int) -> list[Action]:
+    """Apply each entry of an ``orderUpdates`` push in order (see :func:`apply_update`)."""
+    actions: list[Action] = []
+    for u in msg.updates:
+        actions += apply_status(reg, u.coin, u.oid, u.cloid, u.status, now_ms, update=u)
+    return actions
+
+
+def on_fills(reg: OrderRegistry, msg: Fills, now_ms: int) -> list[Action]:
+    """Apply a batch of fills in order (a snapshot or reconcile batch sorted by ``(time, tid)``
+    first). Live fills are gap-checked; subscription-snapshot fills before the first sync are
+    kept aside for it. Returns at most one reconcile request (the first reason wins)."""
+    actions: list[Action] = []
+    fills = msg.fills
+    if msg.is_snapshot or msg.source == "reconcile":
+        fills = tuple(sorted(fills, key=lambda f: (f.time_ms, f.tid)))
+    check_gap = not msg.is_snapshot and msg.source != "reconcile"
+    for f in fills:
+        actions += apply_fill(reg, f, now_ms, check_gap=check_gap, presync_hold=msg.is_snapshot)
+    return dedupe_reconciles(actions)
+
+
+def apply_fill(reg: OrderRegistry, fill: Fill, now_ms: int, *, check_gap: bool = True,
+               presync_hold: bool = False) -> list[Action]:
+    """Apply one fill: de-dup on ``(oid, tid)``, move the position (coin, signed by side),
+    check ``startPosition`` (when ``check_gap`` and the book has synced once), update the
+    order's lifecycle.
+
+    ``presync_hold``: before the first reconcile, snapshot fills are kept aside and sorted out
+    then (the adopted position already contains the old ones). A fill with ``sz <= 0`` or
+    ``px <= 0`` is bad input. Returns ``[ReconcileRequest("gap")]`` on a gap, else ``[]``.
+    """
+    if fill.sz <= 0 or fill.px <= 0:
+        return reg.bad(f"fill with bad sz/px oid={fill.oid} tid={fill.tid}")
+    if (fill.oid, fill.tid) in reg.dedup:
+        reg.counters.duplicate_fills_dropped += 1
+        return []
+    if not reg.synced_once and presync_hold:
+        reg.hold_presync_fill(fill)
+        return []
+    before = reg.record_fill(fill, now_ms)
+    actions: list[Action] = []
+    if check_gap and reg.synced_once and fill.start_position != before:
+        reg.counters.gaps_detected += 1
+        reg.mark_unsynced()
+        reg.note(NoteKind.GAP, f"coin={fill.coin} startPosition={fill.start_position} "
+                 f"local={before} tid={fill.tid}")
+        log.warning("book gap detected coin=%s startPosition=%s local=%s tid=%s",
+                    fill.coin, fill.start_position, before, fill.tid)
+        actions += reg.ask_reconcile("gap")
+    fill_order_state(reg, fill, now_ms)
+    return actions
+
+
+def attach(reg: OrderRegistry, oid: int, cloid: str | None, now_ms: int, *,
+           rejected: bool = False) -> tuple[TrackedOrder | None, bool]:
+    """The order an event for ``oid`` (with ``cloid``) is about, bound to that oid first when
+    the event is the first news of it: ``(order, is_current_leg)``, ``(None, False)`` if none.
+
+    :meth:`OrderRegistry.find` decides (it changes nothing); this applies its :class:`Move`:
+    a pending order takes the oid (the push outran the ack); an order being replaced moves to
+    its new leg, and a pending modify is then done (``MODIFY_OK``, the new oid seen first).
+    """
+    order, current, move = reg.find(oid, cloid, rejected=rejected)
+    if move is None or order is None:
+        return order, current
+    if move is Move.BIND:
+        reg.bind(order, oid, now_ms)
+        return order, True
+    if move is Move.REBIND_LOST_TRACK:
+        log.warning("book cloid=%s moved from oid=%s to oid=%s (%s)", order.cloid,
+                    order.oid, oid, order.state.value)
+    modifying = order.state is OrderState.PENDING_MODIFY
+    reg.rebind(order, oid, now_ms)
+    if modifying:
+        reg.transition(order, Ev.MODIFY_OK, now_ms, "new oid seen first")
+    return order, True
+
+
+def fill_order_state(reg: OrderRegistry, fill: Fill, now_ms: int) -> None:
+    """The lifecycle part of a fill already counted: the order's filled sizes and state
+    (``FILL_PARTIAL``/``FILL_COMPLETE``); held when no order has the oid yet, late when the oid
+    was retired. A fill of a replaced leg counts in ``total_filled`` only."""
+    order, current = attach(reg, fill.oid, fill.cloid, now_ms)
+    if order is None:
+        if fill.oid in reg.retired:
+            reg.counters.late_events += 1
+            reg.note(NoteKind.LATE_EVENT, f"fill for retired oid={fill.oid}")
+            return
+        reg.counters.fills_untracked += 1
+        reg.hold(fill.oid, fill, now_ms)
+        reg.note(NoteKind.HELD, f"fill for unknown oid={fill.oid} tid={fill.tid}")
+        return
+    order.total_filled += fill.sz
+    if not current:
+        return  # a late fill of a replaced oid: position moved, the new leg is untouched
+    order.leg_filled += fill.sz
+    if order.leg_filled > order.sz:
+        reg.counters.illegal_transitions += 1
+        reg.note(NoteKind.ILLEGAL_TRANSITION,
+                 f"overfill cloid={order.cloid} filled={order.leg_filled} sz={order.sz}")
+    ev = Ev.FILL_COMPLETE if order.leg_filled >= order.sz else Ev.FILL_PARTIAL
+    reg.transition(order, ev, now_ms)
+    if order.ack_filled_sz is not None and order.leg_filled >= order.ack_filled_sz:
+        order.awaiting_fills_since = None
+
+
+def apply_update(reg: OrderRegistry, u: OrderUpdate, now_ms: int) -> list[Action]:
+    """Apply one ``orderUpdates`` entry (see :func:`apply_status`); held if its oid is not
+    known yet and it names no cloid of ours."""
+    return apply_status(reg, u.coin, u.oid, u.cloid, u.status, now_ms, update=u)
+
+
+def apply_status(reg: OrderRegistry, coin: str, oid: int, cloid: str | None, status: str,
+                 now_ms: int, *, update: OrderUpdate | None = None,
+                 source: str = "ws") -> list[Action]:
+    """Apply an exchange status (``open``, ``filled``, ``canceled`` and every ``*Canceled``,
+    ``rejected``…) for ``oid``. ``triggered`` changes nothing; an unknown status is bad input.
+    News of a replaced leg is late (its ``canceled`` is the replace itself, F12); news of the
+    leg a modify is replacing is kept as a flag for the modify's outcome to decide.
+    Returns ``[]``."""
+    ev = status_event(status)
+    if ev is None:
+        if status in ("triggered",):
+            return []
+        return reg.bad(f"unknown order status {status!r} oid={oid}")
+    order, current = attach(reg, oid, cloid, now_ms, rejected=ev is Ev.UPDATE_REJECTED)
+    if order is None:
+        if oid in reg.retired:
+            reg.counters.late_events += 1
+            reg.note(NoteKind.LATE_EVENT, f"{status} for retired oid={oid}")
+            return []
+        if update is not None:
+            reg.hold(oid, update, now_ms)
+            reg.note(NoteKind.HELD, f"{status} for unknown oid={oid}")
+        else:
+            reg.counters.late_events += 1
+            reg.note(NoteKind.UNTRACKED, f"{status} ({source}) for unknown oid={oid}")
+        return []
+    if not current:
+        # An old oid of a modified order: its `canceled` is the replace itself (F12). It
+        # says nothing about the leg a later modify may be replacing now (that one is the
+        # current oid): taking it for that leg's cancel finalized a live order when the
+        # later modify was refused (found by the simulation campaign, seed 104).
+        reg.counters.late_events += 1
+        return []
+    if order.state is OrderState.UNKNOWN and order.unknown_kind == "modify" and ev in (
+        Ev.UPDATE_OPEN, Ev.UPDATE_CANCELED
+    ):
+        # News of the old leg says nothing about a replace of unknown outcome: an `open`
+        # may be stale, a `canceled` may be the replace itself. The new oid, a fill, or a
+        # sweep after the action's expiresAfter decides.
+        if ev is Ev.UPDATE_CANCELED:
+            order.old_leg_canceled = True
+        reg.counters.late_events += 1
+        return []
+    if ev is Ev.UPDATE_CANCELED and order.state is OrderState.PENDING_MODIFY:
+        # The leg being replaced was cancelled: by the replace itself, or by the exchange.
+        # The modify outcome decides which (Flag.OLD_LEG_CANCELED in the state tables).
+        order.old_leg_canceled = True
+        return []
+    order.evidence_ms = now_ms
+    reg.transition(order, ev, now_ms, f"status={status}")
+    return []
+
+
+def replay_held(reg: OrderRegistry, oid: int, now_ms: int) -> list[Action]:
+    """Apply the events held for ``oid`` (oldest first), now that an ack named it."""
+    actions: list[Action] = []
+    for ev in reg.take_held(oid):
+        if isinstance(ev, Fill):
+            fill_order_state(reg, ev, now_ms)
+        else:
+            actions += apply_update(reg, ev, now_ms)
+    return actions
+
+
+def dedupe_reconciles(actions: list[Action]) -> list[Action]:
+    """Keep commands and at most one reconcile request (the first reason wins)."""
+    out: list[Action] = []
+    seen = False
+    for a in actions:
+        if isinstance(a, ReconcileRequest):
+            if seen:
+                continue
+            seen = True
+        out.append(a)
+    return out
