@@ -55,7 +55,7 @@ def make_core(n_orders: int) -> tuple[OrderBookCore, list[tuple[int, str]]]:
     core.handle(ReconcileSnapshot(requested_at_ms=EPOCH, taken_at_ms=EPOCH,
                                   open_orders=open_rows(core, live), positions={},
                                   positions_time_ms=EPOCH), EPOCH)
-    assert core.synced_once and core.is_synced
+    assert core.ready and core.is_synced
     return core, live
 
 

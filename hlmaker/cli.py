@@ -14,7 +14,7 @@ def main() -> None:
 def _register() -> None:
     from hlmaker.chaos.command import chaos_command
     from hlmaker.run import run_command
-    from hlmaker.sim.cli import sim_command
+    from hlmaker.sim.command import sim_command
 
     main.add_command(run_command, name="run")
     main.add_command(sim_command, name="sim")

@@ -57,7 +57,7 @@ from typing import Any, Literal
 import attrs
 
 from hlmaker.errors import ConfigError
-from hlmaker.orders.config import BookConfig
+from hlmaker.orders.book_config import BookConfig
 
 Network = Literal["sim", "testnet", "mainnet"]
 NETWORK_URLS = {
@@ -155,7 +155,7 @@ class MetricsConfig:
 @attrs.frozen(kw_only=True)
 class MakerConfig:
     """Everything a maker needs. ``strategy`` is the raw ``[strategy]`` table; the strategy's
-    own config class validates it (see :func:`hlmaker.strategy.config.ladder_config`)."""
+    own config class validates it (see :func:`hlmaker.strategy.factory.ladder_config`)."""
 
     endpoint: EndpointConfig = attrs.field(factory=EndpointConfig)
     strategy: dict[str, Any] = attrs.field(factory=dict, hash=False)

@@ -60,7 +60,7 @@ from hlmaker.observer import NO_OBSERVER, Observer
 from hlmaker.orders import OrderBookCore
 from hlmaker.shutdown import Shutdown
 from hlmaker.strategy.base import MarketInfo, Strategy
-from hlmaker.strategy.config import default_strategy, strategy_coins
+from hlmaker.strategy.factory import default_strategy, strategy_coins
 from hlmaker.summary import summarize
 from hlmaker.supervisor import ActorSpec, Incarnation, Supervisor, SupervisorGaveUp
 

@@ -63,7 +63,7 @@ _FROM_COUNTERS = {
     "position_drifts": "drifts",
     "gaps_detected": "gaps",
     "rejects": "rejects",
-    "unknown_opened": "unknown_outcomes",
+    "unknown_outcomes": "unknown_outcomes",
 }
 """Book :class:`Counters` field → :class:`Metrics` counter attribute."""
 

@@ -32,7 +32,7 @@ from hlmaker.hyperliquid.errors import KeyLoadError
 from hlmaker.hyperliquid.keys import PrivateKey, Wallet
 from hlmaker.maker import Maker, open_maker
 from hlmaker.observer import NO_OBSERVER, Observer
-from hlmaker.strategy.config import ladder_config
+from hlmaker.strategy.factory import ladder_config
 from hlmaker.summary import decimal_str
 
 if TYPE_CHECKING:

@@ -68,7 +68,7 @@ def summarize(*, view: BookView, status: ReconcileStatus, totals: Mapping[str, A
         "gaps_detected": totals["gaps_detected"],
         "illegal_transitions": totals["illegal_transitions"],
         "rejects": totals["rejects"],
-        "unknown_outcomes": totals["unknown_opened"],
+        "unknown_outcomes": totals["unknown_outcomes"],
         "restarts": restarts,
         "unresolved_requests": view.unresolved,
         "is_synced": bool(view.is_synced and local_pos == exch_pos

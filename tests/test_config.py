@@ -8,7 +8,7 @@ import pytest
 
 from hlmaker.config import MakerConfig, load_config
 from hlmaker.errors import ConfigError
-from hlmaker.orders.config import BookConfig
+from hlmaker.orders.book_config import BookConfig
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -120,7 +120,7 @@ def test_wrong_types_are_named(tmp_path: Path, text: str, field: str, fix: str) 
     ("[sim]\nfaults = 'bogus'\n", "sim.faults"),
     ("[sim]\nbalance = 'lots'\n", "sim.balance"),
     ("[sim]\nbalance = '-5'\n", "sim.balance"),
-    ("[book]\nheld_capacity = 0\n", "book.held_capacity"),
+    ("[book]\nearly_events_capacity = 0\n", "book.early_events_capacity"),
     ("[book]\nmax_open_orders_per_coin = 0\n", "book.max_open_orders_per_coin"),
 ])
 def test_invalid_values_are_named(tmp_path: Path, text: str, field: str) -> None:

@@ -18,7 +18,7 @@ from hlmaker.messages import CancelAll
 from hlmaker.observer import Observer
 from hlmaker.run import DEFAULT_STRATEGY, sim_key
 from hlmaker.sim.server import Simulator, open_simulator
-from hlmaker.strategy.config import ladder_config
+from hlmaker.strategy.factory import ladder_config
 from hlmaker.strategy.ladder import LadderQuoter
 from hlmaker.supervisor import SupervisorGaveUp
 from hlmaker.ui.bridge import MakerView, status_of
@@ -143,7 +143,7 @@ async def test_a_book_crash_restarts_a_fresh_book_that_resyncs() -> None:
                 assert fresh is not first
                 assert maker.holder.lost  # the dead core's counters are kept
                 # the fresh core re-syncs from the exchange, then quotes again
-                await until(lambda: fresh.synced_once and fresh.is_synced
+                await until(lambda: fresh.ready and fresh.is_synced
                             and maker.view.ready and maker.view.is_synced)
                 await until(lambda: any(o.oid not in old for o in our_orders(sim, maker)))
                 assert maker.supervisor.states["book"] == "running"
@@ -164,7 +164,7 @@ async def test_quoting_resumes_only_after_the_restarted_book_resynced() -> None:
 
     class Recording(LadderQuoter):
         def start(self, markets: Any, now_ms: int) -> Any:
-            starts.append(running[0].holder.core.synced_once)
+            starts.append(running[0].holder.core.ready)
             return super().start(markets, now_ms)
 
     wallet = Wallet(sim_key(23))
@@ -195,7 +195,7 @@ async def test_shutdown_after_a_book_crash_cancels_the_orphans() -> None:
                 first = maker.holder.core
                 crasher.book = True
                 await until(lambda: maker.holder.core is not first
-                            and maker.holder.core.synced_once)
+                            and maker.holder.core.ready)
                 assert maker.holder.core.orphans  # the dead book's ladder
             left = our_orders(sim, maker)
     assert maker.shutdown_report["confirmed_no_open_orders"] is True

@@ -58,7 +58,7 @@ def test_observe_view_advances_by_difference_and_survives_a_book_restart() -> No
     assert value(m, "hlmaker_open_orders", coin="BTC") == 0
     assert value(m, "hlmaker_synced") == 0
     # the book restarted: its counters start again from zero
-    m.observe_view(view(Counters(fills_applied=1, unknown_opened=1, position_drifts=1,
+    m.observe_view(view(Counters(fills_applied=1, unknown_outcomes=1, position_drifts=1,
                                  orphans_detected=2, stale_removed=1,
                                  duplicate_fills_dropped=4)))
     assert value(m, "hlmaker_fills_total") == 6

@@ -110,7 +110,7 @@ async def run_book(
         raise ValueError("the book's command channel must be unbounded (it is part of a cycle)")
     views.publish(core.view(clock.now_ms()))
     observer.view_published()
-    if not core.synced_once:
+    if not core.ready:
         for request in core.ask_reconcile("startup"):
             reconcile_requests.send_nowait(request)
     task_status.started()

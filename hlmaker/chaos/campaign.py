@@ -145,7 +145,7 @@ class CampaignReport:
             "fills_unexpected": sum(s.get("fills_unexpected", 0) for s in st),
             "fills_unretrievable": sum(s.get("fills_unretrievable", 0) for s in st),
             "fills_forgotten": sum(s.get("fills_forgotten", 0) for s in st),
-            "unknown_total": sum(int(c.get("unknown_opened", 0)) for c in counters),
+            "unknown_total": sum(int(c.get("unknown_outcomes", 0)) for c in counters),
             "unknown_resolved": sum(int(c.get("unknown_resolved", 0)) for c in counters),
             "unknown_lost_in_crash": sum(int(c.get("unknown_lost_in_crash", 0))
                                          for c in counters),

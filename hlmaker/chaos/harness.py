@@ -477,7 +477,7 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
         # memory of them (its first sweep finds the orders as adopted/cancelled orphans or
         # not at all), so no book ever counts them resolved.
         counters["unknown_lost_in_crash"] = sum(
-            max(0, c.unknown_opened - c.unknown_resolved) for c in maker.holder.lost)
+            max(0, c.unknown_outcomes - c.unknown_resolved) for c in maker.holder.lost)
         restarts = dict(sorted(maker.supervisor.restarts.items()))
         st = maker.executor.stats
         executor = {"actions_sent": st.actions_sent, "retries": st.retries,

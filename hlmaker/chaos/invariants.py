@@ -421,7 +421,7 @@ class InvariantChecker:
         caps = (
             ("tracked orders", len(core.orders), cfg.max_tracked_orders),
             ("de-dup window", len(core.dedup), cfg.dedup_capacity),
-            ("held events", len(core.held), cfg.held_capacity),
+            ("early events", len(core.early_events), cfg.early_events_capacity),
             ("retired oids", len(core.retired), cfg.retired_capacity),
             ("orphans", len(core.orphans), cfg.max_tracked_orders),
             ("recent fills", len(core.recent_fills), cfg.dedup_capacity),

@@ -142,7 +142,7 @@ SCENARIOS: dict[str, Scenario] = {s.fault: s for s in (
         _plan("F7", rules=(Rule("lost_response_dropped", 20.0, 32.0, 60, "order"),
                            _rule("lost_response_dropped", 2, "batchModify"))),
         lambda r: _all(_ge(_kind(r, "lost_response_dropped"), 3, "lost requests"),
-                       _ge(_c(r, "unknown_opened"), 1, "unknown outcomes"),
+                       _ge(_c(r, "unknown_outcomes"), 1, "unknown outcomes"),
                        _ge(r.log_count("never landed"), 1,
                            "unknowns proven never landed (unknownOid after expiresAfter)")),
         "retries of the same envelope never landed; orderStatus after expiresAfter proved it",

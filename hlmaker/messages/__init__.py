@@ -35,7 +35,7 @@ from hlmaker.messages.events import (
     Trades,
 )
 from hlmaker.messages.intents import (
-    ArmDeadManSwitch,
+    ArmScheduleCancel,
     CancelAll,
     CancelOrder,
     Intent,
@@ -66,7 +66,7 @@ from hlmaker.messages.snapshot import (
 from hlmaker.messages.views import BookView, Counters, OrderView
 
 __all__ = [
-    "SIDES", "TIFS", "AllMids", "ArmDeadManSwitch", "Bbo", "BookView", "CancelAll",
+    "SIDES", "TIFS", "AllMids", "ArmScheduleCancel", "Bbo", "BookView", "CancelAll",
     "CancelFailed", "CancelOk",
     "CancelOrder", "CancelOrders", "CancelRequest", "Command", "Counters", "FeedConnected",
     "FeedDisconnected", "Fill", "Fills", "Funding", "Intent", "L2Book", "Level", "Liquidation",

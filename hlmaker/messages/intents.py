@@ -72,11 +72,11 @@ class TargetLadder:
 
 
 @attrs.frozen(kw_only=True)
-class ArmDeadManSwitch:
+class ArmScheduleCancel:
     """Arm the exchange's ``scheduleCancel`` for ``at_ms`` (≥ now + 5 s), or clear it with
     ``None``. The supervisor renews it as a lease while the bot runs (§4.2)."""
 
     at_ms: int | None
 
 
-Intent = PlaceOrder | CancelOrder | ModifyOrder | CancelAll | TargetLadder | ArmDeadManSwitch
+Intent = PlaceOrder | CancelOrder | ModifyOrder | CancelAll | TargetLadder | ArmScheduleCancel

@@ -54,7 +54,7 @@ class Counters:
     position_drifts: int = 0
     gaps_detected: int = 0
     illegal_transitions: int = 0
-    unknown_opened: int = 0
+    unknown_outcomes: int = 0
     unknown_resolved: int = 0
     bad_inputs: int = 0
     rejects: int = 0

@@ -22,7 +22,7 @@ list). Units: prices in quote currency, sizes in coin, times in ms since the epo
 """
 
 from hlmaker.orders.actions import Action
-from hlmaker.orders.config import BookConfig
+from hlmaker.orders.book_config import BookConfig
 from hlmaker.orders.core import OrderBookCore
 from hlmaker.orders.reconcile import ReconcileResult, reconcile
 from hlmaker.orders.records import Finalize, Note, NoteKind

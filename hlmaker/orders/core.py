@@ -38,7 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 from hlmaker.messages import (
-    ArmDeadManSwitch,
+    ArmScheduleCancel,
     BookView,
     CancelAll,
     CancelFailed,
@@ -67,23 +67,30 @@ from hlmaker.messages import (
 )
 from hlmaker.observer import NO_OBSERVER, Observer
 from hlmaker.orders.actions import Action
-from hlmaker.orders.config import BookConfig
-from hlmaker.orders.dedup import FillDedup
-from hlmaker.orders.events import apply_fill as apply_one_fill
-from hlmaker.orders.events import on_event, on_fills, on_updates
-from hlmaker.orders.held import HeldEvents
-from hlmaker.orders.intents import cancel, cancel_all, flush_cancels, modify, place, schedule_cancel
-from hlmaker.orders.ladder import diff_ladder
-from hlmaker.orders.outcomes import (
+from hlmaker.orders.apply_events import apply_fill as apply_one_fill
+from hlmaker.orders.apply_events import on_event, on_fills, on_updates
+from hlmaker.orders.apply_intents import (
+    cancel,
+    cancel_all,
+    flush_cancels,
+    modify,
+    place,
+    schedule_cancel,
+)
+from hlmaker.orders.apply_outcomes import (
     on_cancel_outcome,
     on_modify_outcome,
     on_outcome,
     on_place_outcome,
     on_unknown,
 )
+from hlmaker.orders.book_config import BookConfig
+from hlmaker.orders.dedup import FillDedup
+from hlmaker.orders.early import EarlyEvents
+from hlmaker.orders.ladder_diff import diff_ladder
 from hlmaker.orders.reconcile import reconcile
 from hlmaker.orders.records import MutableCounters, Note, Orphan
-from hlmaker.orders.registry import Held, OrderRegistry, Request
+from hlmaker.orders.registry import EarlyEvent, OrderRegistry, Request
 from hlmaker.orders.timers import tick as run_timers
 from hlmaker.orders.tracked import TrackedOrder
 
@@ -96,7 +103,7 @@ def _snapshot(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> list[
     return list(reconcile(reg, snap, now_ms).actions)
 
 
-def _arm(reg: OrderRegistry, msg: ArmDeadManSwitch, now_ms: int) -> list[Action]:
+def _arm(reg: OrderRegistry, msg: ArmScheduleCancel, now_ms: int) -> list[Action]:
     return schedule_cancel(reg, msg.at_ms, now_ms)
 
 
@@ -121,7 +128,7 @@ _HANDLERS: dict[type, Handler] = {
     CancelOrder: cancel,
     ModifyOrder: modify,
     CancelAll: cancel_all,
-    ArmDeadManSwitch: _arm,
+    ArmScheduleCancel: _arm,
     ReconcileSnapshot: _snapshot,
 }
 """Which function applies each inbound message type."""
@@ -177,7 +184,7 @@ class OrderBookCore:
         return run_timers(self.registry, now_ms)
 
     def apply_fill(self, fill: Fill, now_ms: int, *, check_gap: bool = True) -> list[Action]:
-        """Apply one fill as if it came live (:func:`hlmaker.orders.events.apply_fill`); for
+        """Apply one fill as if it came live (:func:`hlmaker.orders.apply_events.apply_fill`); for
         tests and tools that feed fills one by one."""
         return apply_one_fill(self.registry, fill, now_ms, check_gap=check_gap)
 
@@ -230,9 +237,9 @@ class OrderBookCore:
         return self.registry.dedup
 
     @property
-    def held(self) -> HeldEvents[Held]:
+    def early_events(self) -> EarlyEvents[EarlyEvent]:
         """Events held for oids not known yet."""
-        return self.registry.held
+        return self.registry.early_events
 
     @property
     def positions(self) -> dict[str, Decimal]:
@@ -265,9 +272,9 @@ class OrderBookCore:
         return self.registry.presync_fills
 
     @property
-    def synced_once(self) -> bool:
+    def ready(self) -> bool:
         """A reconcile has been applied since this core was made."""
-        return self.registry.synced_once
+        return self.registry.ready
 
     @property
     def is_synced(self) -> bool:

@@ -51,8 +51,8 @@ from hlmaker.messages import (
     ReconcileSnapshot,
 )
 from hlmaker.orders.actions import Action
-from hlmaker.orders.events import apply_fill, attach, fill_order_state, on_fills
-from hlmaker.orders.intents import flush_cancels
+from hlmaker.orders.apply_events import apply_fill, attach, fill_order_state, on_fills
+from hlmaker.orders.apply_intents import flush_cancels
 from hlmaker.orders.registry import OrderRegistry
 from hlmaker.orders.states import Ev, OrderState, status_event
 from hlmaker.orders.tracked import ZERO
@@ -86,7 +86,7 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
     docstring for the steps and the exchange rules they follow. Never raises for odd exchange
     data: contradictions are counted (``illegal_transitions``) and logged."""
     cfg = reg.config
-    initial = not reg.synced_once
+    initial = not reg.ready
     pos_time = snap.positions_time_ms if snap.positions_time_ms is not None else snap.taken_at_ms
     actions: list[Action] = []
 

@@ -36,16 +36,16 @@ from hlmaker.messages import (
 )
 from hlmaker.observer import NO_OBSERVER, Observer
 from hlmaker.orders.actions import Action
-from hlmaker.orders.config import BookConfig
+from hlmaker.orders.book_config import BookConfig
 from hlmaker.orders.dedup import FillDedup
-from hlmaker.orders.held import HeldEvents
+from hlmaker.orders.early import EarlyEvents
 from hlmaker.orders.records import Finalize, MutableCounters, Note, NoteKind, Orphan
 from hlmaker.orders.states import Ev, Flag, OrderState, next_state, step
 from hlmaker.orders.tracked import ZERO, TrackedOrder
 
 log = logging.getLogger("hlmaker.book")
 
-Held = OrderUpdate | Fill
+EarlyEvent = OrderUpdate | Fill
 """What the early-event store holds (for an oid the book does not know yet)."""
 
 RequestKind = str
@@ -97,7 +97,7 @@ class OrderRegistry:
     Read freely (never write from outside): :attr:`orders`, :attr:`oid_to_cloid`,
     :attr:`retired`, :attr:`dedup`, :attr:`held`, :attr:`positions`, :attr:`recent_fills`,
     :attr:`requests`, :attr:`orphans`, :attr:`notes`, :attr:`counters` (the one field the
-    modules bump directly), :attr:`synced_once`, :attr:`is_synced`, :attr:`feed_up`,
+    modules bump directly), :attr:`ready`, :attr:`is_synced`, :attr:`feed_up`,
     :attr:`last_fill_ms`, :attr:`presync_fills`, :attr:`deferred_mismatch`,
     :attr:`last_snapshot_requested_ms`, :attr:`cancel_resends`. Nothing here raises for
     exchange input: odd input is a :class:`Note` and a counter.
@@ -113,8 +113,8 @@ class OrderRegistry:
         self.retired: dict[int, str] = {}
         """oid → cloid of evicted orders (bounded, insertion ordered)."""
         self.dedup = FillDedup(self.config.dedup_capacity)
-        self.held: HeldEvents[Held] = HeldEvents(
-            capacity=self.config.held_capacity, ttl_ms=self.config.held_ttl_ms
+        self.early_events: EarlyEvents[EarlyEvent] = EarlyEvents(
+            capacity=self.config.early_events_capacity, ttl_ms=self.config.early_events_ttl_ms
         )
         self.positions: dict[str, Decimal] = {}
         self.recent_fills: deque[tuple[int, str, Decimal, int]] = deque()
@@ -127,7 +127,7 @@ class OrderRegistry:
         self.requests: dict[int, Request] = {}
         self.orphans: dict[int, Orphan] = {}
         self.notes: deque[Note] = deque(maxlen=1000)
-        self.synced_once = False
+        self.ready = False
         self.is_synced = False
         self.feed_up = False
         self.last_fill_ms: int | None = None
@@ -429,19 +429,19 @@ class OrderRegistry:
         self.deferred_mismatch.pop(coin, None)
 
     # ------------------------------------------------------------------ early events
-    def hold(self, oid: int, event: Held, now_ms: int) -> None:
+    def hold(self, oid: int, event: EarlyEvent, now_ms: int) -> None:
         """Hold an event for an oid no order has yet (bounded; overflow counted as expired)."""
-        dropped = self.held.hold(oid, event, now_ms)
+        dropped = self.early_events.hold(oid, event, now_ms)
         self.counters.early_events_held += 1
         self.counters.early_events_expired += len(dropped)
 
-    def take_held(self, oid: int) -> list[Held]:
+    def take_held(self, oid: int) -> list[EarlyEvent]:
         """Remove and return the events held for ``oid``, oldest first."""
-        return self.held.take(oid)
+        return self.early_events.take(oid)
 
-    def expire_held(self, now_ms: int) -> list[tuple[int, Held]]:
-        """Remove and return ``(oid, event)`` held longer than ``held_ttl_ms``."""
-        return self.held.expire(now_ms)
+    def expire_held(self, now_ms: int) -> list[tuple[int, EarlyEvent]]:
+        """Remove and return ``(oid, event)`` held longer than ``early_events_ttl_ms``."""
+        return self.early_events.expire(now_ms)
 
     # ------------------------------------------------------------------ orphans
     def track_orphan(self, oid: int, coin: str, cloid: str | None, now_ms: int) -> bool:
@@ -477,7 +477,7 @@ class OrderRegistry:
         """A reconcile was applied: the book is synced once, and ``in_sync`` says whether it
         matched the exchange."""
         self.is_synced = in_sync
-        self.synced_once = True
+        self.ready = True
 
     def snapshot_requested(self, requested_at_ms: int) -> None:
         """Remember the request time of the last snapshot applied in full."""
@@ -506,5 +506,5 @@ class OrderRegistry:
             is_synced=self.is_synced,
             last_fill_ms=self.last_fill_ms,
             unresolved=self.unresolved(),
-            ready=self.synced_once,
+            ready=self.ready,
         )

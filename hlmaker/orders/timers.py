@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from hlmaker.messages import ReconcileReason, RequestUnknown
 from hlmaker.orders.actions import Action
-from hlmaker.orders.events import dedupe_reconciles
-from hlmaker.orders.outcomes import on_unknown
+from hlmaker.orders.apply_events import dedupe_reconciles
+from hlmaker.orders.apply_outcomes import on_unknown
 from hlmaker.orders.records import NoteKind
 from hlmaker.orders.registry import OrderRegistry
 from hlmaker.orders.states import OrderState

@@ -9,7 +9,7 @@ import trio.testing
 
 from hlmaker.actors.dead_man import run_dead_man
 from hlmaker.clock import WallClock
-from hlmaker.messages import ArmDeadManSwitch
+from hlmaker.messages import ArmScheduleCancel
 
 EPOCH = 1_700_000_000_000
 
@@ -24,6 +24,6 @@ async def test_the_lease_is_renewed_every_third_of_it(
                 tx, clock=clock, lease_s=30.0, task_status=task_status))
             arms = [await rx.receive() for _ in range(3)]
             nursery.cancel_scope.cancel()
-    assert all(isinstance(a, ArmDeadManSwitch) for a in arms)
+    assert all(isinstance(a, ArmScheduleCancel) for a in arms)
     starts = [a.at_ms - 30_000 for a in arms]  # type: ignore[attr-defined]
     assert starts[0] == EPOCH and [b - a for a, b in itertools.pairwise(starts)] == [10_000] * 2

@@ -47,7 +47,7 @@ from hlmaker.messages import (
     RequestUnknown,
 )
 from hlmaker.orders import BookConfig, OrderBookCore, OrderState
-from hlmaker.orders.intents import modifiable
+from hlmaker.orders.apply_intents import modifiable
 
 EPOCH = 1_700_000_000_000
 ZERO = Decimal(0)

@@ -103,12 +103,12 @@ def apply_fill(reg: OrderRegistry, fill: Fill, now_ms: int, *, check_gap: bool =
     if (fill.oid, fill.tid) in reg.dedup:
         reg.counters.duplicate_fills_dropped += 1
         return []
-    if not reg.synced_once and presync_hold:
+    if not reg.ready and presync_hold:
         reg.hold_presync_fill(fill)
         return []
     before = reg.record_fill(fill, now_ms)
     actions: list[Action] = []
-    if check_gap and reg.synced_once and fill.start_position != before:
+    if check_gap and reg.ready and fill.start_position != before:
         reg.counters.gaps_detected += 1
         reg.mark_unsynced()
         reg.note(NoteKind.GAP, f"coin={fill.coin} startPosition={fill.start_position} "

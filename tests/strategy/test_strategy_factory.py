@@ -8,7 +8,7 @@ import pytest
 
 from hlmaker.config import config_from_mapping
 from hlmaker.errors import ConfigError
-from hlmaker.strategy.config import default_strategy, ladder_config, strategy_coins
+from hlmaker.strategy.factory import default_strategy, ladder_config, strategy_coins
 from hlmaker.strategy.ladder import LadderQuoter
 
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from hlmaker.messages import Level, TargetLadder
 from hlmaker.orders.actions import Action
-from hlmaker.orders.intents import (
+from hlmaker.orders.apply_intents import (
     cancel_command,
     check_order,
     modifiable,

@@ -35,7 +35,7 @@ from hlmaker.messages import (
     ScheduleCancelResult,
 )
 from hlmaker.orders.actions import Action
-from hlmaker.orders.events import replay_held
+from hlmaker.orders.apply_events import replay_held
 from hlmaker.orders.records import Finalize, NoteKind
 from hlmaker.orders.registry import OrderRegistry
 from hlmaker.orders.states import Ev, OrderState
@@ -197,7 +197,7 @@ def on_unknown(reg: OrderRegistry, msg: RequestUnknown, now_ms: int) -> list[Act
             order.expires_after_ms = msg.expires_after_ms
             reg.transition(order, Ev.TIMEOUT, now_ms, msg.reason)
             if order.state is OrderState.UNKNOWN and was is not OrderState.UNKNOWN:
-                reg.counters.unknown_opened += 1
+                reg.counters.unknown_outcomes += 1
                 order.unknown_since = now_ms
                 order.unknown_kind = msg.kind
     req = reg.requests.get(msg.request_id)

@@ -28,8 +28,8 @@ class BookConfig:
     """Orders acknowledged or finalized this close to a snapshot's request time are protected."""
     fills_margin_ms: int = 10_000
     """Reconcile asks for fills from the last applied fill time minus this margin."""
-    held_ttl_ms: int = 60_000
-    held_capacity: int = 10_000
+    early_events_ttl_ms: int = 60_000
+    early_events_capacity: int = 10_000
     dedup_capacity: int = 20_000
     terminal_retention_ms: int = 60_000
     """Terminal orders stay queryable this long, then their oids move to the retired map."""
@@ -47,8 +47,8 @@ class BookConfig:
             value = getattr(self, field.name)
             if isinstance(value, int) and value < 0:
                 raise ConfigError(f"book.{field.name}", "must be zero or positive")
-        for name in ("action_ttl_ms", "held_capacity", "retired_capacity", "max_tracked_orders",
-                     "max_open_orders_per_coin"):
+        for name in ("action_ttl_ms", "early_events_capacity", "retired_capacity",
+                     "max_tracked_orders", "max_open_orders_per_coin"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"book.{name}", "must be at least 1")
         if self.dedup_capacity < 10_000:

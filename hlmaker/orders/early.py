@@ -3,7 +3,7 @@
 When the exchange's WebSocket push for an order outruns the acknowledgement that names its
 ``oid`` (the finalize/fill race) and the push carries no ``cloid`` to attach it by, the book holds
 the order-state part of the event here until the ack names that oid (the position has already
-moved). Held events expire after ``ttl_ms`` and the store is capped; both are counted by the
+moved). Early events expire after ``ttl_ms`` and the store is capped; both are counted by the
 caller.
 """
 
@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class HeldEvents(Generic[T]):
+class EarlyEvents(Generic[T]):
     """Events keyed by oid, each with the time it was received (ms).
 
     Raises:
