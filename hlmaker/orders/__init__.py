@@ -7,15 +7,21 @@ run one way (no cycle)::
      │                (the one door for every message, ReconcileSnapshot included)
      ├─ reconcile.py   reconcile(registry, snapshot, now_ms) → ReconcileResult
      ├─ timers.py      tick(registry, now_ms): watchdog, re-queries, eviction
-     ├─ ladder.py      diff_ladder(registry, TargetLadder, now_ms): fewest commands
-     ├─ outcomes.py    executor acks, rejects, cancels, unknown outcomes
-     ├─ intents.py     place / cancel / modify / cancel-all / dead-man switch → commands
-     ├─ events.py      fills, order updates, non-user cancels, feed (re)connects
+     ├─ ladder_diff.py     diff_ladder(registry, TargetLadder, now_ms): fewest commands
+     ├─ apply_outcomes.py  executor acks, rejects, cancels, unknown outcomes
+     ├─ apply_intents.py   place / cancel / modify / cancel-all / scheduleCancel → commands
+     ├─ apply_events.py    fills, order updates, non-user cancels, feed (re)connects
      └─ registry.py    OrderRegistry: orders by cloid, oid index, requests in flight, de-dup
-                       window, positions, orphans, held events, counters — a small public API;
+                       window, positions, orphans, early events, counters — a small public API;
                        every order state change goes through states.py
     states.py      the transition tables: event-triggered, flag-driven, state-triggered
-    tracked.py, records.py, dedup.py, held.py, config.py, actions.py — records and containers
+    tracked.py, records.py, dedup.py, early.py (events that outran their ack),
+    book_config.py (BookConfig), actions.py — records and containers
+
+The ``apply_*`` modules are named apart from :mod:`hlmaker.messages` (``intents``, ``outcomes``,
+``events``: the message classes they apply); ``ladder_diff`` apart from
+:mod:`hlmaker.strategy.ladder` (the reference strategy); ``book_config`` apart from
+:mod:`hlmaker.config` (the TOML file).
 
 Arrows point to what a module may import (each module imports only modules below it in this
 list). Units: prices in quote currency, sizes in coin, times in ms since the epoch.

@@ -6,7 +6,7 @@ Pure layers (no clock reads, no randomness of their own, no I/O; ``now_ms`` is p
   strings, number formatting.
 * :mod:`.matching` — resting orders and the per-coin price-time-priority matching book.
 * :mod:`.accounts` — users: USDC balance, positions, fills, order history, simple margin model.
-* :mod:`.effects` — :class:`~.effects.OrderRequest`, :class:`~.effects.ModifyRequest` and the
+* :mod:`.effects` — :class:`~.effects.OrderEntry`, :class:`~.effects.ModifyEntry` and the
   :class:`~.effects.Effects` every mutating engine call returns.
 * :mod:`.engine` — :class:`~.engine.Engine`: place / cancel / cancelByCloid / batchModify /
   scheduleCancel / leverage, and the ground truth (``fills_for``, ``open_orders_for``,
@@ -16,7 +16,9 @@ Pure layers (no clock reads, no randomness of their own, no I/O; ``now_ms`` is p
 * :mod:`.views` — wire-shaped JSON views (``clearinghouseState``, fills, orders …).
 * :mod:`.signatures` — EIP-712 user-signed verification (``approveAgent``) and nonce rules.
 * :mod:`.service` / :mod:`.ws` — the protocol: :class:`~.service.SimService`
-  (``handle_info``, ``handle_exchange``, ``step``, ``open_session``) and
+  (``handle_info``, ``handle_exchange`` — through a
+  :class:`~.service.RequestIntercept` given at construction, if any — ``step``,
+  ``open_session``) and
   :class:`~.ws.WsSession` (``on_text`` → replies, ``take_pushes`` → pushes). ``ws`` does not
   import ``service``: a session reaches its service through the :class:`~.ws.SessionHost`
   protocol.
@@ -41,7 +43,7 @@ Its adapters:
   :class:`hlmaker.webserver.WebServer` (h11 + wsproto on trio streams); an ``on_frame`` probe
   sees every frame handed to a WebSocket.
 * :mod:`.thread` — :class:`~.thread.SimulatorThread`, the same in a background thread.
-* :mod:`.cli` — ``hlmaker sim``.
+* :mod:`.command` — ``hlmaker sim``.
 * the deterministic campaign's in-memory exchange lives with the campaign:
   :class:`hlmaker.chaos.exchange.SimExchange` (the same exchange plus the catalogue's
   interventions) over :mod:`hlmaker.chaos.transport`.
