@@ -19,11 +19,10 @@ from decimal import Decimal
 
 import trio
 
-from hlmaker.actors.book import run_book
+from hlmaker.actors.book import open_book_channels, run_book
 from hlmaker.actors.latest import Latest
 from hlmaker.clock import WallClock
 from hlmaker.messages import (
-    Command,
     Fill,
     Fills,
     OpenOrder,
@@ -31,7 +30,6 @@ from hlmaker.messages import (
     OrderUpdate,
     OrderUpdates,
     PlaceOrder,
-    ReconcileRequest,
     ReconcileSnapshot,
 )
 from hlmaker.orders import BookConfig, OrderBookCore
@@ -118,13 +116,13 @@ def bench_reconcile() -> float:
 
 async def _actor(events: list[object], core: OrderBookCore) -> float:
     clock = WallClock(EPOCH)
-    in_s, in_r = trio.open_memory_channel[object](1024)
-    cmd_s, _cmd_r = trio.open_memory_channel[Command](math.inf)
-    req_s, _req_r = trio.open_memory_channel[ReconcileRequest](math.inf)
+    ch = open_book_channels(1024)
+    in_s = ch.inbox_send
     views = Latest(core.view(EPOCH))
     async with trio.open_nursery() as nursery:
         await nursery.start(lambda task_status: run_book(  # type: ignore[misc]
-            in_r, cmd_s, req_s, views, core=core, clock=clock, task_status=task_status))
+            ch.inbox_receive, ch.commands_send, ch.requests_send, views, core=core, clock=clock,
+            task_status=task_status))
         t0 = time.perf_counter()
         async with in_s:
             for ev in events:  # a producer that never blocks while there is room (as the feed)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 
 import attrs
 import trio
@@ -80,7 +79,6 @@ async def run_book(
     clock: Clock,
     tick_interval_s: float = 0.25,
     observer: Observer = NO_OBSERVER,
-    on_batch: Callable[[int, float], None] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the book until its inbox is closed (then return) or it is cancelled.
@@ -101,7 +99,6 @@ async def run_book(
             to having sent every resulting command, a due tick included — its own latency, on
             top of the time the messages waited in the inbox) and every view published
             (``view_published()``).
-        on_batch: deprecated, use ``observer.book_batch``; called with the same arguments.
 
     Raises:
         ValueError: ``commands`` is bounded (the book → executor → book cycle could deadlock).
@@ -163,8 +160,6 @@ async def run_book(
                 commands.send_nowait(action)
         if n:
             seconds = trio.current_time() - started
-            if on_batch is not None:
-                on_batch(n, seconds)
             observer.book_batch(n, seconds)
         if n or actions:
             views.publish_lazy(lambda now=now: core.view(now))  # type: ignore[misc]

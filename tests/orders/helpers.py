@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 import random
-from collections.abc import Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -12,7 +10,7 @@ from typing import Any
 import attrs
 import trio
 
-from hlmaker.actors.book import run_book
+from hlmaker.actors.book import open_book_channels, run_book
 from hlmaker.actors.latest import Latest
 from hlmaker.clock import WallClock
 from hlmaker.messages import (
@@ -118,18 +116,16 @@ class BookRig:
 @asynccontextmanager
 async def book_rig(config: BookConfig | None = None, seed: int = 0,  # type: ignore[no-untyped-def]
                    *, inbox_size: int = 100,
-                   on_batch: Callable[[int, float], None] | None = None,
                    observer: Observer = NO_OBSERVER):
     clock = WallClock(EPOCH)
     core = OrderBookCore(config or BookConfig(coins=("BTC", "ETH")), random.Random(seed),
                          observer=observer)
-    in_s, in_r = trio.open_memory_channel[object](inbox_size)
-    cmd_s, cmd_r = trio.open_memory_channel[Command](math.inf)
-    req_s, req_r = trio.open_memory_channel[ReconcileRequest](math.inf)
+    ch = open_book_channels(inbox_size)
     views: Latest[BookView] = Latest(core.view(clock.now_ms()))
     async with trio.open_nursery() as nursery:
         await nursery.start(lambda task_status: run_book(  # type: ignore[misc]
-            in_r, cmd_s, req_s, views, core=core, clock=clock, on_batch=on_batch,
+            ch.inbox_receive, ch.commands_send, ch.requests_send, views, core=core, clock=clock,
             observer=observer, task_status=task_status))
-        yield BookRig(in_s, cmd_r, req_r, views, core, clock)
+        yield BookRig(ch.inbox_send, ch.commands_receive, ch.requests_receive, views, core,
+                      clock)
         nursery.cancel_scope.cancel()
