@@ -1,0 +1,92 @@
+"""Trigger (TP/SL) orders of the simulator: what they are, when they fire, how they are shown.
+
+Pure helpers used by :mod:`hlmaker.sim.engine` (which owns the orders and executes a trigger
+when it fires). Sources: ``../shared/hyperliquid-protocol.md`` §4.2 (the wire ``t.trigger``
+object and the groupings), §4.3 (``waitingForFill``/``waitingForTrigger`` replies), §2.6 and
+§2.10 (``orderType``, ``triggerCondition`` and the other frontend fields), §9 (cancelling a
+parent cancels its children); the recorded ``frontendOpenOrders`` of the SDK cassette (a sell
+stop "Price below 9.995", a sell take-profit "Price above 10.004") and ccxt's buy stop-limit
+("Price above 0.6").
+
+Rules (prices in quote currency):
+
+* a ``sl`` sell and a ``tp`` buy fire when the mark falls to the trigger price or below
+  ("Price below X"); a ``tp`` sell and a ``sl`` buy when it rises to it or above
+  ("Price above X") — ⚠ whether touching the price fires is not documented; here it does;
+* ``isMarket`` executes as an immediate-or-cancel order bounded by the order's limit price (the
+  worst price the placer accepts), otherwise the order goes to the book at its limit price;
+* ``orderType`` is ``"Stop Market"``, ``"Stop Limit"``, ``"Take Profit Market"`` or
+  ``"Take Profit Limit"``; ``tif`` is null until the order fires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from hlmaker.sim.rules import fmt
+
+Tpsl = Literal["tp", "sl"]
+Grouping = Literal["na", "normalTpsl", "positionTpsl"]
+GROUPINGS: tuple[Grouping, ...] = ("na", "normalTpsl", "positionTpsl")
+
+WAITING_FOR_FILL = "waitingForFill"
+"""A TP/SL child (grouping ``normalTpsl``) whose parent has not filled yet: not armed."""
+WAITING_FOR_TRIGGER = "waitingForTrigger"
+"""An armed trigger order: fires when the mark crosses its trigger price."""
+WAITING = (WAITING_FOR_FILL, WAITING_FOR_TRIGGER)
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """The ``t.trigger`` object of an order wire as placed (§4.2): ``trigger_px`` is the wire
+    string (or a Decimal); the engine validates it like a limit price."""
+
+    trigger_px: str | Decimal
+    is_market: bool
+    tpsl: Tpsl
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A validated trigger of an order: fires on the mark price crossing ``trigger_px``."""
+
+    trigger_px: Decimal
+    is_market: bool
+    tpsl: Tpsl
+
+    def fires_below(self, side: str) -> bool:
+        """True when the order fires on the mark falling to ``trigger_px`` (a sell stop, a buy
+        take-profit); False when it fires on the mark rising to it."""
+        return (self.tpsl == "sl") == (side == "A")
+
+    def is_due(self, side: str, mark: Decimal) -> bool:
+        """True when ``mark`` (quote currency) has reached the trigger price."""
+        if self.fires_below(side):
+            return mark <= self.trigger_px
+        return mark >= self.trigger_px
+
+    def condition(self, side: str) -> str:
+        """The exchange's ``triggerCondition`` text, e.g. ``"Price below 9.995"``."""
+        word = "below" if self.fires_below(side) else "above"
+        return f"Price {word} {fmt(self.trigger_px)}"
+
+    def order_type(self) -> str:
+        """The exchange's ``orderType``: ``"Stop Market"``, ``"Take Profit Limit"``, …"""
+        name = "Stop" if self.tpsl == "sl" else "Take Profit"
+        return f"{name} {'Market' if self.is_market else 'Limit'}"
+
+
+def group_roles(is_trigger: list[bool], grouping: Grouping) -> list[int | None]:
+    """For each order of a batch, the index of its parent in the batch (grouping
+    ``normalTpsl``: the first order is the parent when it is not a trigger, the trigger orders
+    after it are its children), else ``None``. Under ``na`` and ``positionTpsl`` no order has a
+    parent; a ``normalTpsl`` batch without a plain first order is taken as ``na`` ⚠."""
+    roles: list[int | None] = [None] * len(is_trigger)
+    if grouping != "normalTpsl" or not is_trigger or is_trigger[0]:
+        return roles
+    for i in range(1, len(is_trigger)):
+        if is_trigger[i]:
+            roles[i] = 0
+    return roles
