@@ -61,11 +61,13 @@ from hlmaker.sim.effects import Effects, ModifyEntry, OrderEntry, OrderEvent
 from hlmaker.sim.matching import MatchingBook, Order, Side, Tif
 from hlmaker.sim.rules import DEFAULT_UNIVERSE, AssetSpec, fmt, with_asset
 from hlmaker.sim.triggers import (
+    FIRE,
     GROUPINGS,
     WAITING_FOR_FILL,
     WAITING_FOR_TRIGGER,
     Grouping,
     Trigger,
+    WaitingTriggers,
     group_roles,
 )
 
@@ -111,8 +113,7 @@ class Engine:
         }
         self.orders_accepted = 0
         self.trade_count = 0
-        self._waiting: dict[int, tuple[Account, Order]] = {}
-        """Every waiting trigger order of every user by oid (placement order)."""
+        self._waiting = WaitingTriggers()
 
     # ---- accounts ------------------------------------------------------------------------
 
@@ -573,7 +574,7 @@ class Engine:
             parent.children.append(order)
         acct.record_order(order, self.config.order_history_cap)
         acct.open_orders[oid] = order
-        self._waiting[oid] = (acct, order)
+        self._waiting.add(acct, order)
         self.orders_accepted += 1
         fx.order_events.append(self._event(order))
         if grouping == "na":
@@ -581,43 +582,23 @@ class Engine:
         return status
 
     def _settle(self, now_ms: int, tx: str, fx: Effects) -> None:
-        """Bring every waiting trigger order up to date with the books and positions: arm the
-        children of a parent that filled, cancel those of a parent that ended unfilled, cancel
-        grouped reduce-only TP/SL whose position closed, fire those whose trigger the mark
-        reached — repeated until nothing moves (a fired order moves the mark)."""
-        for _ in range(len(self._waiting) + 1):
-            if not self._waiting:
+        """Bring every waiting trigger order up to date with the books and positions (see
+        :meth:`WaitingTriggers.next_action`): each step ends or fires one order, and a fired
+        order may move the mark for the next."""
+        while self._waiting:
+            step = self._waiting.next_action(self.mark, now_ms)
+            if step is None:
                 return
-            moved = False
-            for oid, (acct, order) in list(self._waiting.items()):
-                if oid not in self._waiting:
-                    continue
-                parent = order.parent
-                if order.status == WAITING_FOR_FILL and parent is not None:
-                    if parent.orig_sz > parent.sz or parent.status == "filled":
-                        order.status = WAITING_FOR_TRIGGER
-                        order.status_ts = now_ms
-                    elif parent.status != "open":
-                        self._end(acct, order, "canceled", now_ms, fx)
-                        moved = True
-                    continue
-                if order.reduce_only and (order.position_tpsl or parent is not None):
-                    pos = self.position(acct.address, order.coin)
-                    if pos == 0 or (pos > 0) == (order.side == "B"):
-                        self._end(acct, order, "reduceOnlyCanceled", now_ms, fx)
-                        moved = True
-                        continue
-                assert order.trigger is not None
-                if order.trigger.is_due(order.side, self.mark(order.coin)):
-                    self._fire(acct, order, now_ms, tx, fx)
-                    moved = True
-            if not moved:
-                return
+            action, acct, order = step
+            if action == FIRE:
+                self._fire(acct, order, now_ms, tx, fx)
+            else:
+                self._end(acct, order, action, now_ms, fx)
 
     def _fire(self, acct: Account, order: Order, now_ms: int, tx: str, fx: Effects) -> None:
         """The mark reached ``order``'s trigger: push ``triggered``, then execute it."""
         assert order.trigger is not None
-        del self._waiting[order.oid]
+        self._waiting.discard(order.oid)
         acct.open_orders.pop(order.oid, None)
         order.triggered = True
         self._finish(order, "triggered", now_ms, fx)
@@ -762,7 +743,7 @@ class Engine:
 
     def _end(self, acct: Account, order: Order, status: str, now_ms: int, fx: Effects) -> None:
         """Take a resting (or waiting trigger) order off the book with a terminal ``status``."""
-        if self._waiting.pop(order.oid, None) is not None:
+        if self._waiting.discard(order.oid):
             acct.open_orders.pop(order.oid, None)
             self._finish(order, status, now_ms, fx)
             return

@@ -21,11 +21,16 @@ Rules (prices in quote currency):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hlmaker.sim.rules import fmt
+
+if TYPE_CHECKING:
+    from hlmaker.sim.accounts import Account
+    from hlmaker.sim.matching import Order
 
 Tpsl = Literal["tp", "sl"]
 Grouping = Literal["na", "normalTpsl", "positionTpsl"]
@@ -90,3 +95,57 @@ def group_roles(is_trigger: list[bool], grouping: Grouping) -> list[int | None]:
         if is_trigger[i]:
             roles[i] = 0
     return roles
+
+
+FIRE = "fire"
+"""The action :meth:`WaitingTriggers.next_action` returns for an order whose trigger the mark
+reached (any other action is the terminal status to end the order with)."""
+
+
+class WaitingTriggers:
+    """Every waiting trigger order of the simulated exchange, all users, by oid (placement
+    order, hence a deterministic firing order). The engine adds an order when it accepts it,
+    discards it when it ends or fires, and asks :meth:`next_action` until nothing is left to
+    do after every call that moves a book or a position."""
+
+    def __init__(self) -> None:
+        self._orders: dict[int, tuple[Account, Order]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._orders)
+
+    def __contains__(self, oid: object) -> bool:
+        return oid in self._orders
+
+    def add(self, acct: Account, order: Order) -> None:
+        """Track ``order`` (of ``acct``), which waits with a ``trigger``."""
+        self._orders[order.oid] = (acct, order)
+
+    def discard(self, oid: int) -> bool:
+        """Stop tracking ``oid``; True if it was tracked."""
+        return self._orders.pop(oid, None) is not None
+
+    def next_action(self, mark: Callable[[str], Decimal],
+                    now_ms: int) -> tuple[str, Account, Order] | None:
+        """The first order needing the engine, with what to do: :data:`FIRE`, or the status to
+        end it with — ``canceled`` (a ``normalTpsl`` child whose parent ended unfilled, §9),
+        ``reduceOnlyCanceled`` (a grouped reduce-only TP/SL whose position closed or flipped).
+        Children whose parent has filled are armed (``waitingForTrigger``) on the way.
+        ``mark(coin)`` is the mark price in quote currency. ``None`` when nothing is due."""
+        for acct, order in self._orders.values():
+            parent = order.parent
+            if order.status == WAITING_FOR_FILL and parent is not None:
+                if parent.orig_sz > parent.sz or parent.status == "filled":
+                    order.status = WAITING_FOR_TRIGGER
+                    order.status_ts = now_ms
+                elif parent.status != "open":
+                    return "canceled", acct, order
+                continue
+            if order.reduce_only and (order.position_tpsl or parent is not None):
+                pos = acct.positions[order.coin].szi if order.coin in acct.positions else 0
+                if pos == 0 or (pos > 0) == (order.side == "B"):
+                    return "reduceOnlyCanceled", acct, order
+            assert order.trigger is not None
+            if order.trigger.is_due(order.side, mark(order.coin)):
+                return FIRE, acct, order
+        return None
