@@ -25,25 +25,14 @@ Exchange rules implemented (sources in ``../shared/hyperliquid-protocol.md``):
 * ``scheduleCancel`` (dead-man switch) fires in :meth:`Engine.advance` with status
   ``scheduledCancel`` and ``statusTimestamp`` = the scheduled time (§4.2);
 * fees: maker/taker rates on notional, rounded to 6 decimals; ``closedPnl`` excludes fees;
-* trigger (TP/SL) orders, ``tp``/``sl``, market or limit, fired by the mark price
-  (:meth:`Engine.mark`) after every call that changes a book (rules in
-  :mod:`hlmaker.sim.triggers`): they wait off the book (status ``waitingForTrigger``; a
-  ``normalTpsl`` child ``waitingForFill`` until its parent fills, and is cancelled with a parent
-  that ends unfilled), answer ``resting`` alone and the bare waiting status in a group (§4.3),
-  push ``triggered`` when they fire and then execute (a market one as an IOC bounded by its
-  limit price, ``marketOrderNoLiquidityRejected`` if nothing fills; a limit one rests or
-  fills); a fired child's siblings end ``siblingFilledCanceled``; grouped reduce-only TP/SL end
-  ``reduceOnlyCanceled`` when the position closes, and a ``positionTpsl`` order closes the whole
-  position when it fires.
+* trigger (TP/SL) orders and the ``normalTpsl``/``positionTpsl`` groupings, fired by the mark
+  (:meth:`Engine.mark`) after every call that moves a book — rules, statuses and their
+  assumptions in :mod:`hlmaker.sim.triggers`.
 
 Assumptions (⚠, unconfirmed on the live venue): a GTC that partly fills and rests answers
 ``resting``; an IOC that partly fills answers ``filled`` with the filled part and its history
 status is ``canceled`` (``filled`` if complete); partial fills of a resting order push no
-``orderUpdates``; ``resting``/``filled`` replies echo ``cloid``; a waiting trigger order's
-status is ``waitingForTrigger``/``waitingForFill`` in ``orderStatus`` and on ``orderUpdates``
-(the basic ``WsOrder`` shape, §6.3); its reduce-only rule is checked at placement unless it
-waits for its parent, and again when it fires; a triggered order skips the margin check; the
-children of a refused parent are refused with the parent's error.
+``orderUpdates``; ``resting``/``filled`` replies echo ``cloid``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,23 @@ Rules (prices in quote currency):
 * ``isMarket`` executes as an immediate-or-cancel order bounded by the order's limit price (the
   worst price the placer accepts), otherwise the order goes to the book at its limit price;
 * ``orderType`` is ``"Stop Market"``, ``"Stop Limit"``, ``"Take Profit Market"`` or
-  ``"Take Profit Limit"``; ``tif`` is null until the order fires.
+  ``"Take Profit Limit"``; ``tif`` is null until the order fires;
+* a trigger order waits off the book, holding no margin: ``waitingForTrigger``, or, as a
+  ``normalTpsl`` child, ``waitingForFill`` until its parent has a fill (cancelled with a parent
+  that ends unfilled, §9). Alone it answers ``{"resting": {"oid"}}``; in a group the bare
+  waiting status (§4.3);
+* when it fires ``orderUpdates`` pushes ``triggered`` and it executes: a market trigger as an
+  IOC bounded by its limit price (``filled``; ``canceled`` for an unfilled rest;
+  ``marketOrderNoLiquidityRejected`` when nothing traded), a limit trigger rests (``open``) or
+  fills. When a ``normalTpsl`` child trades its waiting siblings end ``siblingFilledCanceled``;
+* a ``positionTpsl`` order closes the whole position when it fires; grouped reduce-only TP/SL
+  end ``reduceOnlyCanceled`` once their position is closed (or flipped).
+
+Assumptions (⚠, unconfirmed on the live venue): the waiting statuses are what ``orderStatus``
+and ``orderUpdates`` (the basic ``WsOrder`` shape, §6.3) report for a waiting order; the
+reduce-only rule is checked at placement (unless the order waits for its parent) and again
+when it fires; a fired order skips the margin check; a fired limit trigger shows
+``isTrigger: false``; the children of a refused parent are refused with the parent's error.
 """
 
 from __future__ import annotations

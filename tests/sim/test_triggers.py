@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hlmaker.sim.engine import Engine, OrderEntry
+from hlmaker.sim.engine import Engine, ModifyEntry, OrderEntry
 from hlmaker.sim.triggers import Trigger, TriggerSpec
 
 T = 1_700_000_000_000
@@ -175,3 +175,13 @@ def test_waiting_triggers_are_cancelled_by_cloid_and_by_the_dead_man_switch(eng:
     fx = eng.advance(T + 10_000)
     assert [e.status for e in fx.order_events] == ["scheduledCancel"]
     assert eng.open_orders_for(A) == []
+
+
+def test_modify_moves_a_trigger_order_to_a_new_trigger(eng: Engine) -> None:
+    st, _ = eng.place(A, [trig(False, "130", "1", "140", "sl")], T)
+    oid = st[0]["resting"]["oid"]
+    st, fx = eng.batch_modify(A, [ModifyEntry(oid, trig(False, "120", "1", "135", "sl"))], T + 1)
+    new_oid = st[0]["resting"]["oid"]
+    assert statuses(fx, oid) == ["canceled"] and statuses(fx, new_oid) == ["waitingForTrigger"]
+    (row,) = [o.wire_frontend() for o in eng.open_orders_for(A)]
+    assert row["oid"] == new_oid and row["triggerPx"] == "135.0"
