@@ -560,7 +560,7 @@ class Engine:
                       trigger=Trigger(tpx, req.trigger.is_market, req.trigger.tpsl),
                       position_tpsl=grouping == "positionTpsl", parent=parent)
         if parent is not None:
-            parent.children.append(order)
+            parent.children = (*parent.children, order)
         acct.record_order(order, self.config.order_history_cap)
         acct.open_orders[oid] = order
         self._waiting.add(acct, order)
@@ -732,7 +732,7 @@ class Engine:
 
     def _end(self, acct: Account, order: Order, status: str, now_ms: int, fx: Effects) -> None:
         """Take a resting (or waiting trigger) order off the book with a terminal ``status``."""
-        if self._waiting.discard(order.oid):
+        if order.trigger is not None and self._waiting.discard(order.oid):
             acct.open_orders.pop(order.oid, None)
             self._finish(order, status, now_ms, fx)
             return

@@ -53,7 +53,7 @@ class Order:
     triggered: bool = False
     position_tpsl: bool = False
     parent: Order | None = field(default=None, repr=False)
-    children: list[Order] = field(default_factory=list, repr=False)
+    children: tuple[Order, ...] = field(default=(), repr=False)
 
     @property
     def waiting(self) -> bool:
