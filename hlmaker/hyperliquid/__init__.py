@@ -41,7 +41,8 @@ Module map (import from the submodules; this package imports nothing eagerly)::
                payload parsers shared by REST and WS post: parse_fill(s), parse_open_order(s),
                parse_positions, parse_order_status(resp, cloid, queried_at_ms),
                parse_order_update(s), parse_l2_book, parse_bbo, parse_all_mids, parse_trades,
-               parse_funding, parse_liquidation, parse_non_user_cancel  (module payloads)
+               parse_funding, parse_liquidation, parse_non_user_cancel, parse_order_kind,
+               parse_twap_slice_fills  (module payloads)
                parse_exchange_response(reply) -> inner, parse_order_statuses(reply, n) ->
                [Resting | Filled | StatusError | Waiting], parse_cancel_statuses(reply, n) ->
                ["success" | StatusError], parse_default_response(reply)  (module responses)
@@ -53,7 +54,8 @@ Module map (import from the submodules; this package imports nothing eagerly)::
                asset_map(), all_mids(dex=""), l2_book(coin), open_orders(user, dex=""),
                frontend_open_orders(user, dex=""), clearinghouse_state(user, dex=""),
                positions(user, dex=""), user_fills(user), user_fills_by_time(user, start_ms,
-               end_ms=None), order_status(user, oid_or_cloid, queried_at_ms)
+               end_ms=None), order_status(user, oid_or_cloid, queried_at_ms),
+               user_twap_slice_fills(user)
     ws         WsClient.open(url | connector, **options) -> async context of WsClient:
                .subscribe(sub), .unsubscribe(sub), .post_info(body), .post_action(envelope),
                .post(kind, payload), .frames (receive channel), .stats, .failure

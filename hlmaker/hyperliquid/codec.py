@@ -15,7 +15,10 @@ channel                    result
 ``userFills``              :class:`~hlmaker.messages.Fills` (``source="userFills"``,
                            ``is_snapshot`` from ``isSnapshot``; **missing means false**)
 ``user``                   ``Fills`` (``source="user"``), ``NonUserCancel``, ``Funding``,
-                           ``Liquidation``; other event kinds → ``UnhandledFrame``
+                           ``Liquidation``, ``TwapSliceFills``; other event kinds →
+                           ``UnhandledFrame``
+``userTwapSliceFills``     :class:`~hlmaker.messages.TwapSliceFills` (``isSnapshot`` missing
+                           means false)
 ``openOrders``             :class:`~.frames.OpenOrdersFrame`
 ``clearinghouseState``     :class:`~.frames.ClearinghouseFrame`
 ``l2Book`` / ``bbo``       :class:`~hlmaker.messages.L2Book` / :class:`~hlmaker.messages.Bbo`
@@ -31,7 +34,8 @@ floats. **The only exception** :func:`parse_frame` raises is
 The payload parsers shared with the REST client and WS ``info`` posts are re-exported here:
 :func:`parse_fill`, :func:`parse_fills`, :func:`parse_open_orders`, :func:`parse_positions`,
 :func:`parse_entry_prices`,
-:func:`parse_order_status`, :func:`parse_l2_book`, :func:`parse_all_mids`, … (from
+:func:`parse_order_status`, :func:`parse_twap_slice_fills`, :func:`parse_l2_book`,
+:func:`parse_all_mids`, … (from
 :mod:`.payloads`) and :func:`parse_order_statuses`, :func:`parse_cancel_statuses`,
 :func:`parse_exchange_response` with the ``OrderStatus`` data types (from :mod:`.responses`).
 """
@@ -75,6 +79,7 @@ from hlmaker.hyperliquid.payloads import (
     parse_order_updates,
     parse_positions,
     parse_trades,
+    parse_twap_slice_fills,
 )
 from hlmaker.hyperliquid.responses import (
     CancelStatus,
@@ -88,7 +93,7 @@ from hlmaker.hyperliquid.responses import (
     parse_exchange_response,
     parse_order_statuses,
 )
-from hlmaker.messages import Fills
+from hlmaker.messages import Fills, TwapSliceFills
 
 __all__ = [
     "CancelStatus", "Filled", "Frame", "OrderStatus", "Resting", "StatusError", "Waiting",
@@ -98,6 +103,7 @@ __all__ = [
     "parse_frame", "parse_funding", "parse_l2_book", "parse_liquidation", "parse_non_user_cancel",
     "parse_open_order", "parse_open_orders", "parse_order_status", "parse_order_statuses",
     "parse_order_update", "parse_order_updates", "parse_positions", "parse_trades",
+    "parse_twap_slice_fills",
 ]
 
 _TRAILING_ID = re.compile(r"id=(\d{1,18})\s*$")
@@ -161,7 +167,17 @@ def _user_event(data: Any) -> Frame:
         return parse_funding(d["funding"])
     if "liquidation" in d:
         return parse_liquidation(d["liquidation"])
+    if "twapSliceFills" in d:
+        return parse_twap_slice_fills(d["twapSliceFills"])
     return UnhandledFrame(channel="user", data=d)
+
+
+def _twap_slice_fills(data: Any) -> TwapSliceFills:
+    d = f.obj(data, "userTwapSliceFills")
+    return parse_twap_slice_fills(
+        f.get(d, "twapSliceFills", "userTwapSliceFills"),
+        user=f.opt_text(d, "user", "userTwapSliceFills") or "",
+        is_snapshot=f.boolean(d, "isSnapshot", "userTwapSliceFills", default=False))
 
 
 def _open_orders(data: Any) -> OpenOrdersFrame:
@@ -189,6 +205,7 @@ _DISPATCH: dict[str, Any] = {
     "orderUpdates": parse_order_updates,
     "userFills": _user_fills,
     "user": _user_event,
+    "userTwapSliceFills": _twap_slice_fills,
     "openOrders": _open_orders,
     "clearinghouseState": _clearinghouse,
     "l2Book": parse_l2_book,

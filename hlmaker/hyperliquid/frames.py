@@ -24,6 +24,7 @@ from hlmaker.messages import (
     OpenOrder,
     OrderUpdates,
     Trades,
+    TwapSliceFills,
 )
 
 GREETING = "Websocket connection established."
@@ -115,6 +116,6 @@ ControlFrame = (
 )
 Frame = (
     OrderUpdates | Fills | NonUserCancel | Funding | Liquidation | L2Book | Bbo | AllMids | Trades
-    | ControlFrame
+    | TwapSliceFills | ControlFrame
 )
 """Everything :func:`hlmaker.hyperliquid.codec.parse_frame` can return."""

@@ -17,27 +17,39 @@ from hlmaker.messages import (
     AllMids,
     Bbo,
     Fill,
+    FillLiquidation,
     Funding,
     L2Book,
     Level,
     Liquidation,
     NonUserCancel,
     OpenOrder,
+    OrderKind,
     OrderStatusReport,
     OrderUpdate,
     OrderUpdates,
     Trade,
     Trades,
+    TwapSliceFill,
+    TwapSliceFills,
 )
+
+MAX_CHILDREN_DEPTH = 2
+"""A frontend row's ``children`` are TP/SL orders, which have none of their own (§2.6); deeper
+nesting is refused rather than followed."""
 
 
 def parse_fill(row: Any) -> Fill:
     """One fill object (REST ``userFills``/``userFillsByTime`` row, WS ``WsFill``, §2.8, §6.4).
 
     ``cloid`` is absent on fills of orders without one; ``feeToken`` defaults to ``"USDC"``;
-    ``liquidation`` becomes true when the row carries a non-null ``liquidation`` object.
+    ``builderFee`` (omitted when 0) to 0; ``twapId`` is null or an integer; ``liquidation``
+    (absent on ordinary fills) is ``{"liquidatedUser"?, "markPx", "method"}`` — ``markPx`` is a
+    string-decimal in the recordings (nautilus ``ws_user_fill_liquidation``, ccxt
+    ``fetchMyTrades``), a number in the docs' types; both are read exactly.
     """
     r = f.obj(row, "fill")
+    liq = r.get("liquidation")
     return Fill(
         coin=f.text(r, "coin", "fill"),
         px=f.dec(r, "px", "fill"),
@@ -54,8 +66,17 @@ def parse_fill(row: Any) -> Fill:
         tid=f.integer(r, "tid", "fill"),
         cloid=f.cloid(r, "cloid", "fill"),
         fee_token=f.opt_text(r, "feeToken", "fill") or "USDC",
-        liquidation=r.get("liquidation") is not None,
+        liquidation=None if liq is None else _fill_liquidation(liq),
+        builder_fee=f.opt_dec(r, "builderFee", "fill") or Decimal(0),
+        twap_id=f.opt_integer(r, "twapId", "fill"),
     )
+
+
+def _fill_liquidation(data: Any) -> FillLiquidation:
+    d = f.obj(data, "fill.liquidation")
+    return FillLiquidation(liquidated_user=f.opt_text(d, "liquidatedUser", "fill.liquidation"),
+                           mark_px=f.dec(d, "markPx", "fill.liquidation"),
+                           method=f.text(d, "method", "fill.liquidation"))
 
 
 def parse_fills(rows: Any) -> tuple[Fill, ...]:
@@ -63,10 +84,34 @@ def parse_fills(rows: Any) -> tuple[Fill, ...]:
     return tuple(parse_fill(row) for row in f.arr(rows, "fills"))
 
 
-def parse_open_order(row: Any) -> OpenOrder:
+def parse_order_kind(r: dict[str, Any], what: str) -> OrderKind | None:
+    """The frontend fields of an order row (§2.6, §2.10): ``orderType``, ``tif`` (null for a
+    trigger order), ``isTrigger``, ``triggerPx`` (``"0.0"`` on plain orders, read as ``None``),
+    ``triggerCondition``, ``isPositionTpsl``. ``None`` when the row has no ``orderType`` (the
+    basic ``openOrders`` row and the documented ``WsOrder``)."""
+    order_type = f.opt_text(r, "orderType", what)
+    if order_type is None:
+        return None
+    trigger_px = f.opt_dec(r, "triggerPx", what)
+    return OrderKind(
+        order_type=order_type,
+        tif=f.opt_text(r, "tif", what),
+        is_trigger=f.boolean(r, "isTrigger", what, default=False),
+        trigger_px=trigger_px if trigger_px else None,
+        trigger_condition=f.opt_text(r, "triggerCondition", what) or "N/A",
+        is_position_tpsl=f.boolean(r, "isPositionTpsl", what, default=False),
+    )
+
+
+def parse_open_order(row: Any, _depth: int = 0) -> OpenOrder:
     """One ``openOrders`` / ``frontendOpenOrders`` row, or the ``order`` of an ``orderStatus``
-    reply (§2.5, §2.6, §2.10). ``cloid`` and ``reduceOnly`` may be absent; ``origSz`` too."""
+    reply (§2.5, §2.6, §2.10). ``cloid`` and ``reduceOnly`` may be absent; ``origSz`` too; the
+    frontend fields become ``kind`` (:func:`parse_order_kind`) and ``children`` the parsed
+    TP/SL rows nested in a parent (grouping ``normalTpsl``)."""
     r = f.obj(row, "order")
+    children = r.get("children")
+    if children and _depth >= MAX_CHILDREN_DEPTH:
+        raise CodecError("order.children: nested too deeply")
     return OpenOrder(
         coin=f.text(r, "coin", "order"),
         side=f.side(r, "side", "order"),
@@ -77,6 +122,9 @@ def parse_open_order(row: Any) -> OpenOrder:
         orig_sz=f.opt_dec(r, "origSz", "order"),
         cloid=f.cloid(r, "cloid", "order"),
         reduce_only=f.boolean(r, "reduceOnly", "order", default=False),
+        kind=parse_order_kind(r, "order"),
+        children=tuple(parse_open_order(c, _depth + 1)
+                       for c in f.arr(children, "order.children")) if children else (),
     )
 
 
@@ -118,7 +166,8 @@ def parse_order_update(row: Any) -> OrderUpdate:
     """One ``WsOrder`` (§6.3): ``{"order": {...}, "status", "statusTimestamp"}``.
 
     ``timestamp`` (placement time) becomes 0 when absent — the live element quoted in §6.3 was
-    trimmed without it — and a missing ``origSz`` falls back to ``sz``.
+    trimmed without it — and a missing ``origSz`` falls back to ``sz``. The frontend fields
+    (``orderType``, ``isTrigger``, …) are read into ``kind`` when present.
     """
     r = f.obj(row, "orderUpdate")
     order = f.obj(f.get(r, "order", "orderUpdate"), "orderUpdate.order")
@@ -136,6 +185,7 @@ def parse_order_update(row: Any) -> OrderUpdate:
         status_timestamp_ms=f.integer(r, "statusTimestamp", "orderUpdate"),
         cloid=f.cloid(order, "cloid", "order"),
         reduce_only=f.boolean(order, "reduceOnly", "order", default=False),
+        kind=parse_order_kind(order, "order"),
     )
 
 
@@ -245,3 +295,17 @@ def parse_non_user_cancel(rows: Any) -> NonUserCancel:
         r = f.obj(row, "nonUserCancel")
         pairs.append((f.text(r, "coin", "nonUserCancel"), f.integer(r, "oid", "nonUserCancel")))
     return NonUserCancel(cancels=tuple(pairs))
+
+
+def parse_twap_slice_fills(rows: Any, *, user: str = "", is_snapshot: bool = False
+                           ) -> TwapSliceFills:
+    """``[{"fill": <fill>, "twapId": N}, ...]``: the ``userTwapSliceFills`` ``/info`` reply or
+    the ``twapSliceFills`` of the WS channel of that name (§6.2; recording: nautilus
+    ``ws_user_twap_slice_fills``). The inner fill's own ``twapId`` is null in the recording;
+    the outer one names the TWAP."""
+    out = []
+    for row in f.arr(rows, "twapSliceFills"):
+        r = f.obj(row, "twapSliceFill")
+        out.append(TwapSliceFill(fill=parse_fill(f.get(r, "fill", "twapSliceFill")),
+                                 twap_id=f.integer(r, "twapId", "twapSliceFill")))
+    return TwapSliceFills(fills=tuple(out), user=user, is_snapshot=is_snapshot)

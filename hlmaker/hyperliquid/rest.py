@@ -41,6 +41,7 @@ from hlmaker.hyperliquid.codec import (
     parse_open_orders,
     parse_order_status,
     parse_positions,
+    parse_twap_slice_fills,
 )
 from hlmaker.hyperliquid.errors import (
     BadRequest,
@@ -51,7 +52,7 @@ from hlmaker.hyperliquid.errors import (
     TransportError,
 )
 from hlmaker.hyperliquid.meta import AssetMap
-from hlmaker.messages import AllMids, Fill, L2Book, OpenOrder, OrderStatusReport
+from hlmaker.messages import AllMids, Fill, L2Book, OpenOrder, OrderStatusReport, TwapSliceFills
 
 MAINNET_URL = "https://api.hyperliquid.xyz"
 TESTNET_URL = "https://api.hyperliquid-testnet.xyz"
@@ -231,6 +232,12 @@ class RestClient:
             "type": "userFillsByTime", "user": user, "startTime": start_ms, "endTime": end_ms,
             "aggregateByTime": aggregate_by_time,
         }))
+
+    async def user_twap_slice_fills(self, user: str) -> TwapSliceFills:
+        """``{"type": "userTwapSliceFills", "user"}`` → the account's TWAP slice fills, each
+        with its ``twapId`` (§2.12, §8; recorded reply: the SDK cassette, an empty list)."""
+        return parse_twap_slice_fills(
+            await self.info({"type": "userTwapSliceFills", "user": user}), user=user)
 
     async def order_status(
         self, user: str, oid_or_cloid: int | str, queried_at_ms: int

@@ -15,13 +15,24 @@ from hlmaker.messages.commands import (
     PlaceOrders,
     ScheduleCancel,
 )
-from hlmaker.messages.common import SIDES, TIFS, Level, Side, Tif, is_cloid, signed, to_decimal
+from hlmaker.messages.common import (
+    SIDES,
+    TIFS,
+    Level,
+    OrderKind,
+    Side,
+    Tif,
+    is_cloid,
+    signed,
+    to_decimal,
+)
 from hlmaker.messages.events import (
     AllMids,
     Bbo,
     FeedConnected,
     FeedDisconnected,
     Fill,
+    FillLiquidation,
     Fills,
     Funding,
     L2Book,
@@ -33,6 +44,8 @@ from hlmaker.messages.events import (
     OrderUpdates,
     Trade,
     Trades,
+    TwapSliceFill,
+    TwapSliceFills,
 )
 from hlmaker.messages.intents import (
     ArmScheduleCancel,
@@ -67,13 +80,13 @@ from hlmaker.messages.views import BookView, Counters, OrderView
 
 __all__ = [
     "SIDES", "TIFS", "AllMids", "ArmScheduleCancel", "Bbo", "BookView", "CancelAll",
-    "CancelFailed", "CancelOk",
-    "CancelOrder", "CancelOrders", "CancelRequest", "Command", "Counters", "FeedConnected",
-    "FeedDisconnected", "Fill", "Fills", "Funding", "Intent", "L2Book", "Level", "Liquidation",
-    "MarketData", "ModifyFilled", "ModifyOrder", "ModifyOrders", "ModifyRejected", "ModifyRequest",
-    "ModifyResting", "NonUserCancel", "OpenOrder", "OrderEvent", "OrderFilled", "OrderRejected",
-    "OrderRequest", "OrderResting", "OrderStatusReport", "OrderUpdate", "OrderUpdates",
-    "OrderView", "Outcome", "PlaceOrder", "PlaceOrders", "ReconcileReason", "ReconcileRequest",
-    "ReconcileSnapshot", "RequestUnknown", "ScheduleCancel", "ScheduleCancelResult", "Side",
-    "TargetLadder", "Tif", "Trade", "Trades", "is_cloid", "signed", "to_decimal",
+    "CancelFailed", "CancelOk", "CancelOrder", "CancelOrders", "CancelRequest", "Command",
+    "Counters", "FeedConnected", "FeedDisconnected", "Fill", "FillLiquidation", "Fills", "Funding",
+    "Intent", "L2Book", "Level", "Liquidation", "MarketData", "ModifyFilled", "ModifyOrder",
+    "ModifyOrders", "ModifyRejected", "ModifyRequest", "ModifyResting", "NonUserCancel",
+    "OpenOrder", "OrderEvent", "OrderFilled", "OrderKind", "OrderRejected", "OrderRequest",
+    "OrderResting", "OrderStatusReport", "OrderUpdate", "OrderUpdates", "OrderView", "Outcome",
+    "PlaceOrder", "PlaceOrders", "ReconcileReason", "ReconcileRequest", "ReconcileSnapshot",
+    "RequestUnknown", "ScheduleCancel", "ScheduleCancelResult", "Side", "TargetLadder", "Tif",
+    "Trade", "Trades", "TwapSliceFill", "TwapSliceFills", "is_cloid", "signed", "to_decimal",
 ]

@@ -56,6 +56,33 @@ def to_decimal(value: object) -> Decimal:
 
 
 @attrs.frozen(kw_only=True)
+class OrderKind:
+    """What kind of order a row is, as ``frontendOpenOrders`` / ``orderStatus`` describe it
+    (``../shared/hyperliquid-protocol.md`` §2.6, §2.10; recordings: the SDK cassette
+    ``frontendOpenOrders`` of 2023 and ccxt's trigger rows).
+
+    * ``order_type`` — ``"Limit"``, ``"Market"``, ``"Stop Market"``, ``"Stop Limit"``,
+      ``"Take Profit Market"``, ``"Take Profit Limit"``, ``"Twap Slice"``, … verbatim;
+    * ``tif`` — ``"Gtc"``, ``"Ioc"``, ``"Alo"``, ``"FrontendMarket"``, ``"LiquidationMarket"``, or
+      ``None`` (a trigger order has no time in force until it fires);
+    * ``is_trigger`` — a TP/SL order waiting for the mark price to cross ``trigger_px``
+      (quote currency); ``trigger_condition`` is the exchange's text (``"Price below 9.995"``,
+      ``"N/A"`` for plain orders);
+    * ``is_position_tpsl`` — a TP/SL sized to the whole position (grouping ``positionTpsl``).
+
+    The TP/SL children of a parent (grouping ``normalTpsl``) are on the row that carries the
+    kind (:attr:`hlmaker.messages.OpenOrder.children`).
+    """
+
+    order_type: str
+    tif: str | None = None
+    is_trigger: bool = False
+    trigger_px: Decimal | None = None
+    trigger_condition: str = "N/A"
+    is_position_tpsl: bool = False
+
+
+@attrs.frozen(kw_only=True)
 class Level:
     """One price level of a book or a ladder: ``px`` in quote currency, ``sz`` in coin.
 

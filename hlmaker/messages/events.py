@@ -14,7 +14,7 @@ from typing import Literal
 
 import attrs
 
-from hlmaker.messages.common import Level, Side
+from hlmaker.messages.common import Level, OrderKind, Side
 
 
 @attrs.frozen(kw_only=True)
@@ -22,8 +22,11 @@ class OrderUpdate:
     """One element of an ``orderUpdates`` push (``WsOrder``).
 
     ``status`` is the exchange's status string (``open``, ``filled``, ``canceled``,
-    ``scheduledCancel``, ``marginCanceled``, ``*Rejected``, …, §2.10). ``sz`` is the remaining
-    size, ``orig_sz`` the original; ``status_timestamp_ms`` is when the status changed.
+    ``triggered``, ``scheduledCancel``, ``marginCanceled``, ``*Rejected``, …, §2.10; mapped by
+    :data:`hlmaker.orders.states.STATUS_EVENTS`). ``sz`` is the remaining size, ``orig_sz`` the
+    original; ``status_timestamp_ms`` is when the status changed. ``kind`` is ``None`` for the
+    documented ``WsOrder`` (§6.3), which has no ``orderType``; it is read when a row carries the
+    frontend fields.
     """
 
     coin: str
@@ -37,6 +40,18 @@ class OrderUpdate:
     status_timestamp_ms: int
     cloid: str | None = None
     reduce_only: bool = False
+    kind: OrderKind | None = None
+
+
+@attrs.frozen(kw_only=True)
+class FillLiquidation:
+    """The ``liquidation`` of a fill that was part of a liquidation (§2.8 ``FillLiquidation``):
+    ``liquidated_user`` (absent when the exchange omits it), the mark price ``mark_px`` (quote
+    currency) at the liquidation, and ``method`` (``"market"`` or ``"backstop"``)."""
+
+    liquidated_user: str | None
+    mark_px: Decimal
+    method: str
 
 
 @attrs.frozen(kw_only=True)
@@ -45,6 +60,10 @@ class Fill:
 
     ``sz`` in coin at ``px``; ``start_position`` is the signed position of ``coin`` just before
     this fill, per the exchange. The de-dup key is ``(oid, tid)``.
+
+    ``fee`` includes ``builder_fee`` (0 when the row omits it, as the exchange does when there
+    is none); ``liquidation`` is set on a fill of a liquidation; ``twap_id`` on a TWAP slice
+    (§2.8; recordings: nautilus ``ws_user_fill_liquidation``, ccxt ``fetchMyTrades``).
     """
 
     coin: str
@@ -62,7 +81,9 @@ class Fill:
     tid: int
     cloid: str | None = None
     fee_token: str = "USDC"
-    liquidation: bool = False
+    liquidation: FillLiquidation | None = None
+    builder_fee: Decimal = Decimal(0)
+    twap_id: int | None = None
 
 
 FillSource = Literal["userFills", "user", "post", "reconcile"]
@@ -76,6 +97,24 @@ class Fills:
     fills: tuple[Fill, ...]
     is_snapshot: bool = False
     source: FillSource = "userFills"
+
+
+@attrs.frozen(kw_only=True)
+class TwapSliceFill:
+    """One fill of a TWAP slice: the fill and the ``twapId`` of its TWAP order (§6.2)."""
+
+    fill: Fill
+    twap_id: int
+
+
+@attrs.frozen(kw_only=True)
+class TwapSliceFills:
+    """A ``userTwapSliceFills`` push (``is_snapshot`` on the subscription ack) or ``/info``
+    reply; ``user`` is empty for the ``/info`` reply, which does not name it."""
+
+    fills: tuple[TwapSliceFill, ...]
+    user: str = ""
+    is_snapshot: bool = False
 
 
 @attrs.frozen(kw_only=True)

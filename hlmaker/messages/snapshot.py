@@ -14,15 +14,18 @@ from typing import Literal
 
 import attrs
 
-from hlmaker.messages.common import Side
+from hlmaker.messages.common import OrderKind, Side
 from hlmaker.messages.events import Fill
 
 
 @attrs.frozen(kw_only=True)
 class OpenOrder:
-    """One row of ``openOrders`` / ``frontendOpenOrders``.
+    """One row of ``openOrders`` / ``frontendOpenOrders``, or the order of an ``orderStatus``.
 
-    ``sz`` is the remaining size and ``orig_sz`` the original, in coin.
+    ``sz`` is the remaining size and ``orig_sz`` the original, in coin. ``kind`` is ``None`` for
+    the basic ``openOrders`` row (no ``orderType``); the frontend rows carry it, and a parent's
+    TP/SL ``children`` (grouping ``normalTpsl``, §2.6) as rows of their own. A trigger order is
+    open but not on the book: ``kind.is_trigger``.
     """
 
     coin: str
@@ -34,6 +37,13 @@ class OpenOrder:
     orig_sz: Decimal | None = None
     cloid: str | None = None
     reduce_only: bool = False
+    kind: OrderKind | None = None
+    children: tuple[OpenOrder, ...] = ()
+
+    @property
+    def is_trigger(self) -> bool:
+        """True for a TP/SL order waiting for its trigger (not on the book)."""
+        return self.kind is not None and self.kind.is_trigger
 
 
 @attrs.frozen(kw_only=True)
@@ -41,7 +51,8 @@ class OrderStatusReport:
     """The answer of ``orderStatus`` by cloid.
 
     ``status`` is ``None`` when the exchange answered ``unknownOid``; otherwise the status string
-    (``open``, ``filled``, ``canceled``, …) with the order as the exchange has it.
+    (``open``, ``filled``, ``canceled``, ``triggered``, ``waitingForTrigger``, …, mapped by
+    :data:`hlmaker.orders.states.STATUS_EVENTS`) with the order as the exchange has it.
     ``queried_at_ms`` is when the query was sent: an ``unknownOid`` is final only if it is later
     than the action's ``expiresAfter``.
     """

@@ -26,6 +26,7 @@ States::
         ├──ack rejected──► REJECTED        cancel sent ──► PENDING_CANCEL ──ok──► CANCELED
         └──ack filled──────────────────────────────────────────────────────────────►┘
     RESTING/PARTIALLY_FILLED ──modify sent──► PENDING_MODIFY ──ok (new oid)──► RESTING
+    PENDING_NEW ──waitingForTrigger / waitingForFill──► WAITING ──triggered──► RESTING (or fills)
 
 Terminal states (FILLED, CANCELED, REJECTED, EXPIRED) never return to a live state. Fills are
 applied to the position whatever the state: the table only decides the order's lifecycle.
@@ -51,6 +52,11 @@ class OrderState(enum.Enum):
     """batchModify sent: the old oid may be replaced by a new one (same cloid)."""
     UNKNOWN = "unknown"
     """A request for it timed out: it may or may not exist. Left only on exchange evidence."""
+    WAITING = "waiting"
+    """A trigger (TP/SL) order the exchange holds off the book until the mark price crosses its
+    trigger (``waitingForTrigger``), or a TP/SL child waiting for its parent to fill
+    (``waitingForFill``). It has an oid and can be cancelled, but it quotes nothing. hlmaker
+    places no trigger orders itself; the state keeps exchange evidence of one truthful."""
     FILLED = "filled"
     CANCELED = "canceled"
     REJECTED = "rejected"
@@ -78,6 +84,11 @@ class Ev(enum.Enum):
     UPDATE_CANCELED = "update_canceled"
     """``canceled``, ``scheduledCancel``, ``marginCanceled`` and every other ``*Canceled``."""
     UPDATE_REJECTED = "update_rejected"
+    UPDATE_WAITING = "update_waiting"
+    """``waitingForTrigger`` / ``waitingForFill``: held by the exchange, off the book."""
+    UPDATE_TRIGGERED = "update_triggered"
+    """``triggered``: a trigger order fired and goes to the book (a limit) or executes (a
+    market); the fills or a ``filled``/``canceled`` follow."""
     FILL_PARTIAL = "fill_partial"
     FILL_COMPLETE = "fill_complete"
     CANCEL_SENT = "cancel_sent"
@@ -96,7 +107,7 @@ class Ev(enum.Enum):
 
 S = OrderState
 TERMINAL = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
-LIVE = frozenset({S.RESTING, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_MODIFY})
+LIVE = frozenset({S.RESTING, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_MODIFY, S.WAITING})
 
 for _state in OrderState:  # plain attributes, not properties: read on every hot path
     _state.is_terminal = _state in TERMINAL
@@ -127,6 +138,8 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
     add(S.PENDING_NEW, Ev.UPDATE_FILLED, S.FILLED)
     add(S.PENDING_NEW, Ev.UPDATE_CANCELED, S.CANCELED)
     add(S.PENDING_NEW, Ev.UPDATE_REJECTED, S.REJECTED)
+    add(S.PENDING_NEW, Ev.UPDATE_WAITING, S.WAITING)  # a trigger order, before its ack
+    add(S.PENDING_NEW, Ev.UPDATE_TRIGGERED, LIVE_AUTO)  # ... that fired before its ack
 
     # --- resting / partially filled ----------------------------------------------------------
     live = (S.RESTING, S.PARTIALLY_FILLED)
@@ -145,6 +158,28 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
     add(live, Ev.CANCEL_FAILED, LIVE_AUTO)  # a late cancel answer after evidence
     add(live, Ev.MODIFY_OK, LIVE_AUTO)  # the modify ack after the new oid was already seen
     add(live, Ev.TIMEOUT, LIVE_AUTO)  # the ack was lost, but the exchange already showed it live
+    add(live, Ev.UPDATE_TRIGGERED, LIVE_AUTO)  # a fired limit trigger rests (or a duplicate)
+    add(live, Ev.UPDATE_WAITING, LIVE_AUTO)  # a late `waitingForTrigger` after it fired (F2)
+
+    # --- waiting for a trigger (or for the parent's fill) ------------------------------------
+    w = S.WAITING
+    add(w, Ev.UPDATE_WAITING, w)  # waitingForFill -> waitingForTrigger, or a duplicate
+    add(w, Ev.UPDATE_OPEN, w)  # listed open but not yet triggered: still off the book
+    add(w, Ev.SNAPSHOT_OPEN, w)
+    add(w, Ev.ACK_RESTING, w)  # a standalone trigger order is acknowledged `resting`
+    add(w, Ev.UPDATE_TRIGGERED, LIVE_AUTO)
+    add(w, Ev.FILL_PARTIAL, S.PARTIALLY_FILLED)  # fired and filled before `triggered` arrived
+    add(w, Ev.FILL_COMPLETE, S.FILLED)
+    add(w, Ev.UPDATE_FILLED, S.FILLED)
+    add(w, Ev.ACK_FILLED, S.FILLED)
+    add(w, Ev.UPDATE_CANCELED, S.CANCELED)  # cancelled with its parent, sibling, position
+    add(w, Ev.UPDATE_REJECTED, S.REJECTED)  # fired, then refused (e.g. reduce-only)
+    add(w, Ev.CANCEL_SENT, S.PENDING_CANCEL)
+    add(w, Ev.CANCEL_FAILED, w)
+    add(w, Ev.SNAPSHOT_ABSENT, S.CANCELED)
+    add(w, Ev.TIMEOUT, w)
+    add(w, Ev.MODIFY_SENT, S.PENDING_MODIFY)
+    add(w, Ev.MODIFY_REJECTED, w)
 
     # --- pending cancel ----------------------------------------------------------------------
     pc = S.PENDING_CANCEL
@@ -166,6 +201,8 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
     # exchange what became of it; the wish to cancel is kept and acted on once it is live
     add(pc, Ev.MODIFY_REJECTED, pc)
     add(pc, Ev.MODIFY_OK, pc)
+    add(pc, Ev.UPDATE_WAITING, pc)
+    add(pc, Ev.UPDATE_TRIGGERED, pc)  # fired while our cancel was on its way: it decides
 
     # --- pending modify (cancel-replace) ------------------------------------------------------
     pm = S.PENDING_MODIFY
@@ -182,6 +219,8 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
     add(pm, Ev.CANCEL_SENT, S.PENDING_CANCEL)
     add(pm, Ev.SNAPSHOT_ABSENT, S.CANCELED)
     add(pm, Ev.ACK_RESTING, pm)  # a duplicate or late place ack
+    add(pm, Ev.UPDATE_WAITING, pm)
+    add(pm, Ev.UPDATE_TRIGGERED, pm)
 
     # --- unknown: only exchange evidence moves it -----------------------------------------------
     u = S.UNKNOWN
@@ -203,6 +242,8 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
     add(u, Ev.CANCEL_OK, S.CANCELED)
     add(u, Ev.CANCEL_FAILED, u)
     add(u, Ev.TIMEOUT, u)
+    add(u, Ev.UPDATE_WAITING, S.WAITING)
+    add(u, Ev.UPDATE_TRIGGERED, LIVE_AUTO)
 
     # --- terminal: late evidence is legal and changes nothing, except corrections -------------
     for term in (S.FILLED, S.CANCELED):
@@ -215,6 +256,8 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
         add(term, Ev.MODIFY_OK, term)  # the new leg already filled / was cancelled
         add(term, Ev.SNAPSHOT_ABSENT, term)
         add(term, Ev.TIMEOUT, term)
+        add(term, Ev.UPDATE_WAITING, term)  # late news of a trigger order that has ended
+        add(term, Ev.UPDATE_TRIGGERED, term)
     add(S.FILLED, Ev.FILL_PARTIAL, S.FILLED)  # the `filled` update came before the fill itself
     add(S.FILLED, Ev.FILL_COMPLETE, S.FILLED)
     add(S.FILLED, Ev.UPDATE_FILLED, S.FILLED)
@@ -270,13 +313,15 @@ STATE_TRIGGERED_TRANSITIONS: dict[tuple[OrderState, Flag], OrderState] = {
     # not resting (the cancel's outcome decides).
     (S.RESTING, Flag.CANCEL_IN_FLIGHT): S.PENDING_CANCEL,
     (S.PARTIALLY_FILLED, Flag.CANCEL_IN_FLIGHT): S.PENDING_CANCEL,
+    (S.WAITING, Flag.CANCEL_IN_FLIGHT): S.PENDING_CANCEL,
 }
 """Moves taken after an event's edge, from the state it reached and a flag of the order."""
 
-LIVE_EVIDENCE = frozenset({Ev.ACK_RESTING, Ev.UPDATE_OPEN, Ev.SNAPSHOT_OPEN, Ev.MODIFY_OK})
+LIVE_EVIDENCE = frozenset({Ev.ACK_RESTING, Ev.UPDATE_OPEN, Ev.SNAPSHOT_OPEN, Ev.MODIFY_OK,
+                           Ev.UPDATE_WAITING, Ev.UPDATE_TRIGGERED})
 """Events by which the exchange shows an order alive on the book."""
 
-CANCEL_RESEND_STATES = frozenset({S.RESTING, S.PARTIALLY_FILLED, S.PENDING_CANCEL})
+CANCEL_RESEND_STATES = frozenset({S.RESTING, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.WAITING})
 """With :attr:`Flag.CANCEL_UNSENT`, live evidence leading to one of these states means a cancel
 must go out again: the first one lost a race with the placement (it found nothing to cancel) or
 the placement's outcome was unknown when it went."""
@@ -327,6 +372,25 @@ def step(state: OrderState, event: Ev, *, partly_filled: bool,
     return dst, resend
 
 
+def _status_events() -> dict[str, Ev]:
+    table: dict[str, Ev] = {
+        "open": Ev.UPDATE_OPEN,
+        "filled": Ev.UPDATE_FILLED,
+        "canceled": Ev.UPDATE_CANCELED,
+        "triggered": Ev.UPDATE_TRIGGERED,
+        "rejected": Ev.UPDATE_REJECTED,
+        "waitingForTrigger": Ev.UPDATE_WAITING,
+        "waitingForFill": Ev.UPDATE_WAITING,
+        # `accepted` is listed by nautilus_trader only (§2.10 ⚠): taken for an open order.
+        "accepted": Ev.UPDATE_OPEN,
+    }
+    for status in CANCELED_STATUSES:
+        table[status] = Ev.UPDATE_CANCELED
+    for status in REJECTED_STATUSES:
+        table[status] = Ev.UPDATE_REJECTED
+    return table
+
+
 CANCELED_STATUSES = frozenset(
     {
         "canceled",
@@ -345,19 +409,44 @@ CANCELED_STATUSES = frozenset(
 )
 """Status strings meaning "the exchange cancelled it" (protocol ref §2.10 ``[DOCS]``, ``[NK]``)."""
 
+REJECTED_STATUSES = frozenset(
+    {
+        "rejected",
+        "tickRejected",
+        "minTradeNtlRejected",
+        "minTradeSpotNtlRejected",
+        "perpMarginRejected",
+        "reduceOnlyRejected",
+        "badAloPxRejected",
+        "iocCancelRejected",
+        "badTriggerPxRejected",
+        "marketOrderNoLiquidityRejected",
+        "positionIncreaseAtOpenInterestCapRejected",
+        "positionFlipAtOpenInterestCapRejected",
+        "tooAggressiveAtOpenInterestCapRejected",
+        "openInterestIncreaseRejected",
+        "insufficientSpotBalanceRejected",
+        "oracleRejected",
+        "perpMaxPositionRejected",
+        "tooManyOpenOrdersRejected",
+    }
+)
+"""Status strings meaning "the exchange refused it" (protocol ref §2.10 ``[DOCS]``, ``[NK]``,
+``[NT]``)."""
+
+
+STATUS_EVENTS: dict[str, Ev] = _status_events()
+"""Every order status of the protocol reference (§2.10 ``orderStatus`` table and its
+``[NK]``/``[NT]`` additions, §4.3's ``waitingForTrigger``/``waitingForFill``) → the event it
+is for an order of ours. A status missing here is unknown: :func:`status_event` answers
+``None`` and the caller counts it as bad input."""
+
 
 def status_event(status: str) -> Ev | None:
-    """Map an exchange order status string to an event; ``None`` for statuses that change
-    nothing (``triggered``) or that we do not know (counted as bad input by the caller).
+    """The event an exchange order status is (:data:`STATUS_EVENTS`), or ``None`` for a status
+    the table does not know — bad input for the caller to count, never a guess.
 
-    Source: the status table of ``orderStatus`` (protocol ref §2.10).
+    Source: the status table of ``orderStatus`` (protocol ref §2.10) and the order reply
+    statuses of §4.3.
     """
-    if status == "open":
-        return Ev.UPDATE_OPEN
-    if status == "filled":
-        return Ev.UPDATE_FILLED
-    if status in CANCELED_STATUSES or status.endswith("Canceled"):
-        return Ev.UPDATE_CANCELED
-    if status == "rejected" or status.endswith("Rejected"):
-        return Ev.UPDATE_REJECTED
-    return None
+    return STATUS_EVENTS.get(status)

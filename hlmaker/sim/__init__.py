@@ -5,11 +5,14 @@ Pure layers (no clock reads, no randomness of their own, no I/O; ``now_ms`` is p
 * :mod:`.rules` — universe (BTC/ETH/SOL with real ``szDecimals``), tick/lot rules, exact error
   strings, number formatting.
 * :mod:`.matching` — resting orders and the per-coin price-time-priority matching book.
+* :mod:`.triggers` — trigger (TP/SL) orders: when they fire on the mark, how they are shown,
+  the ``normalTpsl``/``positionTpsl`` groupings, and :class:`~.triggers.WaitingTriggers`.
 * :mod:`.accounts` — users: USDC balance, positions, fills, order history, simple margin model.
 * :mod:`.effects` — :class:`~.effects.OrderEntry`, :class:`~.effects.ModifyEntry` and the
   :class:`~.effects.Effects` every mutating engine call returns.
-* :mod:`.engine` — :class:`~.engine.Engine`: place / cancel / cancelByCloid / batchModify /
-  scheduleCancel / leverage, and the ground truth (``fills_for``, ``open_orders_for``,
+* :mod:`.engine` — :class:`~.engine.Engine`: place (with its grouping) / cancel /
+  cancelByCloid / batchModify / scheduleCancel / leverage, firing trigger orders, and the
+  ground truth (``fills_for``, ``open_orders_for``,
   ``position``, ``order_status``).
 * :mod:`.market` — :class:`~.market.SyntheticMarket`: seeded mid process, background ladder,
   Poisson taker flow, CSV trade replay (``step(now_ms)``).

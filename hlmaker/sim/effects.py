@@ -10,11 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from hlmaker.sim.accounts import FillRecord
+from hlmaker.sim.triggers import TriggerSpec
 
 
 @dataclass(frozen=True)
 class OrderEntry:
-    """A limit order as placed: ``px``/``sz`` as wire strings (or Decimals); ``asset`` id."""
+    """An order as placed: ``px``/``sz`` as wire strings (or Decimals); ``asset`` id. A trigger
+    (TP/SL) order has ``tif="Trigger"`` and its ``trigger`` (§4.2)."""
 
     asset: int
     is_buy: bool
@@ -23,6 +25,7 @@ class OrderEntry:
     reduce_only: bool = False
     tif: str = "Gtc"
     cloid: str | None = None
+    trigger: TriggerSpec | None = None
 
 
 @dataclass(frozen=True)

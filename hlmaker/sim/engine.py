@@ -24,7 +24,10 @@ Exchange rules implemented (sources in ``../shared/hyperliquid-protocol.md``):
   converted to ``Alo`` (§4.2);
 * ``scheduleCancel`` (dead-man switch) fires in :meth:`Engine.advance` with status
   ``scheduledCancel`` and ``statusTimestamp`` = the scheduled time (§4.2);
-* fees: maker/taker rates on notional, rounded to 6 decimals; ``closedPnl`` excludes fees.
+* fees: maker/taker rates on notional, rounded to 6 decimals; ``closedPnl`` excludes fees;
+* trigger (TP/SL) orders and the ``normalTpsl``/``positionTpsl`` groupings, fired by the mark
+  (:meth:`Engine.mark`) after every call that moves a book — rules, statuses and their
+  assumptions in :mod:`hlmaker.sim.triggers`.
 
 Assumptions (⚠, unconfirmed on the live venue): a GTC that partly fills and rests answers
 ``resting``; an IOC that partly fills answers ``filled`` with the filled part and its history
@@ -34,6 +37,7 @@ status is ``canceled`` (``filled`` if complete); partial fills of a resting orde
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +49,16 @@ from hlmaker.sim.accounts import Account, FillRecord
 from hlmaker.sim.effects import Effects, ModifyEntry, OrderEntry, OrderEvent
 from hlmaker.sim.matching import MatchingBook, Order, Side, Tif
 from hlmaker.sim.rules import DEFAULT_UNIVERSE, AssetSpec, fmt, with_asset
+from hlmaker.sim.triggers import (
+    FIRE,
+    GROUPINGS,
+    WAITING_FOR_FILL,
+    WAITING_FOR_TRIGGER,
+    Grouping,
+    Trigger,
+    WaitingTriggers,
+    group_roles,
+)
 
 ZERO = Decimal(0)
 DAY_MS = 86_400_000
@@ -88,6 +102,7 @@ class Engine:
         }
         self.orders_accepted = 0
         self.trade_count = 0
+        self._waiting = WaitingTriggers()
 
     # ---- accounts ------------------------------------------------------------------------
 
@@ -183,6 +198,7 @@ class Engine:
             acct.schedule_fires[day] = acct.schedule_fires.get(day, 0) + 1
             for order in list(acct.open_orders.values()):
                 self._end(acct, order, "scheduledCancel", t, fx)
+            self._settle(t, "0x" + "0" * 64, fx)
         return fx
 
     # ---- actions --------------------------------------------------------------------------
@@ -194,19 +210,46 @@ class Engine:
         return fx, "0x" + digest
 
     def place(
-        self, user: str, orders: Sequence[OrderEntry], now_ms: int
+        self, user: str, orders: Sequence[OrderEntry], now_ms: int, grouping: Grouping = "na"
     ) -> tuple[list[Any], Effects]:
-        """Place orders in sequence; returns one status per order (§4.3) and the effects."""
+        """Place orders in sequence; returns one status per order (§4.3) and the effects.
+
+        ``grouping`` (§4.2): ``"na"``; ``"normalTpsl"`` (the first order is the parent of the
+        trigger orders after it); ``"positionTpsl"`` (every trigger order is sized to the
+        position). Raises ``ValueError`` for another grouping (the service refuses it first).
+        """
+        if grouping not in GROUPINGS:
+            raise ValueError(f"unknown grouping {grouping!r}")
         fx, tx = self._begin(now_ms)
         acct = self._acct(user)
-        statuses = [self._place_one(acct, req, now_ms, tx, fx, req.tif) for req in orders]
+        roles = group_roles([req.trigger is not None for req in orders], grouping)
+        statuses: list[Any] = []
+        parent: Order | None = None
+        for i, req in enumerate(orders):
+            if req.trigger is None:
+                oid = self._next_oid
+                statuses.append(self._place_one(acct, req, now_ms, tx, fx, req.tif))
+                if i == 0:
+                    parent = acct.history.get(oid)
+                continue
+            if roles[i] is not None:
+                first = statuses[0]
+                if isinstance(first, dict) and "error" in first:
+                    statuses.append(self._reject(acct, req, self._take_oid(), "",
+                                                 "rejected", now_ms, fx, text=first["error"]))
+                    continue
+            statuses.append(self._place_trigger(
+                acct, req, now_ms, fx, parent if roles[i] is not None else None,
+                grouping))
+        self._settle(now_ms, tx, fx)
         return statuses, fx
 
     def cancel(
         self, user: str, cancels: Sequence[tuple[int, int]], now_ms: int
     ) -> tuple[list[Any], Effects]:
-        """Cancel ``(asset, oid)`` pairs: ``"success"`` or ``{"error": …}`` each (§4.3)."""
-        fx, _ = self._begin(now_ms)
+        """Cancel ``(asset, oid)`` pairs: ``"success"`` or ``{"error": …}`` each (§4.3).
+        Cancelling a ``normalTpsl`` parent cancels its waiting children (§9)."""
+        fx, tx = self._begin(now_ms)
         acct = self._acct(user)
         out: list[Any] = []
         for asset, oid in cancels:
@@ -216,13 +259,14 @@ class Engine:
             else:
                 self._end(acct, order, "canceled", now_ms, fx)
                 out.append("success")
+        self._settle(now_ms, tx, fx)
         return out, fx
 
     def cancel_by_cloid(
         self, user: str, cancels: Sequence[tuple[int, str]], now_ms: int
     ) -> tuple[list[Any], Effects]:
         """Cancel ``(asset, cloid)`` pairs, answering like :meth:`cancel`."""
-        fx, _ = self._begin(now_ms)
+        fx, tx = self._begin(now_ms)
         acct = self._acct(user)
         out: list[Any] = []
         for asset, cloid in cancels:
@@ -233,6 +277,7 @@ class Engine:
             else:
                 self._end(acct, order, "canceled", now_ms, fx)
                 out.append("success")
+        self._settle(now_ms, tx, fx)
         return out, fx
 
     def batch_modify(
@@ -260,11 +305,13 @@ class Engine:
             self._end(acct, old, "canceled", now_ms, fx)
             cloid = req.cloid if req.cloid is not None else old.cloid
             if cloid != req.cloid:
-                req = OrderEntry(
-                    req.asset, req.is_buy, req.px, req.sz, req.reduce_only, req.tif, cloid
-                )
+                req = dataclasses.replace(req, cloid=cloid)
+            if req.trigger is not None:
+                out.append(self._place_trigger(acct, req, now_ms, fx, None, "na"))
+                continue
             tif = "Alo" if req.tif == "Gtc" else req.tif
             out.append(self._place_one(acct, req, now_ms, tx, fx, tif))
+        self._settle(now_ms, tx, fx)
         return out, fx
 
     def schedule_cancel(self, user: str, time_ms: int | None, now_ms: int) -> str | None:
@@ -297,10 +344,11 @@ class Engine:
 
     def cancel_all(self, user: str, now_ms: int, status: str = "canceled") -> Effects:
         """Cancel every open order of ``user`` with ``status`` (used by the synthetic market)."""
-        fx, _ = self._begin(now_ms)
+        fx, tx = self._begin(now_ms)
         acct = self._acct(user)
         for order in list(acct.open_orders.values()):
             self._end(acct, order, status, now_ms, fx)
+        self._settle(now_ms, tx, fx)
         return fx
 
     # ---- internals ------------------------------------------------------------------------
@@ -320,9 +368,11 @@ class Engine:
             return rules.ERR_ZERO_SIZE, "rejected"
         if not rules.price_is_valid(px, spec.sz_decimals):
             return rules.ERR_TICK, "tickRejected"
-        if req.tif not in ("Alo", "Ioc", "Gtc"):
-            if req.tif == "Trigger":
-                return rules.ERR_TRIGGER_UNSUPPORTED, "rejected"
+        if req.trigger is not None:
+            tpx = rules.parse_decimal(req.trigger.trigger_px)
+            if tpx is None or tpx <= 0 or not rules.price_is_valid(tpx, spec.sz_decimals):
+                return rules.ERR_BAD_TRIGGER_PX, "badTriggerPxRejected"
+        elif req.tif not in ("Alo", "Ioc", "Gtc"):
             return "Invalid TIF.", "rejected"  # ⚠ text unconfirmed
         if not req.reduce_only and px * sz < rules.MIN_NOTIONAL:
             return rules.ERR_MIN_NOTIONAL, "minTradeNtlRejected"
@@ -337,7 +387,11 @@ class Engine:
         status: str,
         now_ms: int,
         fx: Effects,
+        *,
+        text: str | None = None,
     ) -> dict[str, Any]:
+        """Record ``req`` as refused with history ``status``; answer ``msg`` with the asset
+        suffix (or ``text`` verbatim, already suffixed)."""
         if 0 <= req.asset < len(self.universe):
             px = rules.parse_decimal(req.px) or ZERO
             sz = rules.parse_decimal(req.sz) or ZERO
@@ -364,13 +418,17 @@ class Engine:
             ):
                 acct.record_order(order, self.config.order_history_cap)
             fx.order_events.append(self._event(order))
-        return {"error": with_asset(msg, req.asset)}
+        return {"error": text if text is not None else with_asset(msg, req.asset)}
+
+    def _take_oid(self) -> int:
+        oid = self._next_oid
+        self._next_oid += 1
+        return oid
 
     def _place_one(
         self, acct: Account, req: OrderEntry, now_ms: int, tx: str, fx: Effects, tif: str
     ) -> dict[str, Any]:
-        oid = self._next_oid
-        self._next_oid += 1
+        oid = self._take_oid()
         err = self._static_check(req)
         if err is not None:
             return self._reject(acct, req, oid, err[0], err[1], now_ms, fx)
@@ -445,18 +503,122 @@ class Engine:
             order.status_ts = now_ms
             fx.order_events.append(self._event(order))
             return {"filled": _filled(filled, notional, order)}
-        book.side(side).add(order)
+        self._rest(acct, order, book, fx)
+        return {"resting": _resting(order)}
+
+    def _rest(self, acct: Account, order: Order, book: MatchingBook, fx: Effects) -> None:
+        """Put ``order`` (status ``open``) on ``book`` and in the account's open orders."""
+        book.side(order.side).add(order)
         book.version += 1
         fx.books[book.coin] = None
-        acct.open_orders[oid] = order
+        acct.open_orders[order.oid] = order
         acct.hold(order, order.sz)
         if order.reduce_only:
-            acct.reduce_only[oid] = order
+            acct.reduce_only[order.oid] = order
         fx.order_events.append(self._event(order))
-        resting: dict[str, Any] = {"oid": oid}
-        if cloid is not None:
-            resting["cloid"] = cloid
-        return {"resting": resting}
+
+    # ---- trigger orders -------------------------------------------------------------------
+
+    def _place_trigger(
+        self,
+        acct: Account,
+        req: OrderEntry,
+        now_ms: int,
+        fx: Effects,
+        parent: Order | None,
+        grouping: Grouping,
+    ) -> Any:
+        """Accept a TP/SL order waiting off the book: ``{"resting": …}`` alone, the bare
+        waiting status in a group (§4.3), or ``{"error": …}``."""
+        oid = self._take_oid()
+        err = self._static_check(req)
+        if err is not None:
+            return self._reject(acct, req, oid, err[0], err[1], now_ms, fx)
+        assert req.trigger is not None
+        spec = self.universe[req.asset]
+        cloid = _norm_cloid(req.cloid)
+        if cloid is not None and acct.cloids.get(cloid) in acct.open_orders:
+            return self._reject(acct, req, oid, rules.ERR_DUPLICATE_CLOID, "rejected", now_ms, fx)
+        if len(acct.open_orders) >= self.config.max_open_orders:
+            return self._reject(
+                acct, req, oid, rules.ERR_TOO_MANY_OPEN, "tooManyOpenOrdersRejected", now_ms, fx
+            )
+        armed = parent is None or parent.orig_sz > parent.sz or parent.status == "filled"
+        if req.reduce_only and armed:
+            pos = acct.positions[spec.name].szi if spec.name in acct.positions else ZERO
+            if pos == 0 or (pos > 0) == req.is_buy:
+                return self._reject(
+                    acct, req, oid, rules.ERR_REDUCE_ONLY, "reduceOnlyRejected", now_ms, fx
+                )
+        px = rules.parse_decimal(req.px)
+        sz = rules.parse_decimal(req.sz)
+        tpx = rules.parse_decimal(req.trigger.trigger_px)
+        assert px is not None and sz is not None and tpx is not None
+        status = WAITING_FOR_TRIGGER if armed else WAITING_FOR_FILL
+        order = Order(oid, acct.address, spec.name, req.asset, "B" if req.is_buy else "A", px,
+                      sz, sz, now_ms, "Gtc", req.reduce_only, cloid, status, now_ms,
+                      trigger=Trigger(tpx, req.trigger.is_market, req.trigger.tpsl),
+                      position_tpsl=grouping == "positionTpsl", parent=parent)
+        if parent is not None:
+            parent.children = (*parent.children, order)
+        acct.record_order(order, self.config.order_history_cap)
+        acct.open_orders[oid] = order
+        self._waiting.add(acct, order)
+        self.orders_accepted += 1
+        fx.order_events.append(self._event(order))
+        if grouping == "na":
+            return {"resting": _resting(order)}
+        return status
+
+    def _settle(self, now_ms: int, tx: str, fx: Effects) -> None:
+        """Bring every waiting trigger order up to date with the books and positions (see
+        :meth:`WaitingTriggers.next_action`): each step ends or fires one order, and a fired
+        order may move the mark for the next."""
+        while self._waiting:
+            step = self._waiting.next_action(self.mark, now_ms)
+            if step is None:
+                return
+            action, acct, order = step
+            if action == FIRE:
+                self._fire(acct, order, now_ms, tx, fx)
+            else:
+                self._end(acct, order, action, now_ms, fx)
+
+    def _fire(self, acct: Account, order: Order, now_ms: int, tx: str, fx: Effects) -> None:
+        """The mark reached ``order``'s trigger: push ``triggered``, then execute it."""
+        assert order.trigger is not None
+        self._waiting.discard(order.oid)
+        acct.open_orders.pop(order.oid, None)
+        order.triggered = True
+        self._finish(order, "triggered", now_ms, fx)
+        if order.reduce_only:
+            pos = self.position(acct.address, order.coin)
+            if pos == 0 or (pos > 0) == (order.side == "B"):
+                self._finish(order, "reduceOnlyCanceled", now_ms, fx)
+                return
+            order.sz = abs(pos) if order.position_tpsl else min(order.sz, abs(pos))
+        book = self.books[order.asset]
+        order.tif = "Ioc" if order.trigger.is_market else "Gtc"
+        filled, _ = self._match(acct, order, book, now_ms, tx, fx)
+        if filled and order.parent is not None:
+            for sibling in order.parent.children:
+                if sibling is not order and sibling.oid in self._waiting:
+                    self._end(acct, sibling, "siblingFilledCanceled", now_ms, fx)
+        if order.sz == 0:
+            self._finish(order, "filled", now_ms, fx)
+        elif order.trigger.is_market:
+            self._finish(order, "canceled" if filled else "marketOrderNoLiquidityRejected",
+                         now_ms, fx)
+        else:
+            order.status = "open"
+            order.status_ts = now_ms
+            self._rest(acct, order, book, fx)
+
+    def _finish(self, order: Order, status: str, now_ms: int, fx: Effects) -> None:
+        """Set the status of an order that is off the book, and push it."""
+        order.status = status
+        order.status_ts = now_ms
+        fx.order_events.append(self._event(order))
 
     def _match(
         self, taker: Account, order: Order, book: MatchingBook, now_ms: int, tx: str, fx: Effects
@@ -569,7 +731,11 @@ class Engine:
                 order.sz = abs(pos)
 
     def _end(self, acct: Account, order: Order, status: str, now_ms: int, fx: Effects) -> None:
-        """Take a resting order off the book with a terminal ``status``."""
+        """Take a resting (or waiting trigger) order off the book with a terminal ``status``."""
+        if order.trigger is not None and self._waiting.discard(order.oid):
+            acct.open_orders.pop(order.oid, None)
+            self._finish(order, status, now_ms, fx)
+            return
         book = self.books[order.asset]
         book.side(order.side).remove(order)
         book.version += 1
@@ -594,6 +760,13 @@ def _tif(tif: str) -> Tif:
 
 def _norm_cloid(cloid: str | None) -> str | None:
     return cloid.lower() if isinstance(cloid, str) else None
+
+
+def _resting(order: Order) -> dict[str, Any]:
+    resting: dict[str, Any] = {"oid": order.oid}
+    if order.cloid is not None:
+        resting["cloid"] = order.cloid
+    return resting
 
 
 def _filled(total: Decimal, notional: Decimal, order: Order) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from hlmaker.sim.rules import fmt
+from hlmaker.sim.triggers import WAITING, Trigger
 
 Side = Literal["B", "A"]
 Tif = Literal["Alo", "Ioc", "Gtc"]
@@ -25,7 +26,13 @@ class Order:
 
     ``sz`` is the remaining size, ``orig_sz`` the size at placement (after a reduce-only clamp).
     ``status`` follows the exchange vocabulary (§2.10): ``open``, ``filled``, ``canceled``,
-    ``*Rejected``, ``*Canceled``, ``scheduledCancel``.
+    ``*Rejected``, ``*Canceled``, ``scheduledCancel``, and for trigger orders
+    ``waitingForFill``/``waitingForTrigger``, ``triggered``.
+
+    A trigger order (:mod:`hlmaker.sim.triggers`) carries ``trigger`` and waits off the book
+    until it fires (``triggered`` becomes true; ``tif`` is then ``Ioc`` for a market trigger,
+    ``Gtc`` for a limit one). ``position_tpsl`` marks grouping ``positionTpsl``; ``parent`` and
+    ``children`` link a ``normalTpsl`` parent and its TP/SL.
     """
 
     oid: int
@@ -42,6 +49,16 @@ class Order:
     cloid: str | None = None
     status: str = "open"
     status_ts: int = 0
+    trigger: Trigger | None = None
+    triggered: bool = False
+    position_tpsl: bool = False
+    parent: Order | None = field(default=None, repr=False)
+    children: tuple[Order, ...] = field(default=(), repr=False)
+
+    @property
+    def waiting(self) -> bool:
+        """True while a trigger order waits for its trigger (or its parent's fill)."""
+        return self.trigger is not None and self.status in WAITING
 
     def wire(self) -> dict[str, Any]:
         """The basic order shape of ``openOrders`` / ``orderUpdates`` (§2.5, §6.3); ``cloid`` and
@@ -63,7 +80,12 @@ class Order:
 
     def wire_frontend(self) -> dict[str, Any]:
         """The ``frontendOpenOrders`` / ``orderStatus`` shape (§2.6, §2.10); ``cloid`` is null when
-        the order has none."""
+        the order has none. A trigger order shows ``isTrigger`` (while it waits), its
+        ``triggerPx`` and ``triggerCondition``, ``tif`` null until it fires, and its
+        ``orderType``; a parent lists its TP/SL children that still wait (§2.6: the SDK cassette
+        nests them and also lists them at top level). ⚠ A fired limit trigger resting on the
+        book is shown with ``isTrigger: false`` and its original ``orderType``."""
+        trig = self.trigger
         return {
             "coin": self.coin,
             "side": self.side,
@@ -71,15 +93,15 @@ class Order:
             "sz": fmt(self.sz),
             "oid": self.oid,
             "timestamp": self.timestamp,
-            "triggerCondition": "N/A",
-            "isTrigger": False,
-            "triggerPx": "0.0",
-            "children": [],
-            "isPositionTpsl": False,
+            "triggerCondition": trig.condition(self.side) if trig else "N/A",
+            "isTrigger": trig is not None and not self.triggered,
+            "triggerPx": fmt(trig.trigger_px) if trig else "0.0",
+            "children": [c.wire_frontend() for c in self.children if c.waiting],
+            "isPositionTpsl": self.position_tpsl,
             "reduceOnly": self.reduce_only,
-            "orderType": "Limit",
+            "orderType": trig.order_type() if trig else "Limit",
             "origSz": fmt(self.orig_sz),
-            "tif": self.tif,
+            "tif": None if trig is not None and not self.triggered else self.tif,
             "cloid": self.cloid,
         }
 

@@ -65,7 +65,7 @@ ERR_INVALID_PRICE = "Order has invalid price."  # [CODEIDX]
 ERR_TOO_MANY_OPEN = "Too many open orders."  # ⚠ text unknown; status tooManyOpenOrdersRejected
 ERR_DUPLICATE_CLOID = "Duplicate cloid."  # ⚠ unknown whether the exchange rejects a live cloid
 ERR_UNKNOWN_ASSET = "Invalid asset."  # ⚠ text unknown
-ERR_TRIGGER_UNSUPPORTED = "Trigger orders are not supported by the simulator."  # sim-only
+ERR_BAD_TRIGGER_PX = "Invalid TP/SL price."  # [DOCS:error-responses] badTriggerPxRejected
 ERR_MODIFY_MISSING = "Cannot modify canceled or filled order"  # ⚠ text unconfirmed
 
 

@@ -32,6 +32,7 @@ from hlmaker.sim import rules, views
 from hlmaker.sim.engine import Effects, Engine, ModifyEntry, OrderEntry
 from hlmaker.sim.market import SyntheticMarket
 from hlmaker.sim.signatures import BadSignature, NonceStore, recover_user_signed
+from hlmaker.sim.triggers import GROUPINGS, Grouping, TriggerSpec
 from hlmaker.sim.ws import WsSession
 
 DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
@@ -403,13 +404,14 @@ class SimService:
             if not isinstance(wires, list):
                 raise _Reject(422, DESERIALIZE_ERROR)
             reqs = [_order_request(w) for w in wires]
+            grouping = _grouping(action.get("grouping", "na"))
 
             def place(user: str, now_ms: int) -> tuple[Any, Effects | None]:
                 if not reqs:
                     return _err(rules.ERR_EMPTY_BATCH), None
                 if len(reqs) > MAX_BATCH:
                     return _err(rules.ERR_BATCH_WEIGHT), None
-                statuses, fx = eng.place(user, reqs, now_ms)
+                statuses, fx = eng.place(user, reqs, now_ms, grouping)
                 return _ok("order", statuses), fx
 
             return place
@@ -510,8 +512,25 @@ def _order_request(wire: Any) -> OrderEntry:
         if tif not in ("Alo", "Ioc", "Gtc", "FrontendMarket"):
             raise _Reject(422, DESERIALIZE_ERROR)
         tif = "Ioc" if tif == "FrontendMarket" else tif
-    elif "trigger" in t:
-        tif = "Trigger"
+    elif "trigger" in t and isinstance(t["trigger"], dict):
+        trig = t["trigger"]
+        is_market, trigger_px, tpsl = trig.get("isMarket"), trig.get("triggerPx"), trig.get("tpsl")
+        if not isinstance(is_market, bool) or not isinstance(trigger_px, str) or tpsl not in (
+            "tp", "sl"
+        ):
+            raise _Reject(422, DESERIALIZE_ERROR)
+        return OrderEntry(asset, is_buy, px, sz, reduce_only, "Trigger", cloid,
+                          TriggerSpec(trigger_px, is_market, tpsl))
     else:
         raise _Reject(422, DESERIALIZE_ERROR)
     return OrderEntry(asset, is_buy, px, sz, reduce_only, tif, cloid)
+
+
+def _grouping(value: Any) -> Grouping:
+    """``"na"``, ``"normalTpsl"``, ``"positionTpsl"``; a priority ``{"p": n}`` is taken as
+    ``"na"`` (the simulator has no priority fees). Anything else → 422 (§4.2)."""
+    if isinstance(value, dict) and list(value) == ["p"] and isinstance(value["p"], int):
+        return "na"
+    if value in GROUPINGS:
+        return value  # type: ignore[no-any-return]
+    raise _Reject(422, DESERIALIZE_ERROR)

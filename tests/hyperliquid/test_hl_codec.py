@@ -13,6 +13,7 @@ from hlmaker.hyperliquid.codec import (
     Resting,
     StatusError,
     Waiting,
+    decode_json,
     parse_all_mids,
     parse_cancel_statuses,
     parse_default_response,
@@ -40,6 +41,7 @@ from hlmaker.messages import (
     AllMids,
     Bbo,
     Fill,
+    FillLiquidation,
     Fills,
     Funding,
     L2Book,
@@ -68,7 +70,8 @@ PRODUCTION_FILL = Fill(
     start_position=D("0.00093"), dir="Long > Short", closed_pnl=D("0.046128"),
     hash="0x5f8b9c337a197c4061050434769793020e020019151c9b1203544786391d562b",
     oid=308254271324, crossed=False, fee=D("0.019785"), tid=404237815023429,
-    cloid="0x50663504b0f4fedea00080176229d94f", fee_token="USDC",
+    cloid="0x50663504b0f4fedea00080176229d94f", fee_token="USDC", builder_fee=D("0.007914"),
+    twap_id=None,
 )
 # §6.3 — the live testnet orderUpdates element ([PROBE] P2b, trimmed of `timestamp`).
 LIVE_ORDER_UPDATE = {
@@ -126,7 +129,7 @@ def test_user_fills_snapshot_and_streaming() -> None:
     fill = snap.fills[0]
     assert (fill.coin, fill.px, fill.sz, fill.side, fill.tid) == (
         "AVAX", D("18.435"), D("93.53"), "B", 118906512037719)
-    assert fill.start_position == D("26.86") and fill.liquidation is False
+    assert fill.start_position == D("26.86") and fill.liquidation is None
     streaming = parse_frame(frame("userFills", {"user": "0xabc", "fills": [DOC_FILL]}))
     assert isinstance(streaming, Fills) and streaming.is_snapshot is False
     explicit = parse_frame(frame("userFills", {"isSnapshot": False, "user": "0x",
@@ -134,12 +137,14 @@ def test_user_fills_snapshot_and_streaming() -> None:
     assert explicit == Fills(fills=(), is_snapshot=False, source="userFills")
 
 
-def test_fill_defaults_and_liquidation_flag() -> None:
+def test_fill_defaults_and_liquidation_details() -> None:
     row = dict(DOC_FILL)
-    del row["cloid"], row["feeToken"]
-    row["liquidation"] = {"markPx": 17.9, "method": "market"}
-    (fill,) = parse_fills(json.loads(json.dumps([row])))
-    assert fill.cloid is None and fill.fee_token == "USDC" and fill.liquidation is True
+    del row["cloid"], row["feeToken"], row["builderFee"]
+    row["liquidation"] = {"markPx": 17.9, "method": "backstop"}  # the docs type markPx a number
+    (fill,) = parse_fills(decode_json(json.dumps([row])))
+    assert fill.cloid is None and fill.fee_token == "USDC" and fill.builder_fee == 0
+    assert fill.liquidation == FillLiquidation(liquidated_user=None, mark_px=D("17.9"),
+                                               method="backstop")
 
 
 def test_user_events() -> None:

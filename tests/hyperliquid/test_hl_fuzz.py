@@ -30,6 +30,20 @@ VALID_FRAMES: list[dict[str, Any]] = [
                   "oid": 62014739273, "origSz": "0.01", "reduceOnly": True},
         "status": "reduceOnlyCanceled", "statusTimestamp": 1791318879266}]},
     {"channel": "userFills", "data": {"isSnapshot": True, "user": "0x1", "fills": []}},
+    {"channel": "userTwapSliceFills", "data": {"isSnapshot": True, "user": "0x1",
+                                               "twapSliceFills": [{"twapId": 3, "fill": {
+        "coin": "BTC", "px": "1", "sz": "2", "side": "B", "time": 1, "startPosition": "0",
+        "dir": "Open Long", "closedPnl": "0", "hash": "0x0", "oid": 1, "crossed": True,
+        "fee": "0.1", "tid": 2, "feeToken": "USDC", "twapId": None,
+        "liquidation": {"liquidatedUser": "0x3", "markPx": "1.5", "method": "market"}}}]}},
+    {"channel": "orderUpdates", "data": [{"order": {
+        "coin": "SOL", "side": "B", "limitPx": "10", "sz": "1", "oid": 3, "timestamp": 1,
+        "origSz": "1", "orderType": "Limit", "tif": "Gtc", "isTrigger": False, "triggerPx": "0.0",
+        "triggerCondition": "N/A", "isPositionTpsl": False, "reduceOnly": False, "children": [{
+            "coin": "SOL", "side": "A", "limitPx": "9", "sz": "1", "oid": 4, "timestamp": 1,
+            "orderType": "Stop Market", "tif": None, "isTrigger": True, "triggerPx": "9.5",
+            "triggerCondition": "Price below 9.5", "children": []}]},
+        "status": "open", "statusTimestamp": 2}]},
     {"channel": "user", "data": {"nonUserCancel": [{"coin": "ETH", "oid": 5}]}},
     {"channel": "user", "data": {"funding": {"time": 1, "coin": "ETH", "usdc": "-3.6",
                                              "szi": "49.1", "fundingRate": "0.00004"}}},

@@ -6,9 +6,11 @@ test thread. A still market (background book, no taker flow) keeps the results d
 
 from __future__ import annotations
 
+import json
 import queue
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,6 +21,17 @@ from hyperliquid.utils.error import ClientError
 from hyperliquid.utils.signing import CancelByCloidRequest, CancelRequest, OrderRequest
 from hyperliquid.utils.types import Cloid
 
+from hlmaker.hyperliquid.codec import (
+    Resting,
+    Waiting,
+    decode_json,
+    parse_fills,
+    parse_frame,
+    parse_open_orders,
+    parse_order_status,
+    parse_order_statuses,
+)
+from hlmaker.messages import OrderUpdates
 from hlmaker.sim.market import MarketConfig
 from hlmaker.sim.thread import SimulatorThread
 
@@ -229,3 +242,108 @@ def test_sdk_bad_requests_get_exchange_error_shapes(sim: SimulatorThread, info: 
     }
     # The server is still fine.
     assert "BTC" in info.all_mids()
+
+
+def _rows(value: Any) -> Any:
+    """The SDK's decoded JSON, re-read by hlmaker's own decoder (exact decimals)."""
+    return decode_json(json.dumps(value))
+
+
+@pytest.fixture
+def own_info(sim: SimulatorThread) -> Iterator[Info]:
+    """An SDK ``Info`` with its own websocket (the SDK allows one ``orderUpdates`` each)."""
+    client = Info(sim.base_url, skip_ws=False, timeout=5)
+    try:
+        yield client
+    finally:
+        client.disconnect_websocket()
+
+
+def test_sdk_tpsl_orders_fire_on_the_mark_and_parse(sim: SimulatorThread, own_info: Info) -> None:
+    """The SDK places position TP/SL and a normalTpsl group; hlmaker's codec parses every row;
+    the stop fires when another account moves the mark; the position's TP is cancelled when
+    the position closes; cancelling the parent cancels its children."""
+    info = own_info
+    wallet, other = Account.from_key("0x" + "5e" * 32), Account.from_key("0x" + "5f" * 32)
+    addr = wallet.address
+    ex, ex_other = Exchange(wallet, sim.base_url, timeout=5), Exchange(other, sim.base_url,
+                                                                        timeout=5)
+    updates: queue.Queue[Any] = queue.Queue()
+    info.subscribe({"type": "orderUpdates", "user": addr}, updates.put)
+    book = info.l2_snapshot("SOL")
+    bid, ask = (Decimal(book["levels"][i][0]["px"]) for i in (0, 1))
+    tick = Decimal("0.01")
+    assert ask - bid > 4 * tick, (bid, ask)  # room to move the mark inside the spread
+    r = ex.order("SOL", True, 1, float(ask + 1), {"limit": {"tif": "Ioc"}})
+    assert "filled" in r["response"]["data"]["statuses"][0], r
+
+    sl_px, tp_px = bid + 2 * tick, ask + 5
+    tpsl: list[OrderRequest] = [
+        {"coin": "SOL", "is_buy": False, "sz": 1, "limit_px": float(bid - 5),
+         "order_type": {"trigger": {"triggerPx": float(sl_px), "isMarket": True, "tpsl": "sl"}},
+         "reduce_only": True},
+        {"coin": "SOL", "is_buy": False, "sz": 1, "limit_px": float(tp_px - 1),
+         "order_type": {"trigger": {"triggerPx": float(tp_px), "isMarket": True, "tpsl": "tp"}},
+         "reduce_only": True},
+    ]
+    r = ex.bulk_orders(tpsl, grouping="positionTpsl")
+    assert parse_order_statuses(r, 2) == [Waiting(what="waitingForTrigger")] * 2
+    group: list[OrderRequest] = [
+        {"coin": "SOL", "is_buy": True, "sz": 1, "limit_px": float(bid - 5),
+         "order_type": {"limit": {"tif": "Gtc"}}, "reduce_only": False},
+        {"coin": "SOL", "is_buy": False, "sz": 1, "limit_px": float(bid - 12),
+         "order_type": {"trigger": {"triggerPx": float(bid - 10), "isMarket": False,
+                                    "tpsl": "sl"}}, "reduce_only": True},
+        {"coin": "SOL", "is_buy": False, "sz": 1, "limit_px": float(ask + 10),
+         "order_type": {"trigger": {"triggerPx": float(ask + 10), "isMarket": True,
+                                    "tpsl": "tp"}}, "reduce_only": True},
+    ]
+    r = ex.bulk_orders(group, grouping="normalTpsl")
+    parent_st, *child_st = parse_order_statuses(r, 3)
+    assert isinstance(parent_st, Resting) and child_st == [Waiting(what="waitingForFill")] * 2
+
+    rows = parse_open_orders(_rows(info.frontend_open_orders(addr)))
+    assert len(rows) == 5 and sum(o.is_trigger for o in rows) == 4
+    by_oid = {o.oid: o for o in rows}
+    parent = by_oid[parent_st.oid]
+    assert parent.kind is not None and parent.kind.order_type == "Limit" and not parent.is_trigger
+    assert [c.kind.order_type for c in parent.children if c.kind] == ["Stop Limit",
+                                                                    "Take Profit Market"]
+    position_tpsl = [o for o in rows if o.kind is not None and o.kind.is_position_tpsl]
+    assert len(position_tpsl) == 2 and all(o.kind and o.kind.tif is None for o in position_tpsl)
+    sl = next(o for o in position_tpsl if o.kind and o.kind.order_type == "Stop Market")
+    tp = next(o for o in position_tpsl if o.kind and o.kind.order_type == "Take Profit Market")
+    assert sl.kind is not None and sl.kind.trigger_px == sl_px
+    assert sl.kind.trigger_condition == f"Price below {sl_px}"
+    report = parse_order_status(_rows(info.query_order_by_oid(addr, sl.oid)), None, 0)
+    assert report.status == "waitingForTrigger" and report.order and report.order.is_trigger
+    assert [o.oid for o in parse_open_orders(_rows(info.open_orders(addr)))] == [
+        o.oid for o in rows]  # the basic rows list them too, without the trigger fields
+
+    # Another account quotes just above the bid: the mark falls through the stop.
+    r = ex_other.order("SOL", False, 1, float(bid + tick), {"limit": {"tif": "Alo"}})
+    other_oid = r["response"]["data"]["statuses"][0]["resting"]["oid"]
+    seen: list[str] = []
+
+    def sl_done(msg: Any) -> bool:
+        frame = parse_frame(json.dumps(msg))
+        assert isinstance(frame, OrderUpdates)
+        seen.extend(u.status for u in frame.updates if u.oid == sl.oid)
+        return "filled" in seen
+
+    _wait_for(updates, sl_done)
+    assert seen[-2:] == ["triggered", "filled"]
+    status = parse_order_status(_rows(info.query_order_by_oid(addr, sl.oid)), None, 0)
+    assert status.status == "filled" and status.order and status.order.kind
+    assert status.order.kind.tif == "Ioc" and not status.order.is_trigger
+    assert info.user_state(addr)["assetPositions"] == []
+    assert info.query_order_by_oid(addr, tp.oid)["order"]["status"] == "reduceOnlyCanceled"
+    fills = parse_fills(_rows(info.user_fills(addr)))
+    assert fills[0].oid == sl.oid and fills[0].side == "A" and fills[0].sz == 1
+
+    # The group's children wait for their parent; cancelling it cancels them.
+    assert ex.cancel("SOL", parent_st.oid)["response"]["data"]["statuses"] == ["success"]
+    for child in parent.children:
+        assert info.query_order_by_oid(addr, child.oid)["order"]["status"] == "canceled"
+    assert info.frontend_open_orders(addr) == []
+    assert ex_other.cancel("SOL", other_oid)["response"]["data"]["statuses"] == ["success"]
