@@ -17,6 +17,13 @@ Policies:
 
 Restart loops catch :class:`Exception` only, never :class:`BaseException`: cancellation and
 ``KeyboardInterrupt`` always propagate.
+
+Fault injection: :meth:`Supervisor.crash` kills an actor's current incarnation through its own
+cancel scope (every task of it meets :class:`trio.Cancelled` at its current or next checkpoint,
+its ``finally`` blocks run, shielded sections finish first) and then treats it exactly as if the
+incarnation had raised the given exception — restart within the intensity limit, ``on_crash``,
+peers bounced. :meth:`Supervisor.actor_of` tells which actor a trio task belongs to (the chaos
+harness uses both for fault F9).
 """
 
 from __future__ import annotations
@@ -82,7 +89,8 @@ class Supervisor:
     """Runs :class:`ActorSpec`\\ s in a nursery with restart policies.
 
     Use: ``await supervisor.start(nursery, spec)`` in dependency order (each returns once the
-    actor called ``task_status.started()``); :meth:`stop` ends one actor for good.
+    actor called ``task_status.started()``); :meth:`stop` ends one actor for good; :meth:`crash`
+    injects a crash (tests, the chaos harness).
     """
 
     def __init__(self, *, max_restarts: int = 5, window_s: float = 60.0,
@@ -99,8 +107,13 @@ class Supervisor:
         self.last_errors: dict[str, str] = {}
         self._history: dict[str, deque[float]] = {}
         self._scopes: dict[str, trio.CancelScope] = {}
+        """The cancel scope of each actor's live incarnation (absent between incarnations)."""
+        self._nurseries: dict[str, trio.Nursery] = {}
+        """The nursery each actor's live incarnation runs in (see :meth:`actor_of`)."""
         self._stopped: set[str] = set()
         self._bounced: set[str] = set()
+        self._crashes: dict[str, Exception] = {}
+        """Injected crashes (:meth:`crash`) whose incarnation has not ended yet."""
 
     @property
     def total_restarts(self) -> int:
@@ -128,6 +141,46 @@ class Supervisor:
             self._bounced.add(name)
             scope.cancel()
 
+    def crash(self, name: str, error: Exception) -> bool:
+        """Crash actor ``name``'s live incarnation as if it had raised ``error``.
+
+        The incarnation is cancelled through its own cancel scope: each of its tasks meets
+        :class:`trio.Cancelled` at the checkpoint it is blocked in — or, for a task already
+        scheduled to run, at its next one (so a message it was just handed is processed up to
+        there) — its ``finally`` blocks run and shielded sections finish. Once it has ended, the
+        supervisor handles ``error`` like any crash: it counts towards the restart intensity
+        (:class:`SupervisorGaveUp` beyond it), ``on_crash`` runs, peers in ``also_restart`` are
+        bounced, and a new incarnation starts after ``restart_delay_s``. An exception the
+        incarnation raises while it unwinds takes precedence over ``error``.
+
+        Returns:
+            ``True`` if a crash was injected; ``False`` — nothing done — when ``name`` has no
+            live incarnation (unknown, stopped, between incarnations) or its incarnation is
+            already ending (crashed, bounced or cancelled).
+        """
+        scope = self._scopes.get(name)
+        if scope is None or scope.cancel_called or name in self._stopped:
+            return False
+        self._crashes[name] = error
+        scope.cancel()
+        return True
+
+    def actor_of(self, task: trio.lowlevel.Task) -> str | None:
+        """The actor whose live incarnation runs ``task`` (the incarnation's task or any task
+        it started, transitively), or ``None``. Reads only trio's public task tree
+        (``Task.parent_nursery``, ``Task.eventual_parent_nursery``, ``Nursery.parent_task``)."""
+        if not self._nurseries:
+            return None
+        live = {id(n): name for name, n in self._nurseries.items()}
+        current: trio.lowlevel.Task | None = task
+        while current is not None:
+            for nursery in (current.eventual_parent_nursery, current.parent_nursery):
+                if nursery is not None and id(nursery) in live:
+                    return live[id(nursery)]
+            parent = current.parent_nursery
+            current = parent.parent_task if parent is not None else None
+        return None
+
     async def _supervise(self, spec: ActorSpec, *,
                          task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         started = False
@@ -139,6 +192,7 @@ class Supervisor:
             try:
                 with scope:
                     async with trio.open_nursery() as nursery:
+                        self._nurseries[spec.name] = nursery
                         await nursery.start(_run_incarnation, inc.run)
                         self.states[spec.name] = "running"
                         if not started:
@@ -147,10 +201,15 @@ class Supervisor:
             except Exception as exc:  # never BaseException: cancellation must propagate
                 error = _cause(exc)
             finally:
+                self._scopes.pop(spec.name, None)
+                self._nurseries.pop(spec.name, None)
+                injected = self._crashes.pop(spec.name, None)
                 for owned in inc.owns:
                     owned.close()
             if spec.name in self._stopped:
                 break
+            if error is None:
+                error = injected
             if error is None:
                 if spec.name in self._bounced:
                     self._bounced.discard(spec.name)
@@ -172,6 +231,7 @@ class Supervisor:
 
     def _crashed(self, spec: ActorSpec, error: Exception) -> SupervisorGaveUp | None:
         name = spec.name
+        self._bounced.discard(name)  # a crash restarts it anyway
         now = trio.current_time()
         hist = self._history.setdefault(name, deque())
         hist.append(now)

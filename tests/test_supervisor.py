@@ -277,3 +277,161 @@ async def test_the_crash_reason_names_the_actors_exception(
     assert sup.last_errors["worker"] == "Boom: boom"
     assert "last error: Boom: boom" in str(gave_up)
     assert isinstance(gave_up.last, Boom)  # type: ignore[attr-defined]
+
+
+class Careful:
+    """Incarnations with a child task, a ``finally`` and a shielded section (``"shield"`` starts
+    one lasting 2 s) — what :meth:`Supervisor.crash` must respect."""
+
+    def __init__(self, rx: trio.MemoryReceiveChannel[Any]) -> None:
+        self.rx = rx
+        self.incarnations = 0
+        self.log: list[str] = []
+
+    def make(self) -> Incarnation:
+        self.incarnations += 1
+        n = self.incarnations
+        rx = self.rx.clone()
+
+        async def child() -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                self.log.append(f"{n} child finally")
+
+        async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(child)
+                task_status.started()
+                try:
+                    async for msg in rx:
+                        if msg == "shield":
+                            with trio.CancelScope(shield=True):
+                                await trio.sleep(2)
+                            self.log.append(f"{n} shield done")
+                        else:
+                            self.log.append(f"{n} got {msg}")
+                finally:
+                    self.log.append(f"{n} finally")
+        return Incarnation(run=run, owns=[rx])
+
+
+async def test_crash_cancels_the_incarnation_and_restarts_it_as_a_crash(
+        autojump_clock: trio.testing.MockClock) -> None:
+    tx, rx = trio.open_memory_channel[Any](10)
+    worker, quoter = Careful(rx), Idle()
+    errors: list[BaseException] = []
+
+    class Restarts(Observer):
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def actor_restarted(self, actor: str) -> None:
+            self.seen.append(actor)
+
+    observer = Restarts()
+    sup = Supervisor(max_restarts=3, window_s=60, observer=observer)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await sup.start(nursery, ActorSpec("quoter", quoter.make))
+            await sup.start(nursery, ActorSpec("worker", worker.make, also_restart=("quoter",),
+                                               on_crash=errors.append, restart_delay_s=0.5))
+            tx.send_nowait(1)
+            await trio.sleep(0.1)
+            injected = Boom("injected")
+            assert sup.crash("worker", injected)
+            assert not sup.crash("worker", Boom("again"))  # already ending: nothing more
+            tx.send_nowait(2)  # buffered while the worker restarts: the successor reads it
+            await trio.sleep(0.2)
+            assert sup.states["worker"] == "restarting"
+            assert not sup.crash("worker", Boom("between"))  # no live incarnation
+            await trio.sleep(1)
+            assert sup.states == {"quoter": "running", "worker": "running"}
+            nursery.cancel_scope.cancel()
+    assert worker.log[0] == "1 got 1" and worker.log[3] == "2 got 2", worker.log
+    assert set(worker.log[1:3]) == {"1 finally", "1 child finally"}, worker.log
+    assert errors == [injected]  # on_crash got the injected error
+    assert sup.last_errors == {"worker": "Boom: injected"}
+    assert sup.restarts == {"quoter": 0, "worker": 1} and observer.seen == ["worker"]
+    assert worker.incarnations == 2
+    assert quoter.incarnations == 2  # the peer was bounced, as for a raised crash
+
+
+async def test_crash_waits_for_a_shielded_section(
+        autojump_clock: trio.testing.MockClock) -> None:
+    tx, rx = trio.open_memory_channel[Any](10)
+    worker = Careful(rx)
+    sup = Supervisor(max_restarts=3, window_s=60)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await sup.start(nursery, ActorSpec("worker", worker.make, restart_delay_s=0.1))
+            tx.send_nowait("shield")
+            await trio.sleep(0.5)
+            assert sup.crash("worker", Boom("mid-shield"))
+            await trio.sleep(1.55)
+            assert worker.incarnations == 1  # still in the shielded section (ends at +1.5)
+            await trio.sleep(0.1)  # + the restart delay (0.1)
+            assert worker.incarnations == 2
+            nursery.cancel_scope.cancel()
+    # the child is cancelled at once; the shielded section finishes, then the finally runs
+    assert worker.log[:3] == ["1 child finally", "1 shield done", "1 finally"], worker.log
+    assert sup.restarts["worker"] == 1
+
+
+async def test_injected_crashes_count_towards_the_intensity(
+        autojump_clock: trio.testing.MockClock) -> None:
+    idle = Idle()
+    sup = Supervisor(max_restarts=2, window_s=60)
+    with trio.fail_after(30):
+        with pytest.raises(BaseExceptionGroup) as info:
+            async with trio.open_nursery() as nursery:
+                await sup.start(nursery, ActorSpec("idle", idle.make, restart_delay_s=0.1))
+                for i in range(3):
+                    assert sup.crash("idle", Boom(f"crash {i}"))
+                    await trio.sleep(1)
+    gave_up = _only(info.value, SupervisorGaveUp)
+    assert isinstance(gave_up, SupervisorGaveUp) and gave_up.actor == "idle"
+    assert "last error: Boom: crash 2" in str(gave_up)
+    assert idle.incarnations == 3 and idle.ended == 3 and sup.states["idle"] == "failed"
+
+
+async def test_crash_of_an_unknown_or_stopped_actor_does_nothing(
+        autojump_clock: trio.testing.MockClock) -> None:
+    idle = Idle()
+    sup = Supervisor(max_restarts=2, window_s=60)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await sup.start(nursery, ActorSpec("idle", idle.make))
+            assert not sup.crash("nobody", Boom("x"))
+            sup.stop("idle")
+            assert not sup.crash("idle", Boom("x"))
+    assert idle.incarnations == 1 and sup.total_restarts == 0 and sup.last_errors == {}
+
+
+async def test_actor_of_names_the_actor_of_every_task_of_its_incarnation(
+        autojump_clock: trio.testing.MockClock) -> None:
+    _tx, rx = trio.open_memory_channel[Any](10)
+    worker = Careful(rx)
+    sup = Supervisor(max_restarts=2, window_s=60)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await sup.start(nursery, ActorSpec("idle", Idle().make))
+            await sup.start(nursery, ActorSpec("worker", worker.make, restart_delay_s=1.0))
+            await trio.sleep(0.1)
+
+            def tasks(task: trio.lowlevel.Task) -> list[trio.lowlevel.Task]:
+                out = [task]
+                for child_nursery in task.child_nurseries:
+                    for child in child_nursery.child_tasks:
+                        out.extend(tasks(child))
+                return out
+
+            every = tasks(trio.lowlevel.current_root_task())  # type: ignore[arg-type]
+            owners = [sup.actor_of(t) for t in every]
+            # worker: the incarnation's task and its child; idle: its incarnation's task
+            assert owners.count("worker") == 2 and owners.count("idle") == 1, owners
+            assert sup.actor_of(trio.lowlevel.current_task()) is None
+            assert sup.crash("worker", Boom("x"))
+            await trio.sleep(0.5)  # waiting to restart: no live incarnation
+            assert [sup.actor_of(t) for t in every].count("worker") == 0
+            nursery.cancel_scope.cancel()

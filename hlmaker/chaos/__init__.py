@@ -19,7 +19,7 @@ Module map::
                  SimHttpTransport(exchange) (httpx); sim_connector(exchange) (WS Connector);
                  memory_websocket() -> (exchange end, client end) of one WebSocket
     invariants   InvariantChecker: S1-S7 after every event, L1-L2 at the end, memory bounds
-    crash        CrashInjector: an actor killed at its next await point (F9)
+    crash        CrashInjector: an actor crashed at its next task step via Supervisor.crash (F9)
     harness      simulate(RunSpec(seed, sim_seconds, plan)) -> RunResult (open_maker under
                  MockClock(autojump_threshold=0), seeded scheduler; RunObserver, the maker's
                  observer: book checks, S7 per nonce, the order-core digest core_digest)

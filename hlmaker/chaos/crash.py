@@ -1,123 +1,96 @@
-"""Crash injection (F9): kill an actor at whatever ``await`` it is suspended in.
+"""Crash injection (F9): an actor crashes at a random point of its work; the supervisor restarts it
+(a book crash restarts the book with its memory lost).
 
-:class:`CrashInjector` runs inside the :class:`~.determinism.TraceRecorder`'s
-``before_task_step`` hook. Once :meth:`~CrashInjector.arm`\\ ed for an actor (``book``,
-``executor``, ``feed``, ``reconciler``, ``quoter``), the next task step that resumes a task
-whose coroutine stack runs code of that actor's module (``hlmaker/actors/<actor>.py``) is resumed
-with :class:`CrashInjected` instead of the value it was woken with — so the exception surfaces
-at that exact await point, as if the actor's code had failed there. The supervisor then
-restarts it (a book crash restarts the book with its memory lost).
+Mechanism — trio's public API and the supervisor's fault-injection seam only:
 
-Points where an exception would corrupt trio itself are skipped: a task resumed inside
-``trio/_sync.py`` (a lock or semaphore hand-off would leak ownership), inside a nursery's exit or
-``start`` (trio's nursery bookkeeping), or on its very first step.
-A message a crashed task had just been handed (a memory-channel receive) is lost with it, like a
-real crash.
+* the harness :meth:`~CrashInjector.arm`\\ s an actor (``book``, ``executor``, ``feed``,
+  ``reconciler``, ``quoter``) at a time drawn from the run's seeded fault plan;
+* :meth:`~CrashInjector.before_step` runs in the :class:`~.determinism.TraceRecorder`'s
+  ``before_task_step`` hook. At the first task step after arming that belongs to the armed
+  actor's live incarnation (:meth:`hlmaker.supervisor.Supervisor.actor_of`: the task tree), it
+  calls :meth:`Supervisor.crash(actor, CrashInjected(…)) <hlmaker.supervisor.Supervisor.crash>`,
+  which cancels the incarnation through its own cancel scope and then restarts it exactly as if
+  it had raised :class:`CrashInjected` (restart intensity, ``on_crash`` — the maker's
+  ``book_crashed`` replaces the book's core by an empty one that re-syncs —, peers bounced).
+
+The crash point is thus the actor's next resumption after a seeded random time: wherever it is
+busy (mid-request, mid-batch, mid-reconnect), not only where it idles.
+
+Crash model (what is lost): the task whose step triggers the crash runs that step — a message it
+was just handed (an inbox message, a command, a response) is processed up to its next checkpoint,
+where it meets :class:`trio.Cancelled`; every other task of the incarnation meets it at the await
+it is blocked in. ``finally`` blocks run and shielded sections complete (as trio guarantees for
+any cancellation). Everything the incarnation held only in memory is lost: the book's order state,
+the executor's requests in flight (their outcomes never reach the book, which resolves them as
+unknown outcomes by a sweep), a command the executor had taken but not yet sent, the feed's
+socket (its successor reconnects and takes a snapshot). Messages still buffered in channels are
+not lost: the supervisor keeps the channels and the successor reads them.
+
+An armed crash waits while the actor has no live incarnation (between incarnations, or while
+one is already ending) and is dropped by :meth:`~CrashInjector.disarm` (the harness disarms at
+the start of the quiet period).
 """
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from collections.abc import Callable
 
-import outcome
 import trio
 
-ACTOR_FILES = {
-    "book": os.path.join("hlmaker", "actors", "book.py"),
-    "executor": os.path.join("hlmaker", "actors", "executor.py"),
-    "feed": os.path.join("hlmaker", "actors", "feed.py"),
-    "reconciler": os.path.join("hlmaker", "actors", "reconciler.py"),
-    "quoter": os.path.join("hlmaker", "actors", "quoter.py"),
-}
-ACTORS = tuple(ACTOR_FILES)
-_SYNC = os.path.join("trio", "_sync.py")
-_RUN = os.path.join("trio", "_core", "_run.py")
-_RUN_UNSAFE = frozenset({"_nested_child_finished", "start", "__aexit__"})
+from hlmaker.supervisor import Supervisor
+
+ACTORS = ("book", "executor", "feed", "reconciler", "quoter")
+"""The supervised actors a crash may target."""
 
 
 class CrashInjected(Exception):
-    """Raised inside an actor by the simulation's crash injector."""
-
-
-def stack_frames(coro: Any, limit: int = 200) -> list[tuple[str, str]]:
-    """``(source file, function)`` of the frames of ``coro``'s await chain, outermost first
-    (best effort: the chain stops at objects that do not expose what they await)."""
-    frames: list[tuple[str, str]] = []
-    obj = coro
-    for _ in range(limit):
-        if obj is None:
-            break
-        frame = (getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
-                 or getattr(obj, "ag_frame", None))
-        if frame is not None:
-            frames.append((frame.f_code.co_filename, frame.f_code.co_name))
-        obj = (getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
-               or getattr(obj, "ag_await", None))
-    return frames
-
-
-def stack_files(coro: Any, limit: int = 200) -> list[str]:
-    """The source files of :func:`stack_frames`."""
-    return [f for f, _ in stack_frames(coro, limit)]
-
-
-def _unsafe(frames: list[tuple[str, str]]) -> bool:
-    """Resumption points where an injected exception would corrupt trio: a lock / semaphore
-    hand-off, a nursery waiting for its children or for ``start``."""
-    for file, name in frames:
-        if file.endswith(_SYNC):
-            return True
-        if file.endswith(_RUN) and name in _RUN_UNSAFE:
-            return True
-    return False
+    """The simulated crash of an actor (the error the supervisor records for it)."""
 
 
 class CrashInjector:
-    """Arms and performs crash injections; counts them by actor."""
+    """Arms and performs crash injections through a :class:`Supervisor`; counts them by actor."""
 
-    def __init__(self, files: dict[str, str] | None = None) -> None:
-        """``files``: actor name → the source file (suffix) of its code; default the actors of
-        :data:`ACTOR_FILES`."""
-        self.files = dict(files) if files is not None else dict(ACTOR_FILES)
+    def __init__(self, actors: tuple[str, ...] = ACTORS) -> None:
+        """``actors``: the names :meth:`arm` accepts (the supervisor's actor names)."""
+        self.actors = actors
+        self.supervisor: Supervisor | None = None
+        """Set once the actors run; armed crashes wait until then."""
         self._armed: list[str] = []
         self.injected: dict[str, int] = {}
-        self.on_inject: Any = None
+        self.on_inject: Callable[[str], None] | None = None
         """Optional callback ``(actor)`` after an injection (trace, fault counters)."""
 
     @property
     def armed(self) -> tuple[str, ...]:
-        """The actors whose next resumption will crash."""
+        """The actors whose next task step will crash them."""
         return tuple(self._armed)
 
     def arm(self, actor: str) -> None:
-        """Crash ``actor`` at its next resumption (arming twice crashes it twice)."""
-        if actor not in self.files:
-            raise ValueError(f"unknown actor {actor!r}; known: {', '.join(self.files)}")
+        """Crash ``actor`` at its next task step (arming twice crashes it twice: the second
+        hits the incarnation after the first's restart).
+
+        Raises:
+            ValueError: ``actor`` is not one of :attr:`actors`.
+        """
+        if actor not in self.actors:
+            raise ValueError(f"unknown actor {actor!r}; known: {', '.join(self.actors)}")
         self._armed.append(actor)
 
     def disarm(self) -> None:
+        """Drop every armed crash not performed yet."""
         self._armed.clear()
 
-    def before_step(self, task: Any) -> None:
-        """The instrument hook (cheap when disarmed)."""
-        if not self._armed:
+    def before_step(self, task: trio.lowlevel.Task) -> None:
+        """The instrument hook: crash the armed actor ``task`` belongs to, if any (cheap when
+        disarmed)."""
+        if not self._armed or self.supervisor is None:
             return
-        send = task._next_send
-        if not isinstance(send, outcome.Value | outcome.Error):
-            return  # first step, or recovering from a foreign await
-        if isinstance(send, outcome.Error) and isinstance(send.error, trio.Cancelled):
-            return  # keep cancellation intact (shutdown, timeouts)
-        frames = stack_frames(task.coro)
-        for actor in dict.fromkeys(self._armed):
-            target = self.files[actor]
-            if not any(f.endswith(target) for f, _ in frames):
-                continue
-            if _unsafe(frames):
-                return
-            task._next_send = outcome.Error(CrashInjected(f"simulated crash of the {actor}"))
-            self._armed.remove(actor)
-            self.injected[actor] = self.injected.get(actor, 0) + 1
-            if self.on_inject is not None:
-                self.on_inject(actor)
+        actor = self.supervisor.actor_of(task)
+        if actor is None or actor not in self._armed:
             return
+        if not self.supervisor.crash(actor, CrashInjected(f"simulated crash of the {actor}")):
+            return  # already ending: the crash waits for the next incarnation
+        self._armed.remove(actor)
+        self.injected[actor] = self.injected.get(actor, 0) + 1
+        if self.on_inject is not None:
+            self.on_inject(actor)

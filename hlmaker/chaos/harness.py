@@ -387,6 +387,7 @@ class _Run:
                 observer=self.observer,
             ) as maker:
                 self.maker = maker
+                self.crash.supervisor = maker.supervisor
                 self.faults.active_from_s = max(plan_active_from(self.plan), self.now_s())
                 self.checker.get_core = lambda: maker.holder.core
                 self.observer.checking_views = True

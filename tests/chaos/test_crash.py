@@ -3,76 +3,77 @@ memory and the new book rebuilds from the exchange; the invariants still hold.""
 
 from __future__ import annotations
 
-import os
-
+import pytest
 import trio
 import trio.testing
 
-from hlmaker.chaos.crash import CrashInjected, CrashInjector, stack_files
+from hlmaker.chaos.crash import CrashInjector
 from hlmaker.chaos.determinism import TraceRecorder, seed_scheduler, stream
 from hlmaker.chaos.harness import RunSpec, simulate
 from hlmaker.chaos.plan import Event, FaultPlan
 from hlmaker.chaos.scenarios import LATENCY
-from tests.chaos.toy_actor import run_toy
-
-HERE = os.path.basename(__file__)
-TOY = "toy_actor.py"
+from hlmaker.supervisor import ActorSpec, Incarnation, Supervisor
 
 
-def test_the_injector_raises_inside_the_actor_at_its_await_point() -> None:
-    injector = CrashInjector({"toy": TOY})
+def test_the_injector_crashes_the_armed_actor_at_its_next_step() -> None:
+    """Armed, the toy crashes at its next task step — its resumption with message 3, which it
+    handles up to its next checkpoint — and the supervisor restarts it as for a raised
+    :class:`CrashInjected`; an armed actor that never steps is never crashed."""
+    injector = CrashInjector(("toy", "idle"))
     recorder = TraceRecorder()
     recorder.before_step = injector.before_step
     crashed: list[str] = []
     injector.on_inject = crashed.append
-    log: list[str] = []
-    caught: list[BaseException] = []
+    log: list[tuple[int, int, str]] = []
+    sup = Supervisor(max_restarts=3, window_s=60)
+    incarnations = [0]
+    armed: list[str] = []
+
+    def make_toy(receive: trio.MemoryReceiveChannel[int]) -> Incarnation:
+        incarnations[0] += 1
+        n, rx = incarnations[0], receive.clone()
+
+        async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            task_status.started()
+            async for msg in rx:
+                log.append((n, msg, "handled"))
+                await trio.lowlevel.checkpoint()
+                log.append((n, msg, "done"))
+        return Incarnation(run=run, owns=[rx])
+
+    async def idle(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await trio.sleep_forever()
 
     async def main() -> None:
-        try:
-            with trio.fail_after(10):
-                send, receive = trio.open_memory_channel[int](10)
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(run_toy, receive, log)
-                    for i in range(10):
-                        await send.send(i)
-                        await trio.sleep(0.2)
-                        if i == 4:
-                            injector.arm("toy")
-        except* CrashInjected as group:
-            caught.extend(group.exceptions)
+        send, receive = trio.open_memory_channel[int](10)
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                await sup.start(nursery, ActorSpec("toy", lambda: make_toy(receive),
+                                                   restart_delay_s=0.1))
+                await sup.start(nursery, ActorSpec("idle", lambda: Incarnation(run=idle)))
+                injector.supervisor = sup
+                for i in range(6):
+                    await send.send(i)
+                    await trio.sleep(0.2)
+                    if i == 2:
+                        injector.arm("toy")
+                        injector.arm("idle")
+                armed.extend(injector.armed)
+                injector.disarm()  # as the harness does before shutting down
+                nursery.cancel_scope.cancel()
 
     seed_scheduler(1)
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0), instruments=[recorder])
-    assert crashed == ["toy"] and len(caught) == 1
-    tb_files = []
-    tb = caught[0].__traceback__
-    while tb is not None:
-        tb_files.append(os.path.basename(tb.tb_frame.f_code.co_filename))
-        tb = tb.tb_next
-    assert TOY in tb_files, "the exception must surface inside the actor's code"
-    assert len(log) == 5, log
-
-
-def test_stack_files_follow_the_await_chain() -> None:
-    seen: list[str] = []
-
-    async def inner() -> None:
-        await trio.sleep(1)
-
-    async def outer() -> None:
-        await inner()
-
-    async def main() -> None:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(outer)
-            await trio.sleep(0.5)
-            (child,) = nursery.child_tasks
-            seen.extend(stack_files(child.coro))
-
-    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-    assert [os.path.basename(f) for f in seen[:2]] == [HERE, HERE]
-    assert any(f.endswith("_timeouts.py") for f in seen)
+    assert crashed == ["toy"] and injector.injected == {"toy": 1}
+    assert armed == ["idle"]
+    assert log == [(1, 0, "handled"), (1, 0, "done"), (1, 1, "handled"), (1, 1, "done"),
+                   (1, 2, "handled"), (1, 2, "done"), (1, 3, "handled"),  # crashed here
+                   (2, 4, "handled"), (2, 4, "done"), (2, 5, "handled"), (2, 5, "done")], log
+    assert sup.restarts == {"toy": 1, "idle": 0}
+    assert sup.last_errors["toy"] == "CrashInjected: simulated crash of the toy"
+    with pytest.raises(ValueError, match="unknown actor"):
+        injector.arm("nobody")
 
 
 def test_book_crashes_at_random_points_rebuild_from_the_exchange() -> None:
