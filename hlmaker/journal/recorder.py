@@ -332,11 +332,15 @@ class Journal:
                cores: list[tuple[Any, ...]]) -> bool:
         """One transaction for ``batch``; False when it failed (logged, counted)."""
         db = self._db
-        steps = [i for i in batch if i[0] == "in"]
-        for item in steps:  # the digest covers every step received, written or not
-            _, _seq, _inc, now, msg, actions = item
-            kind = "tick" if msg is None else "in"
-            self._digest.update(f"{kind}|{now}|{msg!r}|{list(actions)!r}\n".encode())
+        steps = []
+        digests: list[str] = []  # the digest as of each item (a snapshot carries its own)
+        for item in batch:  # the digest covers every step received, written or not
+            if item[0] == "in":
+                _, _seq, _inc, now, msg, actions = item
+                kind = "tick" if msg is None else "in"
+                self._digest.update(f"{kind}|{now}|{msg!r}|{list(actions)!r}\n".encode())
+                steps.append(item)
+            digests.append(self._digest.hexdigest() if item[0] == "snap" else "")
         self.steps += len(steps)
         digest = self._digest.hexdigest()
         try:
@@ -347,14 +351,14 @@ class Journal:
                 db.execute("INSERT INTO gaps VALUES (?, ?, ?, ?, ?, ?)",
                            (self.run_id, a, b, self._last_now, b - a + 1, why))
             written = self._written_seq
-            for item in batch:
+            for item, item_digest in zip(batch, digests):
                 if item[0] == "in":
                     if item[1] != written + 1:
                         db.execute("INSERT INTO gaps VALUES (?, ?, ?, ?, ?, ?)",
                                    (self.run_id, written + 1, item[1] - 1, item[3],
                                     item[1] - written - 1, "channel full"))
                     written = item[1]
-                self._apply(db, item, digest)
+                self._apply(db, item, item_digest)
             for signer, nonce in nonces.items():
                 db.execute("INSERT INTO nonces VALUES (?, ?, ?) ON CONFLICT(signer) DO UPDATE "
                            "SET last_nonce=max(last_nonce, excluded.last_nonce), "
