@@ -178,8 +178,11 @@ class Journal:
 
     # ---- opening ------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, capacity: int = CAPACITY) -> Journal:
+    def open(cls, path: str | os.PathLike[str], *, capacity: int = CAPACITY,
+             max_bytes: int | None = None) -> Journal:
         """Lock, open (create or migrate) and read the continuity figures of ``path``.
+        ``capacity``: items the channel holds; ``max_bytes``: a size cap (writes beyond it fail
+        like a full disk: counted, logged, recorded as a hole, trading continues).
 
         Raises:
             JournalError: locked by another process, newer schema, corrupt or unreadable (the
@@ -194,6 +197,9 @@ class Journal:
         fd = lock_journal(p)
         try:
             db = open_db(p)
+            if max_bytes is not None:
+                page = db.execute("PRAGMA page_size").fetchone()[0]
+                db.execute(f"PRAGMA max_page_count={max(1, int(max_bytes) // page)}")
             return cls(p, db, fd, capacity=capacity)
         except BaseException:
             os.close(fd)
