@@ -304,7 +304,7 @@ def run_command(config_path: str | None, network: str | None, duration_s: float 
         except JournalError as exc:
             click.echo(f"hlmaker: {exc}", err=True)
             sys.exit(2)
-        click.echo(f"journal: {journal.path}", err=True)
+        click.echo(f"journal: {journal.path}")
     tty = sys.stdout.isatty() and not plain
     _setup_logging(verbose)
     if tty:

@@ -246,20 +246,22 @@ class Journal:
     async def run(self, *, mark_interval_s: float = 10.0, snapshot_interval_s: float = 60.0,
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Write batches until :meth:`close` (sampling marks, snapshots and mids meanwhile)."""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._sample, mark_interval_s, snapshot_interval_s)
-            task_status.started()
-            async with self._rx:
-                async for first in self._rx:
-                    batch = [first]
-                    while len(batch) < BATCH:
-                        try:
-                            batch.append(self._rx.receive_nowait())
-                        except (trio.WouldBlock, trio.EndOfChannel):
-                            break
-                    await self._flush(batch)
-            nursery.cancel_scope.cancel()
-        self._done.set()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._sample, mark_interval_s, snapshot_interval_s)
+                task_status.started()
+                async with self._rx:
+                    async for first in self._rx:
+                        batch = [first]
+                        while len(batch) < BATCH:
+                            try:
+                                batch.append(self._rx.receive_nowait())
+                            except (trio.WouldBlock, trio.EndOfChannel):
+                                break
+                        await self._flush(batch)
+                nursery.cancel_scope.cancel()
+        finally:
+            self._done.set()
 
     async def _flush(self, batch: list[tuple[Any, ...]]) -> None:
         cores, self._cores = self._cores, []
