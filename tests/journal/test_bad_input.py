@@ -76,7 +76,7 @@ def _big_fills(n: int) -> Fills:
                                   fee=D("0.01"), tid=i) for i in range(n)))
 
 
-async def test_a_full_channel_drops_counts_and_records_a_hole(tmp_path: Path) -> None:
+async def test_a_full_queue_drops_counts_and_records_a_hole(tmp_path: Path) -> None:
     clock = FixedClock()
     journal = Journal.open(tmp_path / "j.sqlite", capacity=3)
     journal.begin_run(_context(clock))
@@ -86,16 +86,16 @@ async def test_a_full_channel_drops_counts_and_records_a_hole(tmp_path: Path) ->
             await nursery.start(journal.run)
             for _ in range(10):  # the book steps faster than the journal drains: never blocks
                 journal.observer.core_step(None, clock.now_ms(), [])
-            assert journal.dropped == 6  # 1 handed to the waiting actor, 3 buffered
+            assert journal.dropped == 7
             await trio.sleep(0.5)
             journal.observer.core_step(None, clock.now_ms(), [])
             await journal.close()
     with sqlite3.connect(tmp_path / "j.sqlite") as db:
         assert db.execute("SELECT from_seq, to_seq, lost, reason FROM gaps").fetchall() == [
-            (5, 10, 6, "channel full")]
-        assert db.execute("SELECT dropped FROM runs").fetchone()[0] == 6
+            (4, 10, 7, "queue full")]
+        assert db.execute("SELECT dropped FROM runs").fetchone()[0] == 7
     r = replay(tmp_path / "j.sqlite")
-    assert not r.matched and r.gap is not None and "5–10" in r.gap
+    assert not r.matched and r.gap is not None and "4–10" in r.gap
 
 
 async def test_a_failing_write_is_counted_and_trading_goes_on(
