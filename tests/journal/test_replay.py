@@ -69,3 +69,17 @@ def test_report_figures_match_the_run(journaled_run: tuple[Path, RunResult]) -> 
     assert s["markout_bps_mean"]["1s"] is not None and s["markout_bps_mean"]["5s"] is not None
     res = CliRunner().invoke(main, ["report", str(path)])
     assert res.exit_code == 0 and f"realized_pnl_to_date: {realized}" in res.output
+
+
+def test_report_since_and_missing_file(journaled_run: tuple[Path, RunResult],
+                                       tmp_path: Path) -> None:
+    path, _ = journaled_run
+    with sqlite3.connect(path) as db:
+        (end,) = db.execute("SELECT ended_ms FROM runs").fetchone()
+    res = CliRunner().invoke(main, ["report", str(path), "--since", str(end + 1), "--json"])
+    assert res.exit_code == 0 and '"fills": 0' in res.output, res.output
+    missing = tmp_path / "nope.sqlite"
+    for cmd in ("report", "replay"):
+        res = CliRunner().invoke(main, [cmd, str(missing)])
+        assert res.exit_code == 2 and str(missing) in res.output and "no such file" in res.output
+    assert not missing.exists()  # reading never creates a journal
