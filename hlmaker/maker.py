@@ -339,7 +339,7 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
             journal.begin_run(RunContext(
                 network=network, venue=venue, account=wallet.query_address,
                 book_config=book_cfg, clock=clock, view_at=lambda now: holder.core.view(now),
-                mark=mark, mids=mids,
+                mark=mark, mids=mids, coins=tuple(coins),
                 book_busy=lambda: inbox_s.statistics().current_buffer_used > 0))
             journal.core_created(seed, clock.now_ms())
 

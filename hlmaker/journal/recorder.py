@@ -113,6 +113,9 @@ class RunContext:
     """The book's state as of its last step (``now_ms`` of that step)."""
     mark: Callable[[], Mark]
     mids: Mapping[str, Decimal]
+    """Mid per coin as the quoter last saw it (only ``coins`` are journaled)."""
+    coins: tuple[str, ...] = ()
+    """The traded coins (all of ``mids`` when empty)."""
     book_busy: Callable[[], bool] = lambda: False
     """True while messages wait in the book's inbox: the journal then defers its next batch
     (up to :data:`MAX_DEFER_S`, or until its queue is half full) so that its encoding does
@@ -307,7 +310,9 @@ class Journal:
             await trio.sleep(1.0)
             n += 1
             now = ctx.clock.now_ms()
-            self._offer(("mids", now, dict(ctx.mids)))
+            mids = ctx.mids
+            self._offer(("mids", now, {c: mids[c] for c in (ctx.coins or tuple(mids))
+                                       if c in mids}))
             if n % every == 0:
                 self._offer(("mark", now, ctx.mark()))
             if n % snap_every == 0:
