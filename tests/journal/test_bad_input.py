@@ -121,3 +121,24 @@ async def test_a_failing_write_is_counted_and_trading_goes_on(
         assert db.execute("SELECT from_seq, to_seq, lost FROM gaps").fetchall() == [(2, 2, 1)]
         assert [r[0] for r in db.execute("SELECT seq FROM inputs ORDER BY seq")] == [1, 3]
     assert replay(path).gap is not None
+
+
+def test_no_journal_trades_despite_a_bad_default_journal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hlmaker.journal.paths import default_journal_path
+    from hlmaker.run import build_config, load_wallet
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("HLMAKER_PRIVATE_KEY", raising=False)
+    bad = default_journal_path("sim", load_wallet(build_config(None, None)).query_address)
+    assert bad.is_relative_to(tmp_path)
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"garbage" * 100)
+    run = [sys.executable, "-m", "hlmaker", "run", "--plain", "--duration", "0"]
+    refused = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and str(bad) in refused.stderr, refused.stderr[-2000:]
+    ok = subprocess.run([*run, "--no-journal"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "journal:" not in ok.stdout and "summary fills=" in ok.stdout
+    both = CliRunner().invoke(main, ["run", "--journal", str(bad), "--no-journal"])
+    assert both.exit_code == 2 and "exclude" in both.output
