@@ -144,6 +144,9 @@ class JournalObserver(Observer):
     def core_step(self, msg: object | None, now_ms: int, actions: Sequence[object]) -> None:
         self._j._step(msg, now_ms, actions)
 
+    def action_signed(self, request_id: int, kind: str, nonce: int) -> None:
+        self._j._offer(("signed", self._j._incarnation, request_id, nonce))
+
     def nonce_issued(self, signer: str, nonce: int) -> None:
         nonces = self._j._nonces
         key = signer.lower()
@@ -440,6 +443,11 @@ class Journal:
                 self._action(db, seq, inc, now, action)
         elif kind == "flush":
             pass
+        elif kind == "signed":
+            _, inc, request_id, nonce = item
+            db.execute("UPDATE actions SET nonces = COALESCE(nonces || ',', '') || ? WHERE "
+                       "run_id=? AND incarnation=? AND request_id=?",
+                       (str(nonce), self.run_id, inc, request_id))
         elif kind == "snap":
             _, seq, inc, at, what, view = item
             db.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -512,7 +520,7 @@ class Journal:
         else:
             return  # a reconcile request: not an exchange action
         db.execute("INSERT OR REPLACE INTO actions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL,"
-                   " NULL)", (self.run_id, inc, action.request_id, now, kind,
+                   " NULL, NULL)", (self.run_id, inc, action.request_id, now, kind,
                               json.dumps(cloids), json.dumps(oids), codec.dumps(action)))
         if state:
             db.executemany("INSERT INTO order_events VALUES (?, ?, ?, ?, ?, ?, ?)",

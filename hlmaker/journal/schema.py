@@ -54,7 +54,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             run_id INTEGER NOT NULL, incarnation INTEGER NOT NULL, request_id INTEGER NOT NULL,
             at_ms INTEGER NOT NULL, type TEXT NOT NULL, cloids TEXT NOT NULL,
             oids TEXT NOT NULL, body TEXT NOT NULL, outcome TEXT, outcome_ms INTEGER,
-            latency_ms INTEGER, PRIMARY KEY (run_id, incarnation, request_id))""",
+            latency_ms INTEGER, nonces TEXT,
+            PRIMARY KEY (run_id, incarnation, request_id))""",
         """CREATE TABLE nonces (
             signer TEXT PRIMARY KEY, last_nonce INTEGER NOT NULL, at_ms INTEGER NOT NULL)""",
         """CREATE TABLE marks (

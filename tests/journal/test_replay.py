@@ -26,6 +26,8 @@ def test_campaign_run_replays_to_its_digest(journaled_run: tuple[Path, RunResult
     assert r.snapshots_checked >= 2  # the minute snapshot and the final one: state compared
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM cores").fetchone()[0] == 2  # the book crashed
+        signed, total = db.execute("SELECT count(nonces), count(*) FROM actions").fetchone()
+        assert total > 0 and signed >= total * 0.9  # a nonce per action sent (not expired)
 
 
 def test_replay_command_until_prints_the_book(journaled_run: tuple[Path, RunResult]) -> None:
