@@ -55,9 +55,11 @@ from hlmaker.hyperliquid.meta import AssetMap
 from hlmaker.hyperliquid.nonces import NonceManager
 from hlmaker.hyperliquid.rest import RestClient
 from hlmaker.hyperliquid.ws import Connector, ws_url
+from hlmaker.journal import Journal, Mark, RunContext
 from hlmaker.messages import BookView, Counters, ReconcileRequest
-from hlmaker.observer import NO_OBSERVER, Observer
+from hlmaker.observer import NO_OBSERVER, Observer, Observers
 from hlmaker.orders import OrderBookCore
+from hlmaker.pnl import unrealized_pnl
 from hlmaker.shutdown import Shutdown
 from hlmaker.strategy.base import MarketInfo, Strategy
 from hlmaker.strategy.factory import default_strategy, strategy_coins
@@ -95,7 +97,8 @@ class Maker:
                  supervisor: Supervisor, holder: BookHolder, inbox: trio.MemorySendChannel[object],
                  reconcile_requests: trio.MemorySendChannel[ReconcileRequest],
                  feed_stats: FeedStats, executor: ExecutorDeps, assets: AssetMap,
-                 markets: Mapping[str, MarketInfo], mids: dict[str, Decimal]) -> None:
+                 markets: Mapping[str, MarketInfo], mids: dict[str, Decimal],
+                 journal: Journal | None = None) -> None:
         self.config = config
         self.wallet = wallet
         self.clock = clock
@@ -109,6 +112,9 @@ class Maker:
         self.markets = markets
         self.mids = mids
         """Mid price per coin (quote currency), as the quoter last saw it."""
+        self.journal = journal
+        """The flight recorder (``None`` when off): its ``path``, ``dropped`` and
+        ``write_errors`` counters."""
         self._inbox = inbox
         self._reconcile_requests = reconcile_requests
         self._shutdown = Shutdown()
@@ -201,11 +207,21 @@ class Maker:
     def summary(self) -> dict[str, Any]:
         """The final figures (see the README for each key; :func:`hlmaker.summary.summarize`).
         Positions are decimal strings."""
-        return summarize(
-            view=self.view, status=self.reconcile_status.value, totals=self.holder.totals(),
+        totals = self.holder.totals()
+        out = summarize(
+            view=self.view, status=self.reconcile_status.value, totals=totals,
             mids=self.mids, restarts=self.supervisor.total_restarts,
             feed_connects=self.feed_stats.connects,
             actions_sent=self.executor.stats.actions_sent, shutdown=self.shutdown_report)
+        j = self.journal
+        if j is not None:
+            to_date = j.realized_pnl_to_date
+            if to_date is None:  # still open: the earlier runs plus this one's counters
+                to_date = j.prior_realized + totals["closed_pnl"] - totals["fees"]
+            out["realized_pnl_to_date"] = str(to_date)
+            out["journal"] = {"path": str(j.path), "run_id": j.run_id,
+                              "dropped": j.dropped, "write_errors": j.write_errors}
+        return out
 
 
 @asynccontextmanager
@@ -220,6 +236,7 @@ async def open_maker(
     strategy: Strategy | None = None,
     base_url: str | None = None,
     observer: Observer = NO_OBSERVER,
+    journal: Journal | None = None,
 ) -> AsyncIterator[Maker]:
     """Run a maker for ``wallet`` while the block runs.
 
@@ -236,6 +253,9 @@ async def open_maker(
             core, the book, the executor, the nonce manager, the feed and the supervisor
             (:class:`~hlmaker.observer.Observer`; :class:`~hlmaker.observer.Observers` fans
             out to several).
+        journal: an open :class:`~hlmaker.journal.Journal` (off when ``None``): the maker
+            records one run in it (every book input, fills, actions, marks, mids), starts its
+            nonces above the journal's floor, and closes it on exit.
 
     Raises:
         ConfigError: invalid strategy configuration, or a coin the exchange does not list.
@@ -248,6 +268,24 @@ async def open_maker(
     rng = rng or random.Random()
     strategy = strategy or default_strategy(config)
     url = base_url or config.endpoint.url
+    if journal is not None:
+        observer = Observers(observer, journal.observer)
+    try:
+        async with _open_maker(config, wallet=wallet, clock=clock, rng=rng,
+                               rest_transport=rest_transport, ws_connector=ws_connector,
+                               strategy=strategy, url=url, observer=observer,
+                               journal=journal) as maker:
+            yield maker
+    finally:
+        if journal is not None and not journal.closed:
+            journal.close_unstarted()
+
+
+@asynccontextmanager
+async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng: random.Random,
+                      rest_transport: httpx.AsyncBaseTransport | None,
+                      ws_connector: Connector | str | None, strategy: Strategy, url: str,
+                      observer: Observer, journal: Journal | None) -> AsyncIterator[Maker]:
     coins = strategy_coins(config, strategy)
     async with RestClient(url, transport=rest_transport,
                           timeout_s=config.executor.request_timeout_s) as rest:
@@ -264,7 +302,8 @@ async def open_maker(
         ch = open_book_channels(INBOX_SIZE)
         inbox_s, inbox_r = ch.inbox_send, ch.inbox_receive
         mkt_s, mkt_r = trio.open_memory_channel[object](MARKET_SIZE)
-        holder = BookHolder(core=OrderBookCore(book_cfg, random.Random(rng.getrandbits(64)),
+        seed = rng.getrandbits(64)
+        holder = BookHolder(core=OrderBookCore(book_cfg, random.Random(seed),
                                                observer=observer))
         views: Latest[BookView] = Latest(holder.core.view(clock.now_ms()))
         rstatus: Latest[ReconcileStatus] = Latest(ReconcileStatus(at_ms=0, sweeps=0))
@@ -275,7 +314,9 @@ async def open_maker(
         link = WsPostLink(ws_target, random.Random(rng.getrandbits(64))) \
             if config.executor.use_ws_post else None
         deps = ExecutorDeps(
-            wallet=wallet, nonces=NonceManager(clock, floor=clock.now_ms(), observer=observer),
+            wallet=wallet, nonces=NonceManager(
+                clock, floor=max(clock.now_ms(), journal.nonce_floor if journal else 0),
+                observer=observer),
             assets=assets, clock=clock, poster=RoutePoster(rest, link),
             is_mainnet=config.endpoint.is_mainnet,
             bucket=TokenBucket(config.executor.ip_weight_per_minute, 60.0),
@@ -285,7 +326,22 @@ async def open_maker(
         maker = Maker(config=config, wallet=wallet, clock=clock, views=views,
                       reconcile_status=rstatus, supervisor=sup, holder=holder, inbox=inbox_s,
                       reconcile_requests=ch.requests_send, feed_stats=feed_stats, executor=deps,
-                      assets=assets, markets=markets, mids=mids)
+                      assets=assets, markets=markets, mids=mids, journal=journal)
+        if journal is not None:
+            def mark() -> Mark:
+                t, st = holder.totals(), rstatus.value
+                upnl = unrealized_pnl(st.positions, st.entry_px, mids) if st.sweeps else None
+                return Mark(closed_pnl=t["closed_pnl"], fees=t["fees"], unrealized=upnl,
+                            positions=dict(views.value.positions), counters=t)
+
+            network = config.endpoint.network
+            venue = network if network != "sim" else f"sim@{url}#{clock.now_ms()}"
+            journal.begin_run(RunContext(
+                network=network, venue=venue, account=wallet.query_address,
+                book_config=book_cfg, clock=clock, view_at=lambda now: holder.core.view(now),
+                mark=mark, mids=mids, coins=tuple(coins),
+                book_busy=lambda: inbox_s.statistics().current_buffer_used > 0))
+            journal.core_created(seed, clock.now_ms())
 
         async def cancel_all_before_giving_up(error: SupervisorGaveUp) -> None:
             await maker.give_up_shutdown(error, rest=rest, action_ttl_ms=book_cfg.action_ttl_ms)
@@ -302,8 +358,10 @@ async def open_maker(
         def book_crashed(error: BaseException) -> None:
             # The book's memory is lost: the next incarnation starts empty and re-syncs.
             holder.lost.append(holder.core.counters.freeze())
-            holder.core = OrderBookCore(book_cfg, random.Random(rng.getrandbits(64)),
-                                        observer=observer)
+            seed = rng.getrandbits(64)
+            holder.core = OrderBookCore(book_cfg, random.Random(seed), observer=observer)
+            if journal is not None:
+                journal.core_created(seed, clock.now_ms())
             # The dead book's last view says ready: the quoter restarts at once and would quote
             # to the fresh book before it re-synced. Publish the fresh (not ready) view now.
             views.publish(holder.core.view(clock.now_ms()))
@@ -341,7 +399,7 @@ async def open_maker(
                 task_status=task_status), owns=[rx, tx])
 
         try:
-            async with trio.open_nursery() as nursery:
+            async with _journal_running(journal), trio.open_nursery() as nursery:
                 await sup.start(nursery, ActorSpec("book", make_book, also_restart=("quoter",),
                                                    on_crash=book_crashed))
                 await sup.start(nursery, ActorSpec("reconciler", make_reconciler))
@@ -360,6 +418,22 @@ async def open_maker(
                     nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             raise _unwrap(group) from None
+
+
+@asynccontextmanager
+async def _journal_running(journal: Journal | None) -> AsyncIterator[None]:
+    """Run the journal's actor around the maker's; on exit (after every actor stopped) record
+    the final state and close it, shielded."""
+    if journal is None:
+        yield
+        return
+    async with trio.open_nursery() as nursery:
+        await nursery.start(journal.run)
+        try:
+            yield
+        finally:
+            with trio.CancelScope(shield=True):
+                await journal.close()
 
 
 def _unwrap(group: BaseExceptionGroup) -> BaseException:  # type: ignore[type-arg]

@@ -64,6 +64,11 @@ class Observer:
     def nonce_issued(self, signer: str, nonce: int) -> None:
         """The nonce manager issued ``nonce`` (ms) for ``signer`` (0x address)."""
 
+    def action_signed(self, request_id: int, kind: str, nonce: int) -> None:
+        """The executor signed one action of ``kind`` (``place``, ``cancel``, ``modify``,
+        ``schedule_cancel``) with ``nonce`` for the book's command ``request_id`` (a command
+        split into chunks signs several)."""
+
     # ---- supervisor ---------------------------------------------------------------------------
     def actor_restarted(self, actor: str) -> None:
         """``actor`` failed and the supervisor counted it in ``restarts`` (it restarts it, or —
@@ -111,6 +116,10 @@ class Observers(Observer):
     def nonce_issued(self, signer: str, nonce: int) -> None:
         for o in self.observers:
             o.nonce_issued(signer, nonce)
+
+    def action_signed(self, request_id: int, kind: str, nonce: int) -> None:
+        for o in self.observers:
+            o.action_signed(request_id, kind, nonce)
 
     def actor_restarted(self, actor: str) -> None:
         for o in self.observers:

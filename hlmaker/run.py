@@ -30,6 +30,8 @@ from hlmaker.config import MakerConfig, config_from_mapping, load_config
 from hlmaker.errors import ConfigError, HlmakerError
 from hlmaker.hyperliquid.errors import KeyLoadError
 from hlmaker.hyperliquid.keys import PrivateKey, Wallet
+from hlmaker.journal import Journal, JournalError
+from hlmaker.journal.paths import default_journal_path
 from hlmaker.maker import Maker, open_maker
 from hlmaker.observer import NO_OBSERVER, Observer
 from hlmaker.strategy.factory import ladder_config
@@ -102,10 +104,11 @@ def build_config(config_path: str | None, network: str | None) -> MakerConfig:
 
 
 async def run_bot(cfg: MakerConfig, *, duration_s: float | None, summary_path: str | None,
-                  tty: bool) -> dict[str, Any]:
+                  tty: bool, journal: Journal | None = None) -> dict[str, Any]:
     """Run until ``duration_s`` passes or SIGINT/SIGTERM arrives, shut down in order, write the
     summary to ``summary_path`` (when given) and return it. A second signal stops at once:
-    then there is no summary (``{}``) and no file is written."""
+    then there is no summary (``{}``) and no file is written. ``journal``: the open flight
+    recorder (the maker records this run in it and closes it)."""
     epoch_ms = int(time.time() * 1000)
     clock = WallClock(epoch_ms)
     rng = random.Random(cfg.sim.seed if cfg.endpoint.network == "sim" else None)
@@ -129,10 +132,10 @@ async def run_bot(cfg: MakerConfig, *, duration_s: float | None, summary_path: s
                 log.info("simulator at %s faults=%s seed=%d", sim.base_url, cfg.sim.faults,
                          cfg.sim.seed)
                 summary = await _trade(cfg, wallet, clock, rng, sim.base_url, duration_s, tty,
-                                       stop, aborts, sim=sim)
+                                       stop, aborts, sim=sim, journal=journal)
         else:
             summary = await _trade(cfg, wallet, clock, rng, cfg.endpoint.url, duration_s, tty,
-                                   stop, aborts)
+                                   stop, aborts, journal=journal)
         nursery.cancel_scope.cancel()
     if summary_path and summary:
         await trio.Path(summary_path).write_text(
@@ -158,7 +161,8 @@ def _check_port_free(port: int) -> None:
 
 async def _trade(cfg: MakerConfig, wallet: Wallet, clock: WallClock, rng: random.Random,
                  base_url: str, duration_s: float | None, tty: bool, stop: trio.CancelScope,
-                 aborts: list[Callable[[], None]], sim: Any = None) -> dict[str, Any]:
+                 aborts: list[Callable[[], None]], sim: Any = None,
+                 journal: Journal | None = None) -> dict[str, Any]:
     """Trade until ``duration_s`` passes or ``stop`` is cancelled (a signal), then shut the
     maker down in order and return its summary. The maker's :meth:`Maker.abort_shutdown` is
     added to ``aborts`` (a second signal calls it)."""
@@ -170,7 +174,8 @@ async def _trade(cfg: MakerConfig, wallet: Wallet, clock: WallClock, rng: random
         metrics = Metrics()
         observer = MetricsObserver(metrics)
     async with open_maker(cfg, wallet=wallet, clock=clock, rng=rng, base_url=base_url,
-                          observer=observer) as maker, trio.open_nursery() as ui:
+                          observer=observer, journal=journal) as maker, \
+            trio.open_nursery() as ui:
         aborts.append(maker.abort_shutdown)
         ui.start_soon(_display, maker, base_url, tty)
         if metrics is not None:
@@ -269,10 +274,14 @@ def _setup_logging(verbose: bool) -> None:
 @click.option("--faults", default=None, help="Simulator fault profile (none, default, harsh).")
 @click.option("--seed", type=int, default=None, help="Simulator seed.")
 @click.option("--plain", is_flag=True, help="Log lines instead of the live view.")
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False), default=None,
+              help="The flight-recorder file (default: one per network and account in the "
+                   "user data directory).")
+@click.option("--no-journal", is_flag=True, help="Trade without a journal.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def run_command(config_path: str | None, network: str | None, duration_s: float | None,
                 summary_path: str | None, faults: str | None, seed: int | None, plain: bool,
-                verbose: bool) -> None:
+                journal_path: str | None, no_journal: bool, verbose: bool) -> None:
     """Run the market maker (default: against the built-in simulator)."""
     try:
         cfg = build_config(config_path, network)
@@ -280,24 +289,39 @@ def run_command(config_path: str | None, network: str | None, duration_s: float 
             cfg = attrs.evolve(cfg, sim=attrs.evolve(
                 cfg.sim, faults=faults if faults is not None else cfg.sim.faults,
                 seed=seed if seed is not None else cfg.sim.seed))
-        if cfg.endpoint.network != "sim":
-            load_wallet(cfg)
+        wallet = load_wallet(cfg)
     except ConfigError as exc:
         click.echo(f"hlmaker: config error: {exc}", err=True)
         sys.exit(2)
+    if journal_path and no_journal:
+        click.echo("hlmaker: --journal and --no-journal exclude each other", err=True)
+        sys.exit(2)
+    journal: Journal | None = None
+    if not no_journal:
+        path = journal_path or default_journal_path(cfg.endpoint.network, wallet.query_address)
+        try:
+            journal = Journal.open(path)
+        except JournalError as exc:
+            click.echo(f"hlmaker: {exc}", err=True)
+            sys.exit(2)
+        click.echo(f"journal: {journal.path}")
     tty = sys.stdout.isatty() and not plain
     _setup_logging(verbose)
     if tty:
         logging.getLogger().setLevel(logging.WARNING)
     try:
         summary = trio.run(lambda: run_bot(cfg, duration_s=duration_s,
-                                           summary_path=summary_path, tty=tty))
+                                           summary_path=summary_path, tty=tty,
+                                           journal=journal))
     except ConfigError as exc:
         click.echo(f"hlmaker: config error: {exc}", err=True)
         sys.exit(2)
     except HlmakerError as exc:
         click.echo(f"hlmaker: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
+    finally:
+        if journal is not None and not journal.closed:
+            journal.close_unstarted()
     if not summary:  # a second signal: stopped at once
         click.echo("hlmaker: stopped at once on a second signal; no summary, and orders may "
                    "still rest on the exchange (the dead-man lease cancels them if armed)",
@@ -307,6 +331,6 @@ def run_command(config_path: str | None, network: str | None, duration_s: float 
 
 
 def _summary_line(summary: Mapping[str, Any]) -> str:
-    keys = ("fills", "volume", "position_local", "position_exchange", "open_orders_exchange",
-            "is_synced", "restarts")
+    keys = ("fills", "volume", "realized_pnl", "realized_pnl_to_date", "position_local",
+            "position_exchange", "open_orders_exchange", "is_synced", "restarts")
     return "summary " + " ".join(f"{k}={json.dumps(summary.get(k))}" for k in keys)

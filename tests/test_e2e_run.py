@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def _run(args: list[str], tmp_path: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "XDG_DATA_HOME": str(tmp_path / "data")}
     env.pop("HLMAKER_PRIVATE_KEY", None)
     return subprocess.run([sys.executable, "-m", "hlmaker", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -22,7 +22,7 @@ def _run(args: list[str], tmp_path: Path, timeout: float = 120) -> subprocess.Co
 def _start(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
     """``hlmaker run ARGS`` in the background, returning once it reported a status line with
     orders resting (the bot is up and quoting)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "XDG_DATA_HOME": str(tmp_path / "data")}
     env.pop("HLMAKER_PRIVATE_KEY", None)
     proc = subprocess.Popen([sys.executable, "-m", "hlmaker", "run", *args], cwd=tmp_path,
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -55,6 +55,11 @@ def test_run_on_simulator_with_default_faults(tmp_path: Path) -> None:
                 "position_drifts", "gaps_detected", "restarts"):
         assert key in s
     assert "summary fills=" in proc.stdout
+    # the journal is on by default, per network and account, in the user data directory
+    journal = next((tmp_path / "data" / "hlmaker" / "journals").glob("sim-0x*.sqlite"))
+    assert f"journal: {journal}" in proc.stdout
+    assert s["realized_pnl_to_date"] == s["realized_pnl"], s  # the journal's first run
+    assert s["journal"]["dropped"] == 0 and s["journal"]["write_errors"] == 0, s
 
 
 def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:

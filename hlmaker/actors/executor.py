@@ -188,7 +188,7 @@ class _Rejected:
 
 
 async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int,
-                deps: ExecutorDeps, *, priority: bool = False) -> Any:
+                deps: ExecutorDeps, *, request_id: int, priority: bool = False) -> Any:
     """Sign once and send until answered; return the reply, ``_Rejected`` or ``_Unknown``."""
     clock = deps.clock
     if clock.now_ms() >= expires_after_ms:
@@ -200,6 +200,7 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
         return _Rejected(EXPIRED)
     wallet = deps.wallet
     nonce = deps.nonces.next(wallet.signer_address)
+    deps.observer.action_signed(request_id, kind, nonce)
     envelope = build_envelope(action, wallet, nonce, wallet.vault_address, expires_after_ms,
                               deps.is_mainnet)
     attempt = 0
@@ -289,7 +290,8 @@ async def _place(cmd: PlaceOrders, deps: ExecutorDeps, report: Report) -> None:
 
 async def _place_chunk(cmd: PlaceOrders, wires: list[Any], sent: list[OrderRequest],
                        deps: ExecutorDeps, report: Report) -> None:
-    result = await _send("place", order_action(wires), len(sent), cmd.expires_after_ms, deps)
+    result = await _send("place", order_action(wires), len(sent), cmd.expires_after_ms, deps,
+                         request_id=cmd.request_id)
     cloids = tuple(r.cloid for r in sent)
     if isinstance(result, _Unknown):
         await report(RequestUnknown(request_id=cmd.request_id, kind="place", cloids=cloids,
@@ -363,7 +365,8 @@ async def _cancel_chunk(cmd: CancelOrders, batch: list[CancelRequest], with_oid:
             await report(CancelFailed(request_id=cmd.request_id, cloid=c.cloid, oid=c.oid,
                                       error=f"not sent: {exc}"))
         return
-    result = await _send("cancel", action, len(batch), cmd.expires_after_ms, deps, priority=True)
+    result = await _send("cancel", action, len(batch), cmd.expires_after_ms, deps,
+                         request_id=cmd.request_id, priority=True)
     if isinstance(result, _Unknown):
         cloids = tuple(c.cloid for c in batch if c.cloid is not None)
         await report(RequestUnknown(request_id=cmd.request_id, kind="cancel", cloids=cloids,
@@ -406,7 +409,7 @@ async def _modify(cmd: ModifyOrders, deps: ExecutorDeps, report: Report) -> None
 async def _modify_chunk(cmd: ModifyOrders, items: list[tuple[int, Any]],
                         sent: list[ModifyRequest], deps: ExecutorDeps, report: Report) -> None:
     result = await _send("modify", batch_modify_action(items), len(sent), cmd.expires_after_ms,
-                         deps)
+                         deps, request_id=cmd.request_id)
     if isinstance(result, _Unknown):
         await report(RequestUnknown(request_id=cmd.request_id, kind="modify",
                                     cloids=tuple(m.order.cloid for m in sent),
@@ -438,7 +441,7 @@ async def _modify_chunk(cmd: ModifyOrders, items: list[tuple[int, Any]],
 
 async def _schedule(cmd: ScheduleCancel, deps: ExecutorDeps, report: Report) -> None:
     result = await _send("schedule_cancel", schedule_cancel_action(cmd.at_ms), 1,
-                         cmd.expires_after_ms, deps, priority=True)
+                         cmd.expires_after_ms, deps, request_id=cmd.request_id, priority=True)
     error: str | None = None
     if isinstance(result, _Unknown | _Rejected):
         error = result.reason if isinstance(result, _Unknown) else result.text

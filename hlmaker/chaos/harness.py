@@ -99,6 +99,8 @@ class RunSpec:
     bounds: Bounds = field(default_factory=Bounds)
     step_ms: int = 100
     label: str = ""
+    journal: str | None = None
+    """Journal the run to this file (:mod:`hlmaker.journal`; off when ``None``)."""
 
 
 @dataclass
@@ -373,6 +375,7 @@ class _Run:
     # ---- the run -------------------------------------------------------------------------------
 
     async def run(self) -> None:
+        from hlmaker.journal import Journal
         from hlmaker.maker import open_maker
 
         spec = self.spec
@@ -385,6 +388,7 @@ class _Run:
                 rng=stream(spec.seed, "bot"), rest_transport=SimHttpTransport(ex),
                 ws_connector=sim_connector(ex), base_url=BASE_URL,
                 observer=self.observer,
+                journal=Journal.open(spec.journal) if spec.journal else None,
             ) as maker:
                 self.maker = maker
                 self.crash.supervisor = maker.supervisor

@@ -4,6 +4,6 @@ Module map::
 
     base     Strategy (the Protocol a strategy implements), MarketInfo
     ladder   LadderConfig, LadderQuoter: the reference ladder
-    config   ladder_config(table) -> LadderConfig, default_strategy(config),
+    factory  ladder_config(table) -> LadderConfig, default_strategy(config),
              strategy_coins(config, strategy): the ``[strategy]`` table
 """

@@ -118,6 +118,7 @@ def status_of(maker: MakerView, base_url: str) -> Status:
     rates = _meters.setdefault(maker, RateMeter()).rates(now, counts)
     rstatus = maker.reconcile_status.value
     swept = rstatus.sweeps > 0
+    journal = getattr(maker, "journal", None)  # a Maker has one (None when off)
     return Status(
         now_ms=now,
         view=view,
@@ -134,4 +135,6 @@ def status_of(maker: MakerView, base_url: str) -> Status:
         feed_connected=feed.connected,
         network=maker.network,
         base_url=base_url,
+        journal=None if journal is None else {"dropped": journal.dropped,
+                                               "write_errors": journal.write_errors},
     )

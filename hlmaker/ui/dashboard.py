@@ -9,7 +9,7 @@ writes one ``key=value`` line per interval for non-terminal output (services, CI
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -116,7 +116,7 @@ def _position(s: Status) -> Table:
     return t
 
 
-def _anomalies(c: Counters) -> Table:
+def _anomalies(c: Counters, journal: Mapping[str, int] | None = None) -> Table:
     t = Table(title="Book counters", expand=True, title_justify="left")
     for name, justify in (("counter", "left"), ("n", "right")) * 2:
         t.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -126,6 +126,8 @@ def _anomalies(c: Counters) -> Table:
             continue
         n = getattr(c, field.name)
         cells.append((field.name, Text(str(n), style="bold yellow" if n else "dim")))
+    for name, n in (journal or {}).items():
+        cells.append((f"journal_{name}", Text(str(n), style="bold red" if n else "dim")))
     half = (len(cells) + 1) // 2
     for left, right in zip(cells[:half], [*cells[half:], ("", Text(""))]):
         t.add_row(left[0], left[1], right[0], right[1])
@@ -169,7 +171,7 @@ def render(status: Status) -> RenderableType:
         _header(status),
         _markets(status),
         _orders(status),
-        _row(_position(status), _anomalies(status.view.counters)),
+        _row(_position(status), _anomalies(status.view.counters, status.journal)),
         _row(_rates(status), _actors(status)),
     )
 
@@ -209,6 +211,7 @@ def status_line(status: Status) -> str:
     anomalies = {f.name: getattr(c, f.name) for f in attrs.fields(Counters)
                  if f.name not in ("fills_applied", "volume") and getattr(c, f.name)}
     parts += [f"{k}={n}" for k, n in anomalies.items()]
+    parts += [f"journal_{k}={n}" for k, n in (status.journal or {}).items() if n]
     if status.restarts:
         parts.append("restarts=" + ",".join(f"{a}:{n}" for a, n in
                                             sorted(status.restarts.items())))

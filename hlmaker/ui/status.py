@@ -44,7 +44,9 @@ class Status:
     * ``restarts`` — restarts per actor; ``actors`` — actor → ``"running"``/``"restarting"``…;
     * ``reconcile_age_s`` — seconds since the last reconcile snapshot was applied;
     * ``exchange_open`` — open orders the exchange listed at the last reconcile;
-    * ``feed_connected``, ``network`` (``mainnet``/``testnet``/``sim``), ``base_url``.
+    * ``feed_connected``, ``network`` (``mainnet``/``testnet``/``sim``), ``base_url``;
+    * ``journal`` — the flight recorder's ``dropped`` (book steps lost to a full channel) and
+      ``write_errors`` (failed batch writes), ``None`` when the journal is off.
     """
 
     now_ms: int
@@ -61,6 +63,7 @@ class Status:
     feed_connected: bool = False
     network: str = ""
     base_url: str = ""
+    journal: Mapping[str, int] | None = attrs.field(default=None, hash=False)
 
     @property
     def quotes(self) -> dict[str, CoinQuotes]:
