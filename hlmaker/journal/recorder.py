@@ -492,10 +492,12 @@ class Journal:
         if fills:
             db.executemany(
                 "INSERT OR IGNORE INTO fills VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(venue, f.oid, f.tid, self.run_id, now, f.coin, str(f.px), str(f.sz), f.side,
                   f.time_ms, str(f.start_position), f.dir, str(f.closed_pnl), f.hash,
-                  int(f.crossed), str(f.fee), f.cloid, f.fee_token, int(f.liquidation))
+                  int(f.crossed), str(f.fee), f.cloid, f.fee_token,
+                  None if f.liquidation is None else codec.dumps(f.liquidation),
+                  str(f.builder_fee), f.twap_id)
                  for f in fills])
         if events:
             db.executemany("INSERT INTO order_events VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -44,7 +44,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             px TEXT NOT NULL, sz TEXT NOT NULL, side TEXT NOT NULL, time_ms INTEGER NOT NULL,
             start_position TEXT NOT NULL, dir TEXT NOT NULL, closed_pnl TEXT NOT NULL,
             hash TEXT NOT NULL, crossed INTEGER NOT NULL, fee TEXT NOT NULL, cloid TEXT,
-            fee_token TEXT NOT NULL, liquidation INTEGER NOT NULL,
+            fee_token TEXT NOT NULL, liquidation TEXT, builder_fee TEXT, twap_id INTEGER,
             PRIMARY KEY (venue, oid, tid))""",
         """CREATE TABLE order_events (
             run_id INTEGER NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL,
