@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -49,7 +50,8 @@ from hlmaker.actors.ratelimit import TokenBucket
 from hlmaker.actors.reconciler import ReconcileStatus, run_reconciler
 from hlmaker.clock import Clock, WallClock
 from hlmaker.config import MakerConfig
-from hlmaker.errors import ConfigError
+from hlmaker.errors import ConfigError, EndpointUnreachable
+from hlmaker.hyperliquid.errors import VenueError
 from hlmaker.hyperliquid.keys import Wallet
 from hlmaker.hyperliquid.meta import AssetMap
 from hlmaker.hyperliquid.nonces import NonceManager
@@ -58,6 +60,7 @@ from hlmaker.hyperliquid.ws import Connector, ws_url
 from hlmaker.messages import BookView, Counters, ReconcileRequest
 from hlmaker.observer import NO_OBSERVER, Observer
 from hlmaker.orders import OrderBookCore
+from hlmaker.orders.ownership import CloidSource, Ownership
 from hlmaker.shutdown import Shutdown
 from hlmaker.strategy.base import MarketInfo, Strategy
 from hlmaker.strategy.factory import default_strategy, strategy_coins
@@ -95,8 +98,11 @@ class Maker:
                  supervisor: Supervisor, holder: BookHolder, inbox: trio.MemorySendChannel[object],
                  reconcile_requests: trio.MemorySendChannel[ReconcileRequest],
                  feed_stats: FeedStats, executor: ExecutorDeps, assets: AssetMap,
-                 markets: Mapping[str, MarketInfo], mids: dict[str, Decimal]) -> None:
+                 markets: Mapping[str, MarketInfo], mids: dict[str, Decimal],
+                 ownership: Ownership | None = None) -> None:
         self.config = config
+        self.ownership = ownership or config.maker.ownership()
+        """Which orders on the account are ours (the cloid prefix) and the policies."""
         self.wallet = wallet
         self.clock = clock
         self.views = views
@@ -111,7 +117,9 @@ class Maker:
         """Mid price per coin (quote currency), as the quoter last saw it."""
         self._inbox = inbox
         self._reconcile_requests = reconcile_requests
-        self._shutdown = Shutdown()
+        cancel_foreign = self.ownership.foreign_orders == "cancel"
+        self._shutdown = Shutdown(
+            is_ours=lambda row: cancel_foreign or self.ownership.is_ours(row.cloid))
 
     @property
     def view(self) -> BookView:
@@ -204,6 +212,7 @@ class Maker:
         return summarize(
             view=self.view, status=self.reconcile_status.value, totals=self.holder.totals(),
             mids=self.mids, restarts=self.supervisor.total_restarts,
+            is_ours=lambda row: self.ownership.is_ours(row.cloid),
             feed_connects=self.feed_stats.connects,
             actions_sent=self.executor.stats.actions_sent, shutdown=self.shutdown_report)
 
@@ -220,6 +229,7 @@ async def open_maker(
     strategy: Strategy | None = None,
     base_url: str | None = None,
     observer: Observer = NO_OBSERVER,
+    cloid_bits: Callable[[int], int] | None = None,
 ) -> AsyncIterator[Maker]:
     """Run a maker for ``wallet`` while the block runs.
 
@@ -228,7 +238,11 @@ async def open_maker(
         wallet: who signs (:class:`~hlmaker.hyperliquid.keys.Wallet`).
         clock: the time seam; default anchors a :class:`~hlmaker.clock.WallClock` on the
             system clock once, here (the only clock read of the library).
-        rng: randomness (cloids, backoff jitter); default: seeded from the OS once, here.
+        rng: randomness (backoff jitter); default: seeded from the OS once, here.
+        cloid_bits: the randomness of this process's cloid session (``randbits(k)``, see
+            :class:`~hlmaker.orders.ownership.CloidSource`); default ``secrets.randbits`` —
+            from the OS, so two processes never share cloids even when ``rng`` is seeded
+            alike. Only the deterministic campaign passes a seeded one.
         rest_transport, ws_connector: seams for tests and the simulation harness.
         strategy: default: the reference ladder built from ``config.strategy``.
         base_url: overrides ``config.endpoint.url`` (``hlmaker run`` passes the simulator's).
@@ -239,7 +253,8 @@ async def open_maker(
 
     Raises:
         ConfigError: invalid strategy configuration, or a coin the exchange does not list.
-        VenueError: the exchange could not be reached at start-up (``meta``).
+        EndpointUnreachable: the exchange's ``meta`` could not be read at start-up, retried
+            with backoff (0.5 s doubling to 5 s) for ``maker.startup_timeout_s`` seconds.
         SupervisorGaveUp: an actor crashed too often (after the shielded cancel-all: through
             the book, or — when the book, the executor or the reconciler is the one that
             failed — straight through the venue for every order the exchange lists).
@@ -249,9 +264,11 @@ async def open_maker(
     strategy = strategy or default_strategy(config)
     url = base_url or config.endpoint.url
     coins = strategy_coins(config, strategy)
+    ownership = config.maker.ownership()
+    cloids = CloidSource(ownership.prefix, cloid_bits or secrets.randbits)
     async with RestClient(url, transport=rest_transport,
                           timeout_s=config.executor.request_timeout_s) as rest:
-        assets = await rest.asset_map()
+        assets = await _first_contact(rest, url, config.maker.startup_timeout_s, rng)
         unknown = [c for c in coins if c not in assets]
         if unknown:
             raise ConfigError("strategy.coins", f"{', '.join(unknown)} not listed by the "
@@ -265,7 +282,8 @@ async def open_maker(
         inbox_s, inbox_r = ch.inbox_send, ch.inbox_receive
         mkt_s, mkt_r = trio.open_memory_channel[object](MARKET_SIZE)
         holder = BookHolder(core=OrderBookCore(book_cfg, random.Random(rng.getrandbits(64)),
-                                               observer=observer))
+                                               observer=observer, ownership=ownership,
+                                               cloids=cloids))
         views: Latest[BookView] = Latest(holder.core.view(clock.now_ms()))
         rstatus: Latest[ReconcileStatus] = Latest(ReconcileStatus(at_ms=0, sweeps=0))
         sup = Supervisor(max_restarts=config.supervisor.max_restarts,
@@ -285,7 +303,7 @@ async def open_maker(
         maker = Maker(config=config, wallet=wallet, clock=clock, views=views,
                       reconcile_status=rstatus, supervisor=sup, holder=holder, inbox=inbox_s,
                       reconcile_requests=ch.requests_send, feed_stats=feed_stats, executor=deps,
-                      assets=assets, markets=markets, mids=mids)
+                      assets=assets, markets=markets, mids=mids, ownership=ownership)
 
         async def cancel_all_before_giving_up(error: SupervisorGaveUp) -> None:
             await maker.give_up_shutdown(error, rest=rest, action_ttl_ms=book_cfg.action_ttl_ms)
@@ -303,7 +321,7 @@ async def open_maker(
             # The book's memory is lost: the next incarnation starts empty and re-syncs.
             holder.lost.append(holder.core.counters.freeze())
             holder.core = OrderBookCore(book_cfg, random.Random(rng.getrandbits(64)),
-                                        observer=observer)
+                                        observer=observer, ownership=ownership, cloids=cloids)
             # The dead book's last view says ready: the quoter restarts at once and would quote
             # to the fresh book before it re-synced. Publish the fresh (not ready) view now.
             views.publish(holder.core.view(clock.now_ms()))
@@ -360,6 +378,34 @@ async def open_maker(
                     nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             raise _unwrap(group) from None
+
+
+STARTUP_BACKOFF_S = (0.5, 5.0)
+"""First and largest wait between start-up attempts (seconds; doubled each time, ±20 %)."""
+
+
+async def _first_contact(rest: RestClient, url: str, timeout_s: float,
+                         rng: random.Random) -> AssetMap:
+    """Read the exchange's asset map, retrying any venue error with backoff for ``timeout_s``
+    seconds (trio time).
+
+    Raises:
+        EndpointUnreachable: still failing when the time is up (the URL and the last cause).
+    """
+    start = trio.current_time()
+    wait, attempt = STARTUP_BACKOFF_S[0], 0
+    while True:
+        attempt += 1
+        try:
+            return await rest.asset_map()
+        except VenueError as exc:
+            waited = trio.current_time() - start
+            if waited + wait > timeout_s:
+                raise EndpointUnreachable(url, str(exc), waited) from None
+            log.warning("start-up: exchange at %s not reachable (attempt %d: %s); retrying in "
+                        "%.1f s", url, attempt, exc, wait)
+            await trio.sleep(wait * rng.uniform(0.8, 1.2))
+            wait = min(wait * 2, STARTUP_BACKOFF_S[1])
 
 
 def _unwrap(group: BaseExceptionGroup) -> BaseException:  # type: ignore[type-arg]

@@ -384,7 +384,7 @@ class _Run:
                 maker_config(spec.seed), wallet=self.wallet, clock=self.bot_clock,
                 rng=stream(spec.seed, "bot"), rest_transport=SimHttpTransport(ex),
                 ws_connector=sim_connector(ex), base_url=BASE_URL,
-                observer=self.observer,
+                observer=self.observer, cloid_bits=stream(spec.seed, "cloids").getrandbits,
             ) as maker:
                 self.maker = maker
                 self.faults.active_from_s = max(plan_active_from(self.plan), self.now_s())

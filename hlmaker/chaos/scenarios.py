@@ -180,7 +180,7 @@ SCENARIOS: dict[str, Scenario] = {s.fault: s for s in (
                              Event(45.0, "exchange_cancel", status="scheduledCancel"))),
         lambda r: _all(_ge(_kind(r, "exchange_cancel"), 2, "exchange cancels"),
                        _ge(_kind(r, "liquidation_fill"), 1, "liquidation fills"),
-                       _ge(_c(r, "fills_untracked"), 1,
+                       _ge(_c(r, "fills_foreign"), 1,
                            "fills for an order the bot never placed, applied")),
         "cancelled orders were dropped and re-quoted; the foreign fill moved the position",
         1010),
