@@ -65,6 +65,7 @@ def summarize(*, view: BookView, status: ReconcileStatus, totals: Mapping[str, A
         "open_orders_local": local_open,
         "open_orders_exchange": exch_open,
         "foreign_open_orders": foreign_open,
+        "foreign_unreadable": status.foreign_unreadable,
         "duplicate_fills_dropped": totals["duplicate_fills_dropped"],
         "orphans_detected": totals["orphans_detected"],
         "orphans_cancelled": totals["orphans_cancelled"],

@@ -520,10 +520,14 @@ class OrderRegistry:
 
     def ask_reconcile(self, reason: ReconcileReason) -> list[ReconcileRequest]:
         """A one-element list: the :class:`ReconcileRequest` for ``reason``, asking for fills
-        since the last applied fill time minus ``fills_margin_ms`` (all fills if none yet) and
+        since the last applied fill time minus ``fills_margin_ms`` (all fills if none yet, or
+        before the first completed sync) and
         the ``orderStatus`` of every ``UNKNOWN`` cloid (sorted)."""
         since = None
-        if self.last_fill_ms is not None:
+        if self.last_fill_ms is not None and self.ready:
+            # Before its first completed sync a book needs whole-history sweeps (reconcile
+            # refuses a windowed one then): asking for a window would never be answered while
+            # the orders of a previous process are being cancelled (campaign seed 36).
             since = self.last_fill_ms - self.config.fills_margin_ms
         cloids = tuple(
             sorted(c for c, o in self.orders.items() if o.state is OrderState.UNKNOWN)
