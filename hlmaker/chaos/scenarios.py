@@ -7,7 +7,7 @@ at actually ran (a counter of the book, a log line of the bot, a probe of the or
 exchange observation). :func:`run_scenario` runs one and returns ``(result, problems)`` where
 ``problems`` is empty when
 
-* no invariant was violated (S1–S7 after every event, L1–L2, memory bounds),
+* no invariant was violated (S1–S9 after every event, L1–L2, memory bounds),
 * the book converged to the exchange after the last fault and the maker's shutdown confirmed
   that no order of ours rests (the expected final state),
 * the fault was injected at least once, and the mark holds.

@@ -16,7 +16,10 @@ the contract (``../shared/reliability.md``):
    asked after the action's ``expiresAfter`` (S6).
 3. **Open orders.** A listed order we track is confirmed; one whose cloid is pending is bound
    (its ack is still in flight, F13 — never an orphan); one we finalized within the protection
-   window is left alone; anything else is an *orphan*: first seen now, cancelled only when a later
+   window is left alone; a foreign one (no cloid of ours) is recorded, never touched under
+   ``foreign_orders = "ignore"``; one of ours this book does not track is a *leftover* when
+   the book has not synced yet or another process placed it (cancelled at once, or adopted:
+   ``on_start``); anything else is an *orphan*: first seen now, cancelled only when a later
    snapshot still lists it after the grace period (S4, S5).
 4. **Stale orders**: live locally, absent from the snapshot, no request in flight and no evidence
    since the snapshot was requested (minus the protection window) → cancelled locally.
@@ -155,7 +158,9 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
                 reg.counters.illegal_transitions += 1
                 log.warning("book exchange lists oid=%s that we finalized as %s",
                             row.oid, order.state.value)
-        if initial and order is None:
+        if order is None and (initial or not reg.placed_here(row.cloid)):
+            # An order of ours this book did not place (before it quotes), or that another
+            # process placed (a late landing of a dead one's action): settled at once.
             if _settle_leftover(reg, row, now_ms):
                 leftovers.append(row)
             continue

@@ -180,6 +180,10 @@ class OrderRegistry:
             if cloid not in self.orders:
                 return cloid
 
+    def placed_here(self, cloid: str | None) -> bool:
+        """The cloid came from this process's cloid source (any book incarnation)."""
+        return self._cloids.placed_here(cloid)
+
     def is_ours(self, cloid: str | None) -> bool:
         """The cloid carries our prefix (:meth:`Ownership.is_ours`)."""
         return self.ownership.is_ours(cloid)

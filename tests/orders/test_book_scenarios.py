@@ -28,7 +28,6 @@ from hlmaker.messages import (
 )
 from hlmaker.observer import Observer
 from hlmaker.orders import BookConfig
-from hlmaker.orders.ownership import Ownership
 
 from .helpers import D, as_fills, book_rig, fill, open_row, snapshot, update
 
@@ -123,7 +122,7 @@ async def test_orphan_gets_grace_then_cancel(autojump_clock) -> None:
     with trio.fail_after(30):
         async with book_rig(BookConfig(coins=("BTC",), orphan_grace_ms=5_000)) as rig:
             await rig.send(snapshot(rig.now()))  # synced: quoting may start
-            ours = "0x" + Ownership().prefix + "ab" * 12  # our prefix, not tracked
+            ours = rig.core.registry.new_cloid()  # this process's, not tracked (a late landing)
             await rig.send(snapshot(rig.now(), (open_row(555, cloid=ours),)))
             assert rig.view.counters.orphans_detected == 0  # not at first sight
             rig.no_command()

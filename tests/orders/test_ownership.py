@@ -161,6 +161,15 @@ def test_fills_before_start_are_history_and_rereads_are_no_anomaly() -> None:
         assert getattr(counters, name) == 0, name
 
 
+def test_after_sync_another_process_order_is_cancelled_at_once_ours_gets_the_grace() -> None:
+    c = core()
+    c.handle(snapshot(EPOCH), EPOCH)
+    late_here = c.registry.new_cloid()  # a late landing of this process (e.g. a crashed book)
+    rows = (open_row(8, cloid=ours(8)), open_row(9, cloid=late_here))
+    assert cancels(c.handle(snapshot(EPOCH + 1_000, rows), EPOCH + 1_000)) == [8]
+    assert 9 in c.orphans and c.view(EPOCH + 1_000).counters.orphans_detected == 0
+
+
 def test_an_order_we_placed_acked_normally_is_ours() -> None:
     c = core()
     c.handle(snapshot(EPOCH), EPOCH)
