@@ -77,6 +77,7 @@ def summarize(*, view: BookView, status: ReconcileStatus, totals: Mapping[str, A
         "unknown_outcomes": totals["unknown_outcomes"],
         "fills_foreign": totals["fills_foreign"],
         "fills_reread": totals["fills_reread"],
+        "fills_echoed": totals["fills_echoed"],
         "fills_preexisting": totals["fills_preexisting"],
         "fills_untracked": totals["fills_untracked"],
         "early_events_expired": totals["early_events_expired"],

@@ -66,6 +66,9 @@ class Counters:
     fills_reread: int = 0
     """Fills met again in a subscription snapshot or a sweep after they were applied (not an
     anomaly: every reconnect and sweep re-reads recent fills)."""
+    fills_echoed: int = 0
+    """Live fills met a second time on the other channel: the exchange sends each fill on both
+    ``userFills`` and ``user`` (not an anomaly)."""
     fills_foreign: int = 0
     """Applied fills of foreign orders (no cloid of ours): they move the account's position."""
     leftovers_cancelled: int = 0

@@ -85,12 +85,13 @@ def on_fills(reg: OrderRegistry, msg: Fills, now_ms: int) -> list[Action]:
     check_gap = not msg.is_snapshot and msg.source != "reconcile"
     for f in fills:
         actions += apply_fill(reg, f, now_ms, check_gap=check_gap, presync_hold=msg.is_snapshot,
-                              reread=not check_gap)
+                              reread=not check_gap, channel="" if not check_gap else msg.source)
     return dedupe_reconciles(actions)
 
 
 def apply_fill(reg: OrderRegistry, fill: Fill, now_ms: int, *, check_gap: bool = True,
-               presync_hold: bool = False, reread: bool = False) -> list[Action]:
+               presync_hold: bool = False, reread: bool = False,
+               channel: str = "") -> list[Action]:
     """Apply one fill: de-dup on ``(oid, tid)``, move the position (coin, signed by side),
     check ``startPosition`` (when ``check_gap`` and the book has synced once), update the
     order's lifecycle.
@@ -98,22 +99,28 @@ def apply_fill(reg: OrderRegistry, fill: Fill, now_ms: int, *, check_gap: bool =
     ``presync_hold``: before the first reconcile, snapshot fills are kept aside and sorted out
     then (the adopted position already contains the old ones). ``reread``: the fill comes from
     a subscription snapshot or a sweep, which re-read recent fills by design — a known one is
-    counted ``fills_reread``, not ``duplicate_fills_dropped`` (that one counts only a fill the
-    live feed delivered twice, F1). A fill with ``sz <= 0`` or ``px <= 0`` is bad input.
+    counted ``fills_reread``. ``channel``: the live channel that brought it (``userFills``,
+    ``user``, ``post``); the exchange sends every fill on both ``userFills`` and ``user``
+    (protocol ref §6.4), so a known fill from a channel that had not delivered it yet is an
+    echo (``fills_echoed``); only one the same live channel delivered twice counts as
+    ``duplicate_fills_dropped`` (F1). A fill with ``sz <= 0`` or ``px <= 0`` is bad input.
     Returns ``[ReconcileRequest("gap")]`` on a gap, else ``[]``.
     """
     if fill.sz <= 0 or fill.px <= 0:
         return reg.bad(f"fill with bad sz/px oid={fill.oid} tid={fill.tid}")
-    if (fill.oid, fill.tid) in reg.dedup:
+    key = (fill.oid, fill.tid)
+    if key in reg.dedup:
         if reread:
             reg.counters.fills_reread += 1
-        else:
+        elif reg.dedup.delivered(key, channel):
             reg.counters.duplicate_fills_dropped += 1
+        else:
+            reg.counters.fills_echoed += 1
         return []
     if not reg.ready and presync_hold:
         reg.hold_presync_fill(fill)
         return []
-    before = reg.record_fill(fill, now_ms)
+    before = reg.record_fill(fill, now_ms, channel)
     actions: list[Action] = []
     if check_gap and reg.ready and fill.start_position != before:
         reg.counters.gaps_detected += 1

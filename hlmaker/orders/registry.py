@@ -402,11 +402,12 @@ class OrderRegistry:
         return req.kind if req is not None else None
 
     # ------------------------------------------------------------------ fills and positions
-    def record_fill(self, fill: Fill, now_ms: int) -> Decimal:
+    def record_fill(self, fill: Fill, now_ms: int, channel: str = "") -> Decimal:
         """Count a new fill exactly once: mark ``(oid, tid)`` seen, move the position by the
         signed size, add volume, closed PnL and fees, remember it for the position check of
-        reconcile. Returns the position before it (coin). The caller has checked it is new."""
-        self.dedup.add((fill.oid, fill.tid))
+        reconcile. Returns the position before it (coin). The caller has checked it is new;
+        ``channel`` is the live channel that brought it (``""`` for snapshots and sweeps)."""
+        self.dedup.add((fill.oid, fill.tid), channel)
         before = self.positions.get(fill.coin, ZERO)
         delta = signed(fill.side, fill.sz)
         self.positions[fill.coin] = before + delta
