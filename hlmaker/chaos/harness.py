@@ -388,6 +388,8 @@ class _Run:
         self.maker.abort_shutdown()
         self.restart_after_s = restart_after_s
         self.process_scope.cancel()
+        self.checker.get_core = None  # no process: nothing of the bot to check until the next
+        self.observer.checking_views = False
         self.faults.count("process_crash")
 
     def _fill_one_of_ours(self) -> bool:
