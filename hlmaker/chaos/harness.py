@@ -390,6 +390,7 @@ class _Run:
         self.process_scope.cancel()
         self.checker.get_core = None  # no process: nothing of the bot to check until the next
         self.observer.checking_views = False
+        self.checker.process_restarted()
         self.faults.count("process_crash")
 
     def _fill_one_of_ours(self) -> bool:

@@ -426,6 +426,12 @@ class InvariantChecker:
                          key=f"issued:{nonce}")
         self._issued[signer] = nonce if last is None else max(last, nonce)
 
+    def process_restarted(self) -> None:
+        """A new process (F17) remembers no nonce of the dead one: from here S7 at the source
+        starts afresh; on the wire (:meth:`on_envelope`) the exchange's rule still holds —
+        never reused, above the smallest of the 100 highest, inside the time window."""
+        self._issued.clear()
+
     def before_action(self, action: dict[str, Any], now_ms: int) -> None:
         """S5: a cancel about to be applied must not hit an order the book still wants."""
         kind = action.get("type")
