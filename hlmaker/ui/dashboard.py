@@ -209,6 +209,8 @@ def status_line(status: Status) -> str:
     anomalies = {f.name: getattr(c, f.name) for f in attrs.fields(Counters)
                  if f.name not in ("fills_applied", "volume") and getattr(c, f.name)}
     parts += [f"{k}={n}" for k, n in anomalies.items()]
+    if v.foreign_orders:
+        parts.append(f"foreign_open={len(v.foreign_orders)}")
     if status.restarts:
         parts.append("restarts=" + ",".join(f"{a}:{n}" for a, n in
                                             sorted(status.restarts.items())))
