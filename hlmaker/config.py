@@ -6,6 +6,11 @@ prints as one line with exit code 2.
 
 Example::
 
+    [maker]
+    name = "hlmaker"             # names this maker; its cloid prefix is derived from it
+    foreign_orders = "ignore"    # ignore | cancel: orders without our prefix
+    on_start = "cancel"          # cancel | adopt: our orders found at start-up
+
     [endpoint]
     network = "sim"              # sim (built-in simulator) | testnet | mainnet
     base_url = ""                # default: the network's URL, or the built-in simulator
@@ -58,6 +63,7 @@ import attrs
 
 from hlmaker.errors import ConfigError
 from hlmaker.orders.book_config import BookConfig
+from hlmaker.orders.ownership import DEFAULT_NAME, Ownership, check_prefix, prefix_for
 
 Network = Literal["sim", "testnet", "mainnet"]
 NETWORK_URLS = {
@@ -88,6 +94,35 @@ class EndpointConfig:
     def url(self) -> str:
         """The base URL to use ("" = start the built-in simulator)."""
         return self.base_url or NETWORK_URLS.get(self.network, "")
+
+
+@attrs.frozen(kw_only=True)
+class MakerSection:
+    """``[maker]``: who this maker is on the account (:mod:`hlmaker.orders.ownership`).
+
+    ``name`` derives the cloid prefix (the first 8 hex digits of its SHA-256) unless
+    ``cloid_prefix`` sets it (1–8 hex digits); give each maker sharing an account its own name.
+    ``foreign_orders``: ``ignore`` (default) or ``cancel`` orders without our prefix;
+    ``on_start``: ``cancel`` (default) or ``adopt`` the orders of ours a new process finds;
+    ``startup_timeout_s``: how long start-up retries an unreachable endpoint (backoff) before
+    giving up with one line naming the URL (exit code 3).
+    """
+
+    name: str = DEFAULT_NAME
+    cloid_prefix: str = ""
+    foreign_orders: str = "ignore"
+    on_start: str = "cancel"
+    startup_timeout_s: float = 30.0
+
+    @property
+    def prefix(self) -> str:
+        """The hex prefix of our cloids (no ``0x``)."""
+        return check_prefix(self.cloid_prefix) if self.cloid_prefix else prefix_for(self.name)
+
+    def ownership(self) -> Ownership:
+        """The :class:`~hlmaker.orders.ownership.Ownership` this section describes."""
+        return Ownership(prefix=self.prefix, foreign_orders=self.foreign_orders,  # type: ignore
+                         on_start=self.on_start)  # type: ignore[arg-type]
 
 
 @attrs.frozen(kw_only=True)
@@ -157,6 +192,7 @@ class MakerConfig:
     """Everything a maker needs. ``strategy`` is the raw ``[strategy]`` table; the strategy's
     own config class validates it (see :func:`hlmaker.strategy.factory.ladder_config`)."""
 
+    maker: MakerSection = attrs.field(factory=MakerSection)
     endpoint: EndpointConfig = attrs.field(factory=EndpointConfig)
     strategy: dict[str, Any] = attrs.field(factory=dict, hash=False)
     book: BookConfig = attrs.field(factory=BookConfig)
@@ -174,6 +210,7 @@ class MakerConfig:
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 _SECTIONS: dict[str, type] = {
+    "maker": MakerSection,
     "endpoint": EndpointConfig,
     "book": BookConfig,
     "executor": ExecutorConfig,
@@ -186,6 +223,12 @@ _SECTIONS: dict[str, type] = {
 
 
 def _validate(cfg: MakerConfig) -> None:
+    mk = cfg.maker
+    if not mk.name.strip():
+        raise ConfigError("maker.name", "must not be empty (it names this maker's orders)")
+    cfg.maker.ownership()  # checks cloid_prefix, foreign_orders, on_start (naming the field)
+    if not math.isfinite(mk.startup_timeout_s) or mk.startup_timeout_s < 0:
+        raise ConfigError("maker.startup_timeout_s", "must be a number of seconds >= 0")
     ep = cfg.endpoint
     if ep.network not in ("sim", "testnet", "mainnet"):
         raise ConfigError("endpoint.network", "must be one of sim, testnet, mainnet")

@@ -4,6 +4,7 @@
 
     HlmakerError                      root of every error hlmaker raises on purpose
     ├── ConfigError                   bad configuration: names the field and the fix
+    ├── EndpointUnreachable           start-up could not reach the exchange in time (URL, cause)
     └── (venue errors)                hlmaker.hyperliquid.errors: transport, timeout, HTTP 429,
                                       exchange error, key loading — all subclass HlmakerError
 
@@ -24,3 +25,15 @@ class ConfigError(HlmakerError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class EndpointUnreachable(HlmakerError):
+    """Start-up could not read the exchange's ``meta`` at ``url`` within the configured time
+    (``maker.startup_timeout_s``); ``cause`` says why (the last error). ``hlmaker run`` prints
+    it as one line and exits with code 3."""
+
+    def __init__(self, url: str, cause: str, waited_s: float) -> None:
+        super().__init__(f"cannot reach the exchange at {url} after {waited_s:.0f} s: {cause}")
+        self.url = url
+        self.cause = cause
+        self.waited_s = waited_s

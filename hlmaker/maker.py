@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -49,7 +50,8 @@ from hlmaker.actors.ratelimit import TokenBucket
 from hlmaker.actors.reconciler import ReconcileStatus, run_reconciler
 from hlmaker.clock import Clock, WallClock
 from hlmaker.config import MakerConfig
-from hlmaker.errors import ConfigError
+from hlmaker.errors import ConfigError, EndpointUnreachable
+from hlmaker.hyperliquid.errors import VenueError
 from hlmaker.hyperliquid.keys import Wallet
 from hlmaker.hyperliquid.meta import AssetMap
 from hlmaker.hyperliquid.nonces import NonceManager
@@ -59,6 +61,7 @@ from hlmaker.journal import Journal, Mark, RunContext
 from hlmaker.messages import BookView, Counters, ReconcileRequest
 from hlmaker.observer import NO_OBSERVER, Observer, Observers
 from hlmaker.orders import OrderBookCore
+from hlmaker.orders.ownership import CloidSource, Ownership
 from hlmaker.pnl import unrealized_pnl
 from hlmaker.shutdown import Shutdown
 from hlmaker.strategy.base import MarketInfo, Strategy
@@ -98,8 +101,11 @@ class Maker:
                  reconcile_requests: trio.MemorySendChannel[ReconcileRequest],
                  feed_stats: FeedStats, executor: ExecutorDeps, assets: AssetMap,
                  markets: Mapping[str, MarketInfo], mids: dict[str, Decimal],
-                 journal: Journal | None = None) -> None:
+                 journal: Journal | None = None,
+                 ownership: Ownership | None = None) -> None:
         self.config = config
+        self.ownership = ownership or config.maker.ownership()
+        """Which orders on the account are ours (the cloid prefix) and the policies."""
         self.wallet = wallet
         self.clock = clock
         self.views = views
@@ -117,7 +123,9 @@ class Maker:
         ``write_errors`` counters."""
         self._inbox = inbox
         self._reconcile_requests = reconcile_requests
-        self._shutdown = Shutdown()
+        cancel_foreign = self.ownership.foreign_orders == "cancel"
+        self._shutdown = Shutdown(
+            is_ours=lambda row: cancel_foreign or self.ownership.is_ours(row.cloid))
 
     @property
     def view(self) -> BookView:
@@ -211,6 +219,7 @@ class Maker:
         out = summarize(
             view=self.view, status=self.reconcile_status.value, totals=totals,
             mids=self.mids, restarts=self.supervisor.total_restarts,
+            is_ours=lambda row: self.ownership.is_ours(row.cloid),
             feed_connects=self.feed_stats.connects,
             actions_sent=self.executor.stats.actions_sent, shutdown=self.shutdown_report)
         j = self.journal
@@ -237,6 +246,7 @@ async def open_maker(
     base_url: str | None = None,
     observer: Observer = NO_OBSERVER,
     journal: Journal | None = None,
+    cloid_bits: Callable[[int], int] | None = None,
 ) -> AsyncIterator[Maker]:
     """Run a maker for ``wallet`` while the block runs.
 
@@ -245,7 +255,11 @@ async def open_maker(
         wallet: who signs (:class:`~hlmaker.hyperliquid.keys.Wallet`).
         clock: the time seam; default anchors a :class:`~hlmaker.clock.WallClock` on the
             system clock once, here (the only clock read of the library).
-        rng: randomness (cloids, backoff jitter); default: seeded from the OS once, here.
+        rng: randomness (backoff jitter); default: seeded from the OS once, here.
+        cloid_bits: the randomness of this process's cloid session (``randbits(k)``, see
+            :class:`~hlmaker.orders.ownership.CloidSource`); default ``secrets.randbits`` —
+            from the OS, so two processes never share cloids even when ``rng`` is seeded
+            alike. Only the deterministic campaign passes a seeded one.
         rest_transport, ws_connector: seams for tests and the simulation harness.
         strategy: default: the reference ladder built from ``config.strategy``.
         base_url: overrides ``config.endpoint.url`` (``hlmaker run`` passes the simulator's).
@@ -259,7 +273,8 @@ async def open_maker(
 
     Raises:
         ConfigError: invalid strategy configuration, or a coin the exchange does not list.
-        VenueError: the exchange could not be reached at start-up (``meta``).
+        EndpointUnreachable: the exchange's ``meta`` could not be read at start-up, retried
+            with backoff (0.5 s doubling to 5 s) for ``maker.startup_timeout_s`` seconds.
         SupervisorGaveUp: an actor crashed too often (after the shielded cancel-all: through
             the book, or — when the book, the executor or the reconciler is the one that
             failed — straight through the venue for every order the exchange lists).
@@ -274,7 +289,7 @@ async def open_maker(
         async with _open_maker(config, wallet=wallet, clock=clock, rng=rng,
                                rest_transport=rest_transport, ws_connector=ws_connector,
                                strategy=strategy, url=url, observer=observer,
-                               journal=journal) as maker:
+                               journal=journal, cloid_bits=cloid_bits) as maker:
             yield maker
     finally:
         if journal is not None and not journal.closed:
@@ -285,11 +300,14 @@ async def open_maker(
 async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng: random.Random,
                       rest_transport: httpx.AsyncBaseTransport | None,
                       ws_connector: Connector | str | None, strategy: Strategy, url: str,
-                      observer: Observer, journal: Journal | None) -> AsyncIterator[Maker]:
+                      observer: Observer, journal: Journal | None,
+                      cloid_bits: Callable[[int], int] | None) -> AsyncIterator[Maker]:
     coins = strategy_coins(config, strategy)
+    ownership = config.maker.ownership()
+    cloids = CloidSource(ownership.prefix, cloid_bits or secrets.randbits)
     async with RestClient(url, transport=rest_transport,
                           timeout_s=config.executor.request_timeout_s) as rest:
-        assets = await rest.asset_map()
+        assets = await _first_contact(rest, url, config.maker.startup_timeout_s, rng)
         unknown = [c for c in coins if c not in assets]
         if unknown:
             raise ConfigError("strategy.coins", f"{', '.join(unknown)} not listed by the "
@@ -304,7 +322,8 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
         mkt_s, mkt_r = trio.open_memory_channel[object](MARKET_SIZE)
         seed = rng.getrandbits(64)
         holder = BookHolder(core=OrderBookCore(book_cfg, random.Random(seed),
-                                               observer=observer))
+                                               observer=observer, ownership=ownership,
+                                               cloids=cloids))
         views: Latest[BookView] = Latest(holder.core.view(clock.now_ms()))
         rstatus: Latest[ReconcileStatus] = Latest(ReconcileStatus(at_ms=0, sweeps=0))
         sup = Supervisor(max_restarts=config.supervisor.max_restarts,
@@ -326,7 +345,8 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
         maker = Maker(config=config, wallet=wallet, clock=clock, views=views,
                       reconcile_status=rstatus, supervisor=sup, holder=holder, inbox=inbox_s,
                       reconcile_requests=ch.requests_send, feed_stats=feed_stats, executor=deps,
-                      assets=assets, markets=markets, mids=mids, journal=journal)
+                      assets=assets, markets=markets, mids=mids, journal=journal,
+                      ownership=ownership)
         if journal is not None:
             def mark() -> Mark:
                 t, st = holder.totals(), rstatus.value
@@ -341,7 +361,7 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
                 book_config=book_cfg, clock=clock, view_at=lambda now: holder.core.view(now),
                 mark=mark, mids=mids, coins=tuple(coins),
                 book_busy=lambda: inbox_s.statistics().current_buffer_used > 0))
-            journal.core_created(seed, clock.now_ms())
+            journal.core_created(seed, clock.now_ms(), ownership, cloids)
 
         async def cancel_all_before_giving_up(error: SupervisorGaveUp) -> None:
             await maker.give_up_shutdown(error, rest=rest, action_ttl_ms=book_cfg.action_ttl_ms)
@@ -359,9 +379,10 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
             # The book's memory is lost: the next incarnation starts empty and re-syncs.
             holder.lost.append(holder.core.counters.freeze())
             seed = rng.getrandbits(64)
-            holder.core = OrderBookCore(book_cfg, random.Random(seed), observer=observer)
+            holder.core = OrderBookCore(book_cfg, random.Random(seed), observer=observer,
+                                        ownership=ownership, cloids=cloids)
             if journal is not None:
-                journal.core_created(seed, clock.now_ms())
+                journal.core_created(seed, clock.now_ms(), ownership, cloids)
             # The dead book's last view says ready: the quoter restarts at once and would quote
             # to the fresh book before it re-synced. Publish the fresh (not ready) view now.
             views.publish(holder.core.view(clock.now_ms()))
@@ -372,7 +393,7 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
             return Incarnation(run=lambda task_status: run_reconciler(
                 rx, tx, rstatus, rest=rest, user=wallet.query_address, clock=clock,
                 interval_s=config.reconcile.interval_s, min_gap_s=config.reconcile.min_gap_s,
-                task_status=task_status), owns=[rx, tx])
+                is_ours=ownership.is_ours, task_status=task_status), owns=[rx, tx])
 
         def make_executor() -> Incarnation:
             rx, tx = ch.commands_receive.clone(), inbox_s.clone()
@@ -434,6 +455,34 @@ async def _journal_running(journal: Journal | None) -> AsyncIterator[None]:
         finally:
             with trio.CancelScope(shield=True):
                 await journal.close()
+
+
+STARTUP_BACKOFF_S = (0.5, 5.0)
+"""First and largest wait between start-up attempts (seconds; doubled each time, ±20 %)."""
+
+
+async def _first_contact(rest: RestClient, url: str, timeout_s: float,
+                         rng: random.Random) -> AssetMap:
+    """Read the exchange's asset map, retrying any venue error with backoff for ``timeout_s``
+    seconds (trio time).
+
+    Raises:
+        EndpointUnreachable: still failing when the time is up (the URL and the last cause).
+    """
+    start = trio.current_time()
+    wait, attempt = STARTUP_BACKOFF_S[0], 0
+    while True:
+        attempt += 1
+        try:
+            return await rest.asset_map()
+        except VenueError as exc:
+            waited = trio.current_time() - start
+            if waited + wait > timeout_s:
+                raise EndpointUnreachable(url, str(exc), waited) from None
+            log.warning("start-up: exchange at %s not reachable (attempt %d: %s); retrying in "
+                        "%.1f s", url, attempt, exc, wait)
+            await trio.sleep(wait * rng.uniform(0.8, 1.2))
+            wait = min(wait * 2, STARTUP_BACKOFF_S[1])
 
 
 def _unwrap(group: BaseExceptionGroup) -> BaseException:  # type: ignore[type-arg]

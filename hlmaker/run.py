@@ -27,7 +27,7 @@ import trio
 
 from hlmaker.clock import WallClock
 from hlmaker.config import MakerConfig, config_from_mapping, load_config
-from hlmaker.errors import ConfigError, HlmakerError
+from hlmaker.errors import ConfigError, EndpointUnreachable, HlmakerError
 from hlmaker.hyperliquid.errors import KeyLoadError
 from hlmaker.hyperliquid.keys import PrivateKey, Wallet
 from hlmaker.journal import Journal, JournalError
@@ -41,6 +41,11 @@ if TYPE_CHECKING:
     from hlmaker.metrics import Metrics
 
 log = logging.getLogger("hlmaker.run")
+
+EXIT_CONFIG = 2
+"""Exit code: a bad configuration or key (one line names the field)."""
+EXIT_UNREACHABLE = 3
+"""Exit code: the exchange could not be reached at start-up (one line names the URL)."""
 
 DEFAULT_STRATEGY: dict[str, Any] = {
     "coins": ["BTC", "ETH"],
@@ -292,10 +297,10 @@ def run_command(config_path: str | None, network: str | None, duration_s: float 
         wallet = load_wallet(cfg)
     except ConfigError as exc:
         click.echo(f"hlmaker: config error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)
     if journal_path and no_journal:
         click.echo("hlmaker: --journal and --no-journal exclude each other", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)
     journal: Journal | None = None
     if not no_journal:
         path = journal_path or default_journal_path(cfg.endpoint.network, wallet.query_address)
@@ -303,7 +308,7 @@ def run_command(config_path: str | None, network: str | None, duration_s: float 
             journal = Journal.open(path)
         except JournalError as exc:
             click.echo(f"hlmaker: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_CONFIG)
         click.echo(f"journal: {journal.path}")
     tty = sys.stdout.isatty() and not plain
     _setup_logging(verbose)
@@ -313,12 +318,18 @@ def run_command(config_path: str | None, network: str | None, duration_s: float 
         summary = trio.run(lambda: run_bot(cfg, duration_s=duration_s,
                                            summary_path=summary_path, tty=tty,
                                            journal=journal))
-    except ConfigError as exc:
-        click.echo(f"hlmaker: config error: {exc}", err=True)
-        sys.exit(2)
-    except HlmakerError as exc:
-        click.echo(f"hlmaker: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(1)
+    except BaseException as exc:
+        error = own_error(exc)
+        if isinstance(error, ConfigError):
+            click.echo(f"hlmaker: config error: {error}", err=True)
+            sys.exit(EXIT_CONFIG)
+        if isinstance(error, EndpointUnreachable):
+            click.echo(f"hlmaker: {error}", err=True)
+            sys.exit(EXIT_UNREACHABLE)
+        if isinstance(error, HlmakerError):
+            click.echo(f"hlmaker: {type(error).__name__}: {error}", err=True)
+            sys.exit(1)
+        raise
     finally:
         if journal is not None and not journal.closed:
             journal.close_unstarted()
@@ -328,6 +339,18 @@ def run_command(config_path: str | None, network: str | None, duration_s: float 
                    err=True)
         sys.exit(1)
     click.echo(_summary_line(summary))
+
+
+def own_error(exc: BaseException) -> BaseException | None:
+    """The one :class:`HlmakerError` that ``exc`` is, or that an exception group holds
+    beside cancellations only; ``None`` otherwise."""
+    if isinstance(exc, HlmakerError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = [own_error(e) for e in exc.exceptions if not isinstance(e, trio.Cancelled)]
+        if len(leaves) == 1:
+            return leaves[0]
+    return None
 
 
 def _summary_line(summary: Mapping[str, Any]) -> str:

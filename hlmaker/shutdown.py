@@ -11,7 +11,10 @@
   the last placement's ``expiresAfter`` finds none (before then a placement the executor had
   sent may still land).
 
-Either writes :attr:`Shutdown.report`: ``confirmed_no_open_orders`` (bool), ``shutdown_s``
+Both act on our orders only (``is_ours``: the cloid prefix, :mod:`hlmaker.orders.ownership`):
+foreign orders on the account are left resting unless the policy is ``foreign_orders =
+"cancel"``. Either writes :attr:`Shutdown.report`: ``confirmed_no_open_orders`` (bool),
+``shutdown_s``
 (trio seconds), ``direct: true`` for the venue path, ``aborted: true`` when
 :meth:`Shutdown.abort` cut it short (a second signal).
 """
@@ -30,7 +33,7 @@ from hlmaker.actors.reconciler import ReconcileStatus
 from hlmaker.clock import Clock
 from hlmaker.hyperliquid.errors import VenueError
 from hlmaker.hyperliquid.rest import RestClient
-from hlmaker.messages import BookView, CancelAll
+from hlmaker.messages import BookView, CancelAll, OpenOrder
 from hlmaker.supervisor import Supervisor
 
 log = logging.getLogger("hlmaker.shutdown")
@@ -44,7 +47,9 @@ RESWEEP_S = 0.5
 class Shutdown:
     """The maker's shutdown: which protocol ran, what it saw, and the switch that aborts it."""
 
-    def __init__(self) -> None:
+    def __init__(self, is_ours: Callable[[OpenOrder], bool] = lambda _row: True) -> None:
+        self.is_ours = is_ours
+        """Which listed orders the shutdown must see gone (and, through the venue, cancels)."""
         self.report: dict[str, Any] = {}
         """Empty until a shutdown ran (see the module docstring for the keys)."""
         self.aborted = False
@@ -92,7 +97,7 @@ class Shutdown:
                 request_reconcile("shutdown")
                 status = await reconcile_status.wait_for(
                     lambda s, asked=asked: s.at_ms >= asked)
-                mine = list(status.exchange_open)
+                mine = [o for o in status.exchange_open if self.is_ours(o)]
                 live = list(views.value.orders)
                 # Each sweep decides afresh: a placement still in flight can land after an
                 # empty sweep, and then "no open orders" no longer holds.
@@ -137,7 +142,8 @@ class Shutdown:
             while True:
                 try:
                     read_ms = clock.now_ms()
-                    left = await rest.frontend_open_orders(user)
+                    left = tuple(o for o in await rest.frontend_open_orders(user)
+                                 if self.is_ours(o))
                     if not left:
                         if read_ms >= quiet_from_ms:
                             confirmed = True

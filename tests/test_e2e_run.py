@@ -137,3 +137,89 @@ def test_a_second_sigint_stops_at_once_without_a_summary(tmp_path: Path) -> None
             proc.kill()
     assert proc.returncode == 1, err[-2000:]
     assert "stopped at once" in err and not out.exists()
+
+
+ANOMALY_COUNTERS = (
+    "duplicate_fills_dropped", "orphans_detected", "stale_removed", "position_drifts",
+    "gaps_detected", "illegal_transitions", "unknown_outcomes", "unresolved_requests",
+    "fills_untracked", "early_events_expired", "bad_inputs", "acks_unknown_cloid",
+    "foreign_unreadable",
+)
+"""The counters the README's summary section calls anomalies: 0 unless something went wrong."""
+
+
+def test_no_faults_shows_zero_on_every_anomaly_counter(tmp_path: Path) -> None:
+    out = tmp_path / "summary.json"
+    proc = _run(["run", "--duration", "20", "--faults", "none", "--summary-json", str(out)],
+                tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    s = json.loads(out.read_text())
+    assert s["fills"] > 0, s  # the rule is only shown if something happened
+    assert {k: s[k] for k in ANOMALY_COUNTERS} == dict.fromkeys(ANOMALY_COUNTERS, 0), s
+    assert s["fills_echoed"] == s["fills"]  # each fill came on userFills and on user
+
+
+def test_an_unreachable_endpoint_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing listens there
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[maker]\nstartup_timeout_s = 1.5\n[endpoint]\nnetwork = 'sim'\n"
+                   f"base_url = 'http://127.0.0.1:{port}'\n")
+    proc = _run(["run", "--config", str(cfg), "--plain"], tmp_path, timeout=60)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("hlmaker: cannot reach the exchange at") and str(port) in last
+    assert "Traceback" not in proc.stderr
+
+
+def test_strategy_with_only_coins_quotes_with_defaults(tmp_path: Path) -> None:
+    out = tmp_path / "summary.json"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[strategy]\ncoins = ['ETH']\n")
+    proc = _run(["run", "--config", str(cfg), "--duration", "8", "--faults", "none",
+                 "--summary-json", str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "minimum value" not in proc.stderr  # the notional default respects the $10 minimum
+    s = json.loads(out.read_text())
+    assert s["actions_sent"] > 0 and s["shutdown"]["confirmed_no_open_orders"] is True, s
+    assert "sync exchange_open=" in proc.stderr and any(
+        "sync exchange_open=" in ln and "exchange_open=0 " not in ln
+        for ln in proc.stderr.splitlines()), "no order of the ETH ladder ever rested"
+
+
+def test_kill_9_and_restart_never_doubles_the_ladder_nor_reuses_cloids(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    sim = subprocess.Popen([sys.executable, "-m", "hlmaker", "sim", "--port", str(port),
+                            "--seed", "5"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f"[endpoint]\nnetwork = 'sim'\nbase_url = 'http://127.0.0.1:{port}'\n")
+        first = _start(["--config", str(cfg), "--plain"], tmp_path)
+        first.kill()  # SIGKILL: no shutdown, the ladder stays on the exchange
+        first.wait()
+        out = tmp_path / "summary.json"
+        proc = _run(["run", "--config", str(cfg), "--duration", "6", "--plain",
+                     "--summary-json", str(out)], tmp_path)
+    finally:
+        sim.send_signal(signal.SIGINT)
+        try:
+            sim.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Duplicate cloid" not in proc.stderr
+    s = json.loads(out.read_text())
+    assert s["leftovers_cancelled"] > 0, s  # the dead process's ladder, cancelled at start-up
+    assert s["orphans_detected"] == 0 and s["illegal_transitions"] == 0, s
+    assert s["fills_untracked"] == 0 and s["duplicate_fills_dropped"] == 0, s
+    assert s["shutdown"]["confirmed_no_open_orders"] is True, s
+    # the start-up cancels went out before the first placement of the new process
+    lines = proc.stderr.splitlines()
+    cancel_at = next(i for i, ln in enumerate(lines) if "start-up: cancelling" in ln)
+    ready_at = next(i for i, ln in enumerate(lines) if "synced=True" in ln)
+    assert cancel_at < ready_at

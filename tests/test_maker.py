@@ -153,7 +153,9 @@ async def test_a_book_crash_restarts_a_fresh_book_that_resyncs() -> None:
     assert left == []
     summary = maker.summary()
     assert summary["restarts"] == 1
-    assert summary["orphans_detected"] >= 1  # the dead book's orders, found by the sweep
+    # the dead book's orders, found by the fresh book's first sweep, cancelled before it quoted
+    assert summary["leftovers_cancelled"] >= 1
+    assert summary["orphans_detected"] == 0
     assert summary["is_synced"] is True
     assert summary["shutdown"]["confirmed_no_open_orders"] is True
 
@@ -193,10 +195,13 @@ async def test_shutdown_after_a_book_crash_cancels_the_orphans() -> None:
                                   base_url=sim.base_url, observer=crasher) as maker:
                 await started(maker, sim)
                 first = maker.holder.core
+                old = {o.oid for o in our_orders(sim, maker)}
                 crasher.book = True
                 await until(lambda: maker.holder.core is not first
                             and maker.holder.core.ready)
-                assert maker.holder.core.orphans  # the dead book's ladder
+                # the dead book's ladder was cancelled before the fresh book became ready
+                assert not old & {o.oid for o in our_orders(sim, maker)}
+                assert maker.holder.core.counters.leftovers_cancelled > 0
             left = our_orders(sim, maker)
     assert maker.shutdown_report["confirmed_no_open_orders"] is True
     assert left == []

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +33,7 @@ import attrs
 import trio
 
 from hlmaker.clock import Clock
-from hlmaker.hyperliquid.codec import parse_entry_prices, parse_positions
+from hlmaker.hyperliquid.codec import parse_entry_prices, parse_open_order, parse_positions
 from hlmaker.hyperliquid.errors import CodecError, VenueError
 from hlmaker.hyperliquid.rest import RestClient
 from hlmaker.messages import (
@@ -67,6 +67,9 @@ class ReconcileStatus:
     """The exchange's average entry price per coin with a position (quote currency)."""
     failures: int = 0
     last_error: str = ""
+    foreign_unreadable: int = 0
+    """Rows of ``frontendOpenOrders`` without our cloid prefix that could not be parsed:
+    logged, counted here (summed over sweeps) and kept out of the book."""
 
 
 async def run_reconciler(
@@ -79,15 +82,19 @@ async def run_reconciler(
     clock: Clock,
     interval_s: float = 5.0,
     min_gap_s: float = 0.5,
+    is_ours: Callable[[str | None], bool] = lambda _cloid: True,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Sweep until ``requests`` is closed or the actor is cancelled.
 
     ``book`` is a clone of the book's inbox send side; ``user`` the account whose orders and
-    fills are read (the wallet's query address); ``status`` receives a summary of each sweep.
+    fills are read (the wallet's query address); ``status`` receives a summary of each sweep;
+    ``is_ours`` tells our cloids (prefix) from foreign ones: an unreadable foreign row is
+    skipped and counted, an unreadable row of ours fails the sweep.
     """
     task_status.started()
     sweeps, failures = status.value.sweeps, status.value.failures
+    unreadable = status.value.foreign_unreadable
     pending: list[ReconcileRequest] = []
     last_sweep = -math.inf
     backoff = 0.0
@@ -118,7 +125,7 @@ async def run_reconciler(
         merged = _merge(pending)
         last_sweep = now_t
         try:
-            snap = await sweep(rest, user, clock, merged)
+            snap, skipped = await sweep_counted(rest, user, clock, merged, is_ours)
         except (VenueError, trio.TooSlowError) as exc:
             failures += 1
             backoff = min(max(1.0, backoff * 2), 30.0)
@@ -130,11 +137,13 @@ async def run_reconciler(
         backoff = 0.0
         pending = []
         sweeps += 1
+        unreadable += skipped
         await book.send(snap)
         status.publish(ReconcileStatus(at_ms=snap.taken_at_ms, sweeps=sweeps,
                                        exchange_open=snap.open_orders,
                                        positions=dict(snap.positions),
-                                       entry_px=dict(snap.entry_px), failures=failures))
+                                       entry_px=dict(snap.entry_px), failures=failures,
+                                       foreign_unreadable=unreadable))
         log.info("reconcile sweep reason=%s open=%d fills=%d statuses=%d", merged.reason,
                  len(snap.open_orders), len(snap.fills), len(snap.order_statuses))
 
@@ -150,16 +159,31 @@ def _merge(reqs: Sequence[ReconcileRequest]) -> ReconcileRequest:
 
 async def sweep(rest: RestClient, user: str, clock: Clock,
                 req: ReconcileRequest) -> ReconcileSnapshot:
-    """Fetch one snapshot (see the module docstring for the order of the reads).
+    """Fetch one snapshot (see the module docstring for the order of the reads); every
+    open-order row must parse.
 
     Raises:
         VenueError: any read failed (the caller retries).
+    """
+    snap, _ = await sweep_counted(rest, user, clock, req, lambda _cloid: True)
+    return snap
+
+
+async def sweep_counted(rest: RestClient, user: str, clock: Clock, req: ReconcileRequest,
+                        is_ours: Callable[[str | None], bool]) -> tuple[ReconcileSnapshot, int]:
+    """Like :func:`sweep`, but a ``frontendOpenOrders`` row that does not parse and carries
+    no cloid of ours (``is_ours``) is logged and left out; returns the snapshot and how many
+    rows were left out.
+
+    Raises:
+        VenueError: a read failed, or a row of ours does not parse (the caller retries).
     """
     requested = clock.now_ms()
     statuses: list[OrderStatusReport] = []
     for cloid in req.cloids:
         statuses.append(await rest.order_status(user, cloid, clock.now_ms()))
-    open_orders = await rest.frontend_open_orders(user)
+    open_orders, skipped = _open_orders(
+        await rest.info({"type": "frontendOpenOrders", "user": user, "dex": ""}), is_ours)
     state = await rest.clearinghouse_state(user)
     positions = parse_positions(state)
     t = state.get("time")
@@ -169,7 +193,31 @@ async def sweep(rest: RestClient, user: str, clock: Clock,
         requested_at_ms=requested, taken_at_ms=clock.now_ms(), open_orders=open_orders,
         positions=positions, positions_time_ms=positions_time, fills=fills,
         order_statuses=tuple(statuses), fills_complete=complete, fills_since_ms=req.since_ms,
-        entry_px=_entry_prices(state))
+        entry_px=_entry_prices(state)), skipped
+
+
+def _open_orders(rows: Any, is_ours: Callable[[str | None], bool]
+                 ) -> tuple[tuple[OpenOrder, ...], int]:
+    """Parse a ``frontendOpenOrders`` reply row by row (§2.6).
+
+    Raises:
+        CodecError: the reply is not a list, or a row of ours does not parse.
+    """
+    if not isinstance(rows, list):
+        raise CodecError(f"frontendOpenOrders: expected a list, got {type(rows).__name__}")
+    out: list[OpenOrder] = []
+    skipped = 0
+    for row in rows:
+        try:
+            out.append(parse_open_order(row))
+        except CodecError as exc:
+            cloid = row.get("cloid") if isinstance(row, dict) else None
+            if is_ours(cloid if isinstance(cloid, str) else None):
+                raise
+            skipped += 1
+            log.warning("reconcile: a foreign open order could not be read (%s); left out: %.200r",
+                        exc, row)
+    return tuple(out), skipped
 
 
 def _entry_prices(state: Any) -> dict[str, Decimal]:

@@ -33,7 +33,7 @@ import trio
 from hlmaker.chaos.plan import FAULT_IDS
 from hlmaker.chaos.runner import SeedResult, run_seed
 
-INVARIANTS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "L1", "L2", "MEM", "RUN")
+INVARIANTS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "L1", "L2", "MEM", "RUN")
 
 
 def _job(args: tuple[int, float, tuple[str, ...] | None]) -> SeedResult:

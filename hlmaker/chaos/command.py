@@ -6,7 +6,7 @@ The click command is :data:`chaos_command` (registered by ``hlmaker/cli.py``)::
     hlmaker chaos --seeds 2000 --sim-minutes 10 --json out.json
     hlmaker chaos --seeds 50 --faults F3,F6,F9 --first-seed 1000
     hlmaker chaos --seed 4711 --sim-minutes 10                # one seed, in detail
-    hlmaker chaos --scenario all                              # the scripted F1–F16 scenarios
+    hlmaker chaos --scenario all                              # the scripted F1–F18 scenarios
 
 It prints the report template of ``reliability.md`` with a table per fault and per invariant,
 and for each failing seed the exact command reproducing it. Exit status: 0 when no invariant was
@@ -36,7 +36,7 @@ def parse_faults(text: str) -> tuple[str, ...] | None:
         if not fid:
             continue
         if fid not in FAULT_IDS:
-            raise click.BadParameter(f"unknown fault {item!r}; use F1 … F16 or 'all'",
+            raise click.BadParameter(f"unknown fault {item!r}; use F1 … F18 or 'all'",
                                      param_hint="--faults")
         if fid not in out:
             out.append(fid)
@@ -83,7 +83,7 @@ def _run_scenarios(which: str, json_path: str | None) -> int:
         f.strip().upper() for f in which.split(",") if f.strip()]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
-        raise click.BadParameter(f"unknown scenario(s) {unknown}; use F1 … F16 or 'all'",
+        raise click.BadParameter(f"unknown scenario(s) {unknown}; use F1 … F18 or 'all'",
                                  param_hint="--scenario")
     failed = 0
     rows = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -38,6 +39,7 @@ from hlmaker.chaos.interventions import (
     RATE_LIMIT_TEXT,
     exchange_cancel,
     fill_through,
+    foreign_activity,
     liquidation_fill,
     race_fill,
     split_late_cancels,
@@ -322,6 +324,12 @@ class SimExchange(FaultedExchange):
     def liquidation_fill(self, coin: str) -> bool:
         """See :func:`.interventions.liquidation_fill` (F10)."""
         return liquidation_fill(self.engine, self.service, self.bot_user, coin, self.now_ms())
+
+    def foreign_activity(self, coin: str, rng: random.Random,
+                         is_ours: Callable[[str | None], bool]) -> str | None:
+        """See :func:`.interventions.foreign_activity` (F18)."""
+        return foreign_activity(self.engine, self.service, self.bot_user, coin, rng, is_ours,
+                                self.now_ms())
 
 
 

@@ -14,7 +14,9 @@ Inside the run:
 * the bot is ``hlmaker.maker.open_maker`` with the reference ladder strategy, a wallet and
   strategy parameters drawn from the seed, the ``bot`` random stream, and a clock that F14 may
   make jump;
-* a director task plays the plan's timeline events (F4, F5, F9, F10, F14, F16, rate limits);
+* a director task plays the plan's timeline events (F4, F5, F9, F10, F14, F16, F17, F18, rate
+  limits); F17 ends the process (the maker, with no shutdown) and starts a new one later, with
+  fresh ``bot/N`` and ``cloids/N`` streams;
 * the :class:`~.invariants.InvariantChecker` runs after every book view publication, after
   every exchange event and clock step, and at the end;
 * the :class:`~.determinism.TraceRecorder` hashes every task step and exchange event; trio's
@@ -52,7 +54,7 @@ from hlmaker.chaos.invariants import Bounds, CheckStats, InvariantChecker, Viola
 from hlmaker.chaos.plan import Event, FaultPlan, SimFaults
 from hlmaker.chaos.transport import SimHttpTransport, sim_connector
 from hlmaker.clock import Clock, WallClock
-from hlmaker.config import EndpointConfig, MakerConfig
+from hlmaker.config import EndpointConfig, MakerConfig, MakerSection
 from hlmaker.hyperliquid.keys import PrivateKey, Wallet
 from hlmaker.observer import Observer
 from hlmaker.sim.faults import FaultProfile
@@ -68,6 +70,8 @@ STATUSES_F10 = ("marginCanceled", "reduceOnlyCanceled", "scheduledCancel", "canc
 RECONCILE_BACKOFF_CAP_S = 30.0
 """The reconciler's retry backoff cap (``hlmaker.actors.reconciler``): after an outage, a sweep
 may come this late."""
+STARTUP_TIMEOUT_S = 600.0
+"""A restarted process (F17) retries its start-up reads through any partition (F16)."""
 SIM_TIME_SLACK_S = 300.0
 """A run that has not finished this long (trio time) after its end is stuck (a deadlock)."""
 
@@ -178,7 +182,8 @@ def market_config(seed: int) -> MarketConfig:
 def maker_config(seed: int) -> MakerConfig:
     """The bot's configuration in the simulation (the library's defaults, the seed's strategy)."""
     return MakerConfig(endpoint=EndpointConfig(network="sim", base_url=BASE_URL),
-                       strategy=strategy_table(seed))
+                       strategy=strategy_table(seed),
+                       maker=MakerSection(startup_timeout_s=STARTUP_TIMEOUT_S))
 
 
 def wallet_for(seed: int) -> Wallet:
@@ -272,7 +277,9 @@ class _Run:
         self.checker = InvariantChecker(
             self.exchange.engine, self.wallet.query_address, bounds=spec.bounds,
             now_s=self.now_s, exchange_ms=self.clock.now_ms, outage_s=self.outage_s,
-            forgotten=self.exchange.forgotten)
+            forgotten=self.exchange.forgotten,
+            is_ours=maker_config(spec.seed).maker.ownership().is_ours,
+            levels_per_side=int(strategy_table(spec.seed)["levels"]))
         self.exchange.observer = self.checker
         self.exchange.after_action = self.checker.check_exchange
         self.observer = RunObserver(self.checker)
@@ -281,6 +288,10 @@ class _Run:
         self.quoted_after_quiet = False
         self.shutdown_confirmed = False
         self.maker: Any = None
+        self.process_scope: trio.CancelScope | None = None
+        self.restart_after_s: float | None = None
+        self.foreign_rng = stream(spec.seed, "foreign")
+        self.ownership = maker_config(spec.seed).maker.ownership()
         crash.on_inject = self._crashed
 
     def now_s(self) -> float:
@@ -350,6 +361,13 @@ class _Run:
                 await self.maker.send(CancelAll())
         elif ev.what == "crash":
             self.crash.arm(ev.actor)
+        elif ev.what == "process_crash":
+            self._kill_process(ev.duration_s)
+        elif ev.what == "foreign":
+            coin = STRATEGY_COINS[self.foreign_rng.randrange(len(STRATEGY_COINS))]
+            kind = ex.foreign_activity(coin, self.foreign_rng, self.ownership.is_ours)
+            if kind is not None:
+                self.faults.count(kind)
         elif ev.what == "partition":
             start = self.now_s()
             self.outages.append((start, start + ev.duration_s))
@@ -363,6 +381,20 @@ class _Run:
             raise ValueError(f"unknown timeline event {ev.what!r}")
         self.checker.check_exchange()
 
+    def _kill_process(self, restart_after_s: float) -> None:
+        """F17: the process dies at once — no shutdown, no cancel: every actor, the supervisor
+        and the book lose their memory; the exchange keeps our orders (and the dead-man lease
+        armed). A new process starts ``restart_after_s`` later."""
+        if self.maker is None or self.process_scope is None or self.restart_after_s is not None:
+            return
+        self.maker.abort_shutdown()
+        self.restart_after_s = restart_after_s
+        self.process_scope.cancel()
+        self.checker.get_core = None  # no process: nothing of the bot to check until the next
+        self.observer.checking_views = False
+        self.checker.process_restarted()
+        self.faults.count("process_crash")
+
     def _fill_one_of_ours(self) -> bool:
         ex = self.exchange
         orders = ex.engine.open_orders_for(ex.bot_user)
@@ -374,34 +406,51 @@ class _Run:
 
     # ---- the run -------------------------------------------------------------------------------
 
-    async def run(self) -> None:
+    async def _process(self, lifetime: int) -> Any:
+        """One process lifetime: a fresh maker (its own ``bot`` and ``cloids`` streams, nothing
+        remembered) until the run ends — then the orderly shutdown — or F17 kills it."""
         from hlmaker.journal import Journal
         from hlmaker.maker import open_maker
 
         spec = self.spec
         ex = self.exchange
+        suffix = "" if lifetime == 0 else f"/{lifetime}"
+        async with open_maker(
+            maker_config(spec.seed), wallet=self.wallet, clock=self.bot_clock,
+            rng=stream(spec.seed, "bot" + suffix), rest_transport=SimHttpTransport(ex),
+            ws_connector=sim_connector(ex), base_url=BASE_URL,
+            observer=self.observer, cloid_bits=stream(spec.seed, "cloids" + suffix).getrandbits,
+            journal=Journal.open(spec.journal) if spec.journal else None,
+        ) as maker:
+            self.maker = maker
+            self.crash.supervisor = maker.supervisor
+            if lifetime == 0:
+                self.faults.active_from_s = max(plan_active_from(self.plan), self.now_s())
+            self.checker.get_core = lambda: maker.holder.core
+            self.observer.checking_views = True
+            await trio.sleep_until(self.t0 + self.last_fault_s)
+            self.crash.disarm()
+            placed = ex.stats.order_actions
+            await trio.sleep_until(self.t0 + spec.sim_seconds)
+            self.orders_after_quiet = ex.stats.order_actions - placed
+            report = await maker.shutdown()
+            self.shutdown_confirmed = bool(report.get("confirmed_no_open_orders"))
+        return maker
+
+    async def run(self) -> None:
+        ex = self.exchange
         async with trio.open_nursery() as nursery:
             await nursery.start(ex.serve)
             nursery.start_soon(self.director)
-            async with open_maker(
-                maker_config(spec.seed), wallet=self.wallet, clock=self.bot_clock,
-                rng=stream(spec.seed, "bot"), rest_transport=SimHttpTransport(ex),
-                ws_connector=sim_connector(ex), base_url=BASE_URL,
-                observer=self.observer,
-                journal=Journal.open(spec.journal) if spec.journal else None,
-            ) as maker:
-                self.maker = maker
-                self.crash.supervisor = maker.supervisor
-                self.faults.active_from_s = max(plan_active_from(self.plan), self.now_s())
-                self.checker.get_core = lambda: maker.holder.core
-                self.observer.checking_views = True
-                await trio.sleep_until(self.t0 + self.last_fault_s)
-                self.crash.disarm()
-                placed = ex.stats.order_actions
-                await trio.sleep_until(self.t0 + spec.sim_seconds)
-                self.orders_after_quiet = ex.stats.order_actions - placed
-                report = await maker.shutdown()
-                self.shutdown_confirmed = bool(report.get("confirmed_no_open_orders"))
+            lifetime = 0
+            while True:  # one process per lifetime; F17 ends one and starts the next
+                self.restart_after_s = None
+                with trio.CancelScope() as self.process_scope:
+                    maker = await self._process(lifetime)
+                if self.restart_after_s is None:
+                    break
+                await trio.sleep(self.restart_after_s)
+                lifetime += 1
             failed = sorted(a for a, s in maker.supervisor.states.items() if s == "failed")
             self.checker.finish(last_fault_s=self.last_fault_s,
                                 progressed=(self.orders_after_quiet > 0 or self.quoted_after_quiet)

@@ -9,16 +9,20 @@ Pure functions over the simulator's :class:`~hlmaker.sim.engine.Engine` and
 * :func:`split_late_cancels` (F12) — the ``canceled`` rows of replaced oids held back;
 * :func:`exchange_cancel` (F10) — the exchange cancels our orders (margin, reduce-only,
   scheduled, or a plain ``canceled`` announced on ``userEvents`` as ``nonUserCancel``);
-* :func:`liquidation_fill` (F10) — a trade on our account by an order we never placed.
+* :func:`liquidation_fill` (F10) — a trade on our account by an order we never placed;
+* :func:`foreign_activity` (F18) — another client on our account places, modifies and cancels
+  orders without our cloid prefix, and trades.
 """
 
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+import random
+from collections.abc import Callable
+from decimal import ROUND_UP, Decimal
 from typing import Any, TypeVar
 
-from hlmaker.sim.effects import Effects, OrderEntry
+from hlmaker.sim.effects import Effects, ModifyEntry, OrderEntry
 from hlmaker.sim.engine import Engine
 from hlmaker.sim.market import TAKER_ADDRESS
 from hlmaker.sim.rules import round_price
@@ -145,3 +149,55 @@ def liquidation_fill(engine: Engine, service: SimService, user: str, coin: str,
     _, fx = engine.place(user, [req], now_ms)
     service.publish(fx, now_ms)
     return any(f.user == user for f in fx.fills)
+
+
+FOREIGN_CLOID_PREFIX = "0xf0f0"
+"""The other client's cloid namespace in F18 (half of its orders carry no cloid at all)."""
+
+
+def foreign_activity(engine: Engine, service: SimService, user: str, coin: str,
+                     rng: random.Random, is_ours: Callable[[str | None], bool],
+                     now_ms: int) -> str | None:
+    """F18: one act of another client trading on ``user``'s account without our prefix
+    (``is_ours``): place a resting limit order 1–3 % away from the mark (a cloid of its own
+    namespace or none), modify one of its orders (cancel-replace, same cloid), cancel one, or
+    trade (an IOC crossing the book, as a taker). Publishes the effects; returns the kind done
+    (``foreign_place``, ``foreign_modify``, ``foreign_cancel``, ``foreign_trade``) or ``None``.
+    """
+    acct = engine.account(user)
+    if acct is None:
+        return None
+    asset = engine.coin_to_asset[coin]
+    spec = engine.universe[asset]
+    mark = engine.mark(coin)
+    lot = Decimal(1).scaleb(-spec.sz_decimals)
+    theirs = sorted((o for o in acct.open_orders.values() if o.coin == coin
+                     and not is_ours(o.cloid)), key=lambda o: o.oid)
+    what = rng.choices(("place", "modify", "cancel", "trade"), (4, 2, 2, 2))[0]
+    if what in ("modify", "cancel") and not theirs:
+        what = "place"
+    sz = (Decimal(rng.randint(15, 40)) / mark).quantize(lot, rounding=ROUND_UP)
+    if what == "place":
+        is_buy = rng.random() < 0.5
+        away = Decimal(rng.randint(100, 300)) / 10_000
+        px = round_price(mark * (1 - away if is_buy else 1 + away), spec.sz_decimals)
+        cloid = (f"{FOREIGN_CLOID_PREFIX}{rng.getrandbits(112):028x}"
+                 if rng.random() < 0.5 else None)
+        _, fx = engine.place(user, [OrderEntry(asset, is_buy, px, sz, False, "Gtc", cloid)],
+                             now_ms)
+    elif what == "modify":
+        old = rng.choice(theirs)
+        is_buy = old.side == "B"
+        away = Decimal(rng.randint(100, 300)) / 10_000
+        px = round_price(mark * (1 - away if is_buy else 1 + away), spec.sz_decimals)
+        _, fx = engine.batch_modify(user, [ModifyEntry(old.oid, OrderEntry(
+            asset, is_buy, px, old.sz, False, "Gtc", old.cloid))], now_ms)
+    elif what == "cancel":
+        _, fx = engine.cancel(user, [(asset, rng.choice(theirs).oid)], now_ms)
+    else:
+        is_buy = rng.random() < 0.5
+        px = round_price(mark * (Decimal("1.02") if is_buy else Decimal("0.98")),
+                         spec.sz_decimals)
+        _, fx = engine.place(user, [OrderEntry(asset, is_buy, px, sz, False, "Ioc")], now_ms)
+    service.publish(fx, now_ms)
+    return f"foreign_{what}"

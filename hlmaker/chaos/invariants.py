@@ -1,4 +1,4 @@
-"""Invariant checks S1–S7, L1–L2 and memory bounds against the engine's ground truth.
+"""Invariant checks S1–S9, L1–L2 and memory bounds against the engine's ground truth.
 
 :class:`InvariantChecker` reads the bot's current book core (``maker.holder.core``, replaced on a
 book crash) and the simulator's :class:`~hlmaker.sim.engine.Engine`. It is designed to be called
@@ -9,7 +9,9 @@ after every event — cheap, incremental checks:
   (legal transitions, filled size monotone and bounded, modify rebinds the cloid), S6 (every
   unknown outcome resolves within the bound, no request stuck pending);
 * :meth:`InvariantChecker.check_exchange` after every exchange event and clock step: S4 (our
-  resting orders unknown locally are detected within the grace bound; the largest age is kept);
+  resting orders unknown locally are detected within the grace bound; the largest age is kept)
+  and S9 (our resting orders per coin and side never exceed the strategy's target plus the
+  placements in flight: no double ladder after a restart, F9/F17);
 * :meth:`on_nonce_issued` (a probe of the bot's nonce manager): S7 at the source, every nonce
   issued strictly above the previous one per signer, across restarts and clock jumps;
 * :meth:`on_envelope` / :meth:`before_action` (an :class:`~.exchange.ExchangeObserver`): S7
@@ -17,7 +19,8 @@ after every event — cheap, incremental checks:
   fine — and is always acceptable to the exchange's rule: above the smallest of the 100 highest
   seen, within the time window; concurrent requests may arrive out of order) and S5 (an
   applied cancel never targets an order the book still wants: tracked, not terminal, not asked to
-  be cancelled);
+  be cancelled) and S8 (no cancel or modify of hlmaker's ever targets a foreign order — one
+  without our cloid prefix — under the default policy ``foreign_orders = "ignore"``);
 * :meth:`check_memory` periodically: caps of the core's de-dup window, held events, tracked,
   retired and terminal orders;
 * :meth:`check_convergence` after the last fault (L1: open orders, positions, fill set equal the
@@ -54,6 +57,8 @@ LIVE = (OrderState.RESTING, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANC
         OrderState.PENDING_MODIFY)
 PENDING = (OrderState.PENDING_NEW, OrderState.UNKNOWN)
 TERMINAL = frozenset(s for s in OrderState if s.is_terminal)
+IN_FLIGHT = (OrderState.PENDING_NEW, OrderState.UNKNOWN, OrderState.PENDING_MODIFY,
+             OrderState.PENDING_CANCEL)
 
 
 @dataclass(frozen=True)
@@ -122,13 +127,21 @@ class InvariantChecker:
     """Checks one run. ``user`` is the bot's account; ``now_s`` gives trio seconds since start;
     ``outage_s(t0, t1)`` the time lost to partitions inside ``[t0, t1]`` (the S4 and S6 bounds
     are extended by it);
-    ``forgotten(fill_time_ms)`` whether the exchange no longer serves such a fill (F16)."""
+    ``forgotten(fill_time_ms)`` whether the exchange no longer serves such a fill (F16);
+    ``is_ours(cloid)`` tells our orders from foreign ones (S4, S8, S9, L1 look at ours only);
+    ``levels_per_side`` is the strategy's target per coin and side (S9)."""
 
     def __init__(self, engine: Engine, user: str, *, bounds: Bounds, now_s: Callable[[], float],
                  exchange_ms: Callable[[], int],
                  outage_s: Callable[[float, float], float] = lambda a, b: 0.0,
-                 forgotten: Callable[[int], bool] = lambda t: False) -> None:
+                 forgotten: Callable[[int], bool] = lambda t: False,
+                 is_ours: Callable[[str | None], bool] = lambda cloid: True,
+                 levels_per_side: int | None = None) -> None:
         self.engine = engine
+        self.is_ours = is_ours
+        """Which cloids are ours (the prefix): other orders on the account are foreign (S8)."""
+        self.levels_per_side = levels_per_side
+        """The strategy's target orders per coin and side (S9); ``None``: S9 not checked."""
         self.user = user
         self.bounds = bounds
         self.now_s = now_s
@@ -302,7 +315,11 @@ class InvariantChecker:
         core = st.core
         now = self.now_s()
         resting = acct.open_orders
+        if self.levels_per_side is not None:
+            self._check_exposure(core, resting)
         for oid, order in resting.items():
+            if not self.is_ours(order.cloid):
+                continue  # foreign: never an orphan
             if self._known(core, oid, order.cloid):
                 self._orphan_done(oid, now)
                 continue
@@ -318,6 +335,39 @@ class InvariantChecker:
                              f"{now - since:.1f} s", key=str(oid))
         for oid in [o for o in self._orphan_since if o not in resting]:
             self._orphan_done(oid, now)
+
+    def _check_exposure(self, core: OrderBookCore, resting: dict[int, Any]) -> None:
+        """S9: our orders resting per coin and side never exceed the strategy's target plus
+        the placements in flight — orders the book has sent and not settled (pending new,
+        unknown outcome, being modified or cancelled) and this process's late landings it is
+        cancelling (orphans). Orders of a previous process, or of a crashed book, that the
+        current book does not track are not in flight: a ladder beside them is a double
+        ladder."""
+        assert self.levels_per_side is not None
+        count: dict[tuple[str, str], int] = {}
+        for order in resting.values():
+            if self.is_ours(order.cloid):
+                key = (order.coin, order.side)
+                count[key] = count.get(key, 0) + 1
+        if not count or max(count.values()) <= self.levels_per_side:
+            return
+        allowance: dict[tuple[str, str], int] = {}
+        for o in core.orders.values():
+            if o.state in IN_FLIGHT or (o.cancel_wanted and not o.state.is_terminal):
+                key = (o.coin, o.side)
+                allowance[key] = allowance.get(key, 0) + 1
+        for oid in core.orphans:
+            order = resting.get(oid)
+            if order is not None and core.registry.placed_here(order.cloid):
+                key = (order.coin, order.side)
+                allowance[key] = allowance.get(key, 0) + 1
+        for key, n in sorted(count.items()):
+            bound = self.levels_per_side + allowance.get(key, 0)
+            if n > bound:
+                extra = bound - self.levels_per_side
+                self.violate("S9", f"{n} orders of ours rest on {key[0]} side {key[1]}: more "
+                             f"than the target {self.levels_per_side} plus {extra} in flight "
+                             "(a double ladder)", key=f"{id(core)}:{key}")
 
     def _orphan_done(self, oid: int, now: float) -> None:
         since = self._orphan_since.pop(oid, None)
@@ -376,9 +426,18 @@ class InvariantChecker:
                          key=f"issued:{nonce}")
         self._issued[signer] = nonce if last is None else max(last, nonce)
 
+    def process_restarted(self) -> None:
+        """A new process (F17) remembers no nonce of the dead one: from here S7 at the source
+        starts afresh; on the wire (:meth:`on_envelope`) the exchange's rule still holds —
+        never reused, above the smallest of the 100 highest, inside the time window."""
+        self._issued.clear()
+
     def before_action(self, action: dict[str, Any], now_ms: int) -> None:
         """S5: a cancel about to be applied must not hit an order the book still wants."""
         kind = action.get("type")
+        if kind == "batchModify":
+            self._check_foreign_modify(action)
+            return
         if kind not in ("cancel", "cancelByCloid") or self.get_core is None:
             return
         acct = self.engine.account(self.user)
@@ -394,7 +453,11 @@ class InvariantChecker:
                 cl = item.get("cloid")
                 oid = acct.cloids.get(cl.lower()) if isinstance(cl, str) else None
                 order = acct.open_orders.get(oid) if oid is not None else None
-            if order is None or order.cloid is None:
+            if order is None:
+                continue
+            if not self.is_ours(order.cloid):
+                self.violate("S8", f"hlmaker cancelled the foreign order oid {order.oid} "
+                             f"cloid {order.cloid}", key=f"S8:{order.oid}")
                 continue
             tracked = core.orders.get(order.cloid)
             if tracked is None or tracked.state.is_terminal or tracked.cancel_wanted:
@@ -404,6 +467,22 @@ class InvariantChecker:
             self.stats.wrongful_cancels += 1
             self.violate("S5", f"cancel of oid {order.oid} cloid {order.cloid} which the book "
                          f"holds as {tracked.state.value} and wants", key=str(order.oid))
+
+    def _check_foreign_modify(self, action: dict[str, Any]) -> None:
+        """S8: a modify never targets a foreign order."""
+        acct = self.engine.account(self.user)
+        if acct is None:
+            return
+        for m in action.get("modifies") or []:
+            target = m.get("oid") if isinstance(m, dict) else None
+            if isinstance(target, str):
+                oid = acct.cloids.get(target.lower())
+                order = acct.open_orders.get(oid) if oid is not None else None
+            else:
+                order = acct.open_orders.get(target)  # type: ignore[arg-type]
+            if order is not None and not self.is_ours(order.cloid):
+                self.violate("S8", f"hlmaker modified the foreign order oid {order.oid}",
+                             key=f"S8m:{order.oid}")
 
     # ---- memory --------------------------------------------------------------------------------
 
@@ -453,7 +532,8 @@ class InvariantChecker:
         self._sync_engine_fills()
         self._check_fills(st)
         acct = self.engine.account(self.user)
-        exch_open = set(acct.open_orders) if acct else set()
+        exch_open = {oid for oid, o in acct.open_orders.items()
+                     if self.is_ours(o.cloid)} if acct else set()
         local_open: set[int] = set()
         for o in core.orders.values():
             if o.state.is_terminal:
@@ -524,8 +604,9 @@ class InvariantChecker:
             self.violate("L2", "no quote of ours rested after the last fault (quoting did not "
                          "resume) or an actor failed")
         acct = self.engine.account(self.user)
-        if acct is not None and acct.open_orders:
-            self.violate("L1", f"{len(acct.open_orders)} orders of ours still rest after "
+        ours = [o for o in acct.open_orders.values() if self.is_ours(o.cloid)] if acct else []
+        if ours:
+            self.violate("L1", f"{len(ours)} orders of ours still rest after "
                          f"shutdown (confirmed={shutdown_confirmed})")
         st = self._core_state()
         if st is not None:

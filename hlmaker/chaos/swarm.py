@@ -25,6 +25,9 @@ F13   slow ack (1–3.5 s) so snapshots see the order first         ≤ 10 % of 
 F14   duplicate-nonce refusal; bot clock jumps −5 s … +30 s       ≤ 2 %; ≤ 1 / min
 F15   whole batch refused by pre-validation with one error        ≤ 3 % of placements
 F16   partition 15–40 s with a 4–8 s fill-history horizon         ≤ 0.3 / min
+F17   the whole process dies; a new one starts 1–3 s later, or   ≤ 0.5 / min (≥ 1), 30 s apart
+      after the dead-man lease ran out (35–45 s)
+F18   another client on the account: place, modify, cancel, trade ≤ 4 / min
 ====  ==========================================================  ===========================
 
 Every draw comes from the seed's ``swarm`` stream, so the plan is a pure function of the seed.
@@ -42,6 +45,8 @@ from hlmaker.sim.faults import FaultProfile
 
 F10_STATUSES = ("marginCanceled", "reduceOnlyCanceled", "scheduledCancel", "canceled")
 WARMUP_S = 5.0
+LEASE_OUT_S = (35.0, 45.0)
+"""F17 restart delays past the dead-man lease (30 s by default): the exchange cancels first."""
 STARTUP_S = 1.0
 """Per-message faults start after this and after the maker's start-up (``open_maker`` does not
 retry its start-up reads: a failure there is reported to the caller, by design)."""
@@ -133,6 +138,23 @@ def swarm_plan(seed: int, sim_seconds: float, quiet_s: float,
         for t in _poisson_times(rng, 0.3 * intensity, WARMUP_S, end):
             events.append(Event(t, "stall",
                                 duration_s=round(min(rng.uniform(5.0, 60.0), end - t), 2)))
+    if "F17" in kept:
+        last = -60.0
+        times = _poisson_times(rng, 0.5 * intensity, WARMUP_S, end) or [
+            round(rng.uniform(WARMUP_S, max(WARMUP_S, end - 5.0)), 3)]  # kept: at least once
+        for t in times:
+            if t - last < 30.0:
+                continue
+            delay = round(rng.uniform(1.0, 3.0), 2)
+            if rng.random() < 0.5 and t + LEASE_OUT_S[1] < end:
+                delay = round(rng.uniform(*LEASE_OUT_S), 2)  # the dead-man lease fires first
+            if t + delay >= end:
+                continue
+            events.append(Event(t, "process_crash", duration_s=delay))
+            last = t + delay
+    if "F18" in kept:
+        for t in _poisson_times(rng, 4.0 * intensity, WARMUP_S, end):
+            events.append(Event(t, "foreign"))
     events.sort(key=lambda e: (e.at_s, e.what))
     return FaultPlan(profile=profile, interventions=interventions, events=events,
                      quiet_after_s=end, active_from_s=STARTUP_S, name=f"swarm i={intensity:.2f} "

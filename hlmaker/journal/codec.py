@@ -25,6 +25,7 @@ import attrs
 
 import hlmaker.messages as _messages
 from hlmaker.orders.book_config import BookConfig
+from hlmaker.orders.ownership import Ownership
 
 
 class CodecError(ValueError):
@@ -32,7 +33,7 @@ class CodecError(ValueError):
 
 
 def _registry() -> dict[str, type]:
-    classes: dict[str, type] = {"BookConfig": BookConfig}
+    classes: dict[str, type] = {"BookConfig": BookConfig, "Ownership": Ownership}
     for name in _messages.__all__:
         obj = getattr(_messages, name)
         if isinstance(obj, type) and attrs.has(obj):

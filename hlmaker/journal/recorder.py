@@ -71,6 +71,7 @@ from hlmaker.messages import (
     ScheduleCancelResult,
 )
 from hlmaker.observer import Observer
+from hlmaker.orders.ownership import CloidSource, Ownership
 
 log = logging.getLogger("hlmaker.journal")
 
@@ -242,11 +243,16 @@ class Journal:
         self.run_id = int(cur.lastrowid or 0)
         return self.run_id
 
-    def core_created(self, seed: int, now_ms: int) -> None:
-        """A new order core (a new book incarnation) drew its cloids from
-        ``random.Random(seed)``: replay builds the same core from here on."""
+    def core_created(self, seed: int, now_ms: int, ownership: Ownership | None = None,
+                     cloids: CloidSource | None = None) -> None:
+        """A new order core (a new book incarnation) was built with ``random.Random(seed)``,
+        ``ownership`` and the cloid source ``cloids`` in its current state: replay builds the
+        same core from here on (stored as JSON in ``cores.seed``)."""
         self._incarnation += 1
-        self._cores.append((self.run_id, self._incarnation, str(seed), now_ms, self._seq + 1))
+        spec = json.dumps({"seed": str(seed),
+                           "ownership": None if ownership is None else codec.encode(ownership),
+                           "cloids": None if cloids is None else list(cloids.state())})
+        self._cores.append((self.run_id, self._incarnation, spec, now_ms, self._seq + 1))
         if self._ctx is not None and self._incarnation > 1:
             self._offer(("flush",))  # a batch carries it even when no step follows
 

@@ -18,6 +18,7 @@ result says so and does not match.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from hlmaker.journal import codec
 from hlmaker.journal.schema import JournalError, open_db
 from hlmaker.messages import BookView
 from hlmaker.orders import OrderBookCore
+from hlmaker.orders.ownership import CloidSource
 
 
 @attrs.define
@@ -119,7 +121,7 @@ def _run(result: ReplayResult, inputs: Iterator[tuple[int, int, int, str, str | 
             if str(inc) not in map(str, seeds):
                 result.mismatches.append(f"no core seed journaled for incarnation {inc}")
                 break
-            core = OrderBookCore(config, random.Random(int(seeds[inc])))
+            core = _core(config, seeds[inc])
             inc_now = inc
         assert core is not None
         now = now_ms
@@ -157,3 +159,13 @@ def _compare(got: BookView, want: BookView, seq: int, what: str) -> list[str]:
     if got.counters != want.counters:
         out.append(f"counters differ at step {seq} ({what})")
     return out
+
+
+def _core(config: Any, spec_text: str) -> OrderBookCore:
+    """The order core a book incarnation started with, from its journaled ``cores.seed``:
+    ``{"seed", "ownership", "cloids": [prefix, session, drawn]}``."""
+    spec = json.loads(spec_text)
+    ownership = None if spec.get("ownership") is None else codec.decode(spec["ownership"])
+    cloids = None if spec.get("cloids") is None else CloidSource.resume(*spec["cloids"])
+    return OrderBookCore(config, random.Random(int(spec["seed"])), ownership=ownership,
+                         cloids=cloids)

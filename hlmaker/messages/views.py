@@ -11,6 +11,7 @@ from decimal import Decimal
 import attrs
 
 from hlmaker.messages.common import Side, Tif
+from hlmaker.messages.snapshot import OpenOrder
 
 
 @attrs.frozen(kw_only=True)
@@ -61,7 +62,19 @@ class Counters:
     late_events: int = 0
     acks_unknown_cloid: int = 0
     fills_preexisting: int = 0
-    """Fills found at start-up that the adopted position already contained."""
+    """Fills found at start-up that the adopted position already contained (history)."""
+    fills_reread: int = 0
+    """Fills met again in a subscription snapshot or a sweep after they were applied (not an
+    anomaly: every reconnect and sweep re-reads recent fills)."""
+    fills_echoed: int = 0
+    """Live fills met a second time on the other channel: the exchange sends each fill on both
+    ``userFills`` and ``user`` (not an anomaly)."""
+    fills_foreign: int = 0
+    """Applied fills of foreign orders (no cloid of ours): they move the account's position."""
+    leftovers_cancelled: int = 0
+    """Orders of ours a new book found at start-up (placed before it) and cancelled."""
+    leftovers_adopted: int = 0
+    """Orders of ours a new book found at start-up and adopted (``on_start = "adopt"``)."""
     closed_pnl: Decimal = Decimal(0)
     """Σ ``closedPnl`` of applied fills, quote currency (realized, before fees)."""
     fees: Decimal = Decimal(0)
@@ -83,6 +96,8 @@ class BookView:
     """Orders whose outcome is unknown (timed-out requests not yet resolved)."""
     ready: bool = False
     """The book has completed its start-up re-sync with the exchange: quoting may run."""
+    foreign_orders: tuple[OpenOrder, ...] = ()
+    """Open orders on the account without our cloid prefix, as the last sweep listed them."""
 
     def orders_for(self, coin: str) -> tuple[OrderView, ...]:
         """The tracked orders of ``coin``."""

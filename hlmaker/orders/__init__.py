@@ -14,6 +14,7 @@ run one way (no cycle)::
      └─ registry.py    OrderRegistry: orders by cloid, oid index, requests in flight, de-dup
                        window, positions, orphans, early events, counters — a small public API;
                        every order state change goes through states.py
+    ownership.py   Ownership (our cloid prefix, the foreign and start-up policies), CloidSource
     states.py      the transition tables: event-triggered, flag-driven, state-triggered
     tracked.py, records.py, dedup.py, early.py (events that outran their ack),
     book_config.py (BookConfig), actions.py — records and containers

@@ -84,29 +84,43 @@ def on_fills(reg: OrderRegistry, msg: Fills, now_ms: int) -> list[Action]:
         fills = tuple(sorted(fills, key=lambda f: (f.time_ms, f.tid)))
     check_gap = not msg.is_snapshot and msg.source != "reconcile"
     for f in fills:
-        actions += apply_fill(reg, f, now_ms, check_gap=check_gap, presync_hold=msg.is_snapshot)
+        actions += apply_fill(reg, f, now_ms, check_gap=check_gap, presync_hold=msg.is_snapshot,
+                              reread=not check_gap, channel="" if not check_gap else msg.source)
     return dedupe_reconciles(actions)
 
 
 def apply_fill(reg: OrderRegistry, fill: Fill, now_ms: int, *, check_gap: bool = True,
-               presync_hold: bool = False) -> list[Action]:
+               presync_hold: bool = False, reread: bool = False,
+               channel: str = "") -> list[Action]:
     """Apply one fill: de-dup on ``(oid, tid)``, move the position (coin, signed by side),
     check ``startPosition`` (when ``check_gap`` and the book has synced once), update the
     order's lifecycle.
 
     ``presync_hold``: before the first reconcile, snapshot fills are kept aside and sorted out
-    then (the adopted position already contains the old ones). A fill with ``sz <= 0`` or
-    ``px <= 0`` is bad input. Returns ``[ReconcileRequest("gap")]`` on a gap, else ``[]``.
+    then (the adopted position already contains the old ones). ``reread``: the fill comes from
+    a subscription snapshot or a sweep, which re-read recent fills by design — a known one is
+    counted ``fills_reread``. ``channel``: the live channel that brought it (``userFills``,
+    ``user``, ``post``); the exchange sends every fill on both ``userFills`` and ``user``
+    (protocol ref §6.4), so a known fill from a channel that had not delivered it yet is an
+    echo (``fills_echoed``); only one the same live channel delivered twice counts as
+    ``duplicate_fills_dropped`` (F1). A fill with ``sz <= 0`` or ``px <= 0`` is bad input.
+    Returns ``[ReconcileRequest("gap")]`` on a gap, else ``[]``.
     """
     if fill.sz <= 0 or fill.px <= 0:
         return reg.bad(f"fill with bad sz/px oid={fill.oid} tid={fill.tid}")
-    if (fill.oid, fill.tid) in reg.dedup:
-        reg.counters.duplicate_fills_dropped += 1
+    key = (fill.oid, fill.tid)
+    if key in reg.dedup:
+        if reread:
+            reg.counters.fills_reread += 1
+        elif reg.dedup.delivered(key, channel):
+            reg.counters.duplicate_fills_dropped += 1
+        else:
+            reg.counters.fills_echoed += 1
         return []
     if not reg.ready and presync_hold:
         reg.hold_presync_fill(fill)
         return []
-    before = reg.record_fill(fill, now_ms)
+    before = reg.record_fill(fill, now_ms, channel)
     actions: list[Action] = []
     if check_gap and reg.ready and fill.start_position != before:
         reg.counters.gaps_detected += 1
@@ -151,6 +165,11 @@ def fill_order_state(reg: OrderRegistry, fill: Fill, now_ms: int) -> None:
     was retired. A fill of a replaced leg counts in ``total_filled`` only."""
     order, current = attach(reg, fill.oid, fill.cloid, now_ms)
     if order is None:
+        if _foreign_fill(reg, fill):
+            reg.counters.fills_foreign += 1  # the account's position moved; not our order
+            return
+        if fill.oid in reg.leftovers:
+            return  # an order of ours placed before this book, being cancelled at start-up
         if fill.oid in reg.retired:
             reg.counters.late_events += 1
             reg.note(NoteKind.LATE_EVENT, f"fill for retired oid={fill.oid}")
@@ -171,6 +190,18 @@ def fill_order_state(reg: OrderRegistry, fill: Fill, now_ms: int) -> None:
     reg.transition(order, ev, now_ms)
     if order.ack_filled_sz is not None and order.leg_filled >= order.ack_filled_sz:
         order.awaiting_fills_since = None
+
+
+def _foreign_fill(reg: OrderRegistry, fill: Fill) -> bool:
+    """A fill for an oid no order of ours has is foreign when its cloid lacks our prefix, or
+    when it names no cloid and either the oid is a listed foreign order or no order of ours is
+    waiting for its oid (every order we place has a cloid, which the exchange echoes on its
+    fills, protocol ref §2.8). Otherwise it may be ours before the ack: it is held."""
+    if fill.cloid is not None:
+        return not reg.is_ours(fill.cloid)
+    if fill.oid in reg.foreign:
+        return True
+    return not any(o.oid is None and not o.state.is_terminal for o in reg.orders.values())
 
 
 def apply_update(reg: OrderRegistry, u: OrderUpdate, now_ms: int) -> list[Action]:
@@ -194,6 +225,9 @@ def apply_status(reg: OrderRegistry, coin: str, oid: int, cloid: str | None, sta
         return reg.bad(f"unknown order status {status!r} oid={oid}")
     order, current = attach(reg, oid, cloid, now_ms, rejected=ev is Ev.UPDATE_REJECTED)
     if order is None:
+        if oid in reg.foreign or oid in reg.leftovers or (
+                cloid is not None and not reg.is_ours(cloid)):
+            return []  # a foreign order, or one being cancelled at start-up: not ours to track
         if oid in reg.retired:
             reg.counters.late_events += 1
             reg.note(NoteKind.LATE_EVENT, f"{status} for retired oid={oid}")

@@ -31,6 +31,7 @@ from hlmaker.messages import (
     OrderFilled,
     OrderRejected,
     OrderResting,
+    ReconcileRequest,
     RequestUnknown,
     ScheduleCancelResult,
 )
@@ -166,6 +167,13 @@ def on_cancel_outcome(reg: OrderRegistry, msg: CancelOk | CancelFailed,
             else:
                 orphan.cancel_sent_ms = None  # gone or not: the next snapshot tells
             return []
+        if msg.oid is not None and msg.oid in reg.leftovers:
+            # An order placed before this book, cancelled at start-up: a whole-history sweep
+            # confirms it is gone before the strategy may quote.
+            if isinstance(msg, CancelOk):
+                reg.counters.leftovers_cancelled += 1
+                log.info("book start-up: cancelled oid=%s", msg.oid)
+            return [ReconcileRequest(reason="startup", since_ms=None)]
         if msg.cloid is None or msg.cloid not in reg.orders:
             reg.counters.late_events += 1
             reg.note(NoteKind.LATE_EVENT, f"cancel outcome for untracked {msg!r}")

@@ -88,6 +88,7 @@ from hlmaker.orders.book_config import BookConfig
 from hlmaker.orders.dedup import FillDedup
 from hlmaker.orders.early import EarlyEvents
 from hlmaker.orders.ladder_diff import diff_ladder
+from hlmaker.orders.ownership import CloidSource, Ownership
 from hlmaker.orders.reconcile import reconcile
 from hlmaker.orders.records import MutableCounters, Note, Orphan
 from hlmaker.orders.registry import EarlyEvent, OrderRegistry, Request
@@ -146,7 +147,10 @@ class OrderBookCore:
 
     Args:
         config: tunables (:class:`BookConfig`; default ``BookConfig()``).
-        rng: source of cloids; seed it for reproducible runs (default ``Random(0)``).
+        rng: randomness of the default cloid source; seed it for reproducible runs (default
+            ``Random(0)``).
+        ownership, cloids: which orders are ours and where cloids come from
+            (:mod:`hlmaker.orders.ownership`; see :class:`~hlmaker.orders.registry.OrderRegistry`).
         observer: told of every finalize path (``order_finalized``) and rebind
             (``order_rebound``); the no-op :data:`~hlmaker.observer.NO_OBSERVER` by default.
 
@@ -157,8 +161,10 @@ class OrderBookCore:
     """
 
     def __init__(self, config: BookConfig | None = None, rng: random.Random | None = None, *,
-                 observer: Observer = NO_OBSERVER) -> None:
-        self.registry = OrderRegistry(config, rng, observer=observer)
+                 observer: Observer = NO_OBSERVER, ownership: Ownership | None = None,
+                 cloids: CloidSource | None = None) -> None:
+        self.registry = OrderRegistry(config, rng, observer=observer, ownership=ownership,
+                                      cloids=cloids)
 
     # ------------------------------------------------------------------ the door
     def handle(self, msg: object, now_ms: int) -> list[Action]:

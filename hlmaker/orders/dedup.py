@@ -15,6 +15,8 @@ from collections.abc import Iterator
 FillKey = tuple[int, int]
 """``(oid, tid)``."""
 
+_CHANNEL_BITS = {"userFills": 1, "user": 2, "post": 4}
+
 
 class FillDedup:
     """Remembers the last ``capacity`` fill keys; the oldest is forgotten first.
@@ -27,7 +29,8 @@ class FillDedup:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self._capacity = capacity
-        self._keys: OrderedDict[FillKey, None] = OrderedDict()
+        self._keys: OrderedDict[FillKey, int] = OrderedDict()
+        """key → bit set of the live channels that delivered it (see :meth:`delivered`)."""
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -44,11 +47,22 @@ class FillDedup:
         """The keys remembered, newest first (lazy: taking the first few costs O(1))."""
         return reversed(self._keys)
 
-    def add(self, key: FillKey) -> bool:
-        """Record ``key``; return False if it was already there (a duplicate)."""
+    def delivered(self, key: FillKey, channel: str) -> bool:
+        """Note that the live ``channel`` (``userFills``, ``user``, ``post``) delivered the known
+        ``key``; True when that channel had delivered it before. Hyperliquid sends every fill on
+        both ``userFills`` and ``user`` (protocol ref §6.4): the second channel's copy is an
+        echo, the same channel's second copy a duplicate (F1)."""
+        bit = _CHANNEL_BITS.get(channel, 8)
+        seen = self._keys.get(key, 0)
+        self._keys[key] = seen | bit
+        return bool(seen & bit)
+
+    def add(self, key: FillKey, channel: str = "") -> bool:
+        """Record ``key`` (delivered by ``channel``, if live); return False if it was already
+        there (a duplicate)."""
         if key in self._keys:
             return False
-        self._keys[key] = None
+        self._keys[key] = _CHANNEL_BITS.get(channel, 8)
         if len(self._keys) > self._capacity:
             self._keys.popitem(last=False)
         return True

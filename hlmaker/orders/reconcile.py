@@ -16,7 +16,10 @@ the contract (``../shared/reliability.md``):
    asked after the action's ``expiresAfter`` (S6).
 3. **Open orders.** A listed order we track is confirmed; one whose cloid is pending is bound
    (its ack is still in flight, F13 — never an orphan); one we finalized within the protection
-   window is left alone; anything else is an *orphan*: first seen now, cancelled only when a later
+   window is left alone; a foreign one (no cloid of ours) is recorded, never touched under
+   ``foreign_orders = "ignore"``; one of ours this book does not track is a *leftover* when
+   the book has not synced yet or another process placed it (cancelled at once, or adopted:
+   ``on_start``); anything else is an *orphan*: first seen now, cancelled only when a later
    snapshot still lists it after the grace period (S4, S5).
 4. **Stale orders**: live locally, absent from the snapshot, no request in flight and no evidence
    since the snapshot was requested (minus the protection window) → cancelled locally.
@@ -55,7 +58,7 @@ from hlmaker.orders.apply_events import apply_fill, attach, fill_order_state, on
 from hlmaker.orders.apply_intents import flush_cancels
 from hlmaker.orders.registry import OrderRegistry
 from hlmaker.orders.states import Ev, OrderState, status_event
-from hlmaker.orders.tracked import ZERO
+from hlmaker.orders.tracked import ZERO, TrackedOrder
 
 log = logging.getLogger("hlmaker.book")
 
@@ -126,9 +129,16 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
     # 3. open orders
     listed: set[int] = set()
     to_cancel: list[OpenOrder] = []
+    leftovers: list[OpenOrder] = []
+    foreign: dict[int, OpenOrder] = {}
     protect_from = snap.requested_at_ms - cfg.protect_ms
     for row in snap.open_orders:
         listed.add(row.oid)
+        if not reg.is_ours(row.cloid):
+            foreign[row.oid] = row
+            if reg.ownership.foreign_orders == "cancel" and _orphan_due(reg, row, now_ms):
+                to_cancel.append(row)
+            continue
         order, current = attach(reg, row.oid, row.cloid, now_ms)
         if order is not None:
             if current and not order.state.is_terminal:
@@ -148,9 +158,17 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
                 reg.counters.illegal_transitions += 1
                 log.warning("book exchange lists oid=%s that we finalized as %s",
                             row.oid, order.state.value)
+        if order is None and (initial or not reg.placed_here(row.cloid)):
+            # An order of ours this book did not place (before it quotes), or that another
+            # process placed (a late landing of a dead one's action): settled at once.
+            if _settle_leftover(reg, row, now_ms):
+                leftovers.append(row)
+            continue
         if _orphan_due(reg, row, now_ms):
             to_cancel.append(row)
     reg.keep_orphans(listed)
+    reg.keep_leftovers(listed)
+    reg.set_foreign(foreign)
 
     # 4. stale
     stale = 0
@@ -197,18 +215,34 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
             log.warning("book position drift coin=%s local=%s exchange=%s adopted",
                         coin, local - later[coin], exch)
 
-    if to_cancel:
-        rid, exp = reg.open_request("cancel", [], now_ms, parts=len(to_cancel))
+    for r in to_cancel:
+        reg.counters.orphans_detected += 1  # still unexplained after the grace period
+        log.warning("book orphan cancel oid=%s cloid=%s coin=%s", r.oid, r.cloid, r.coin)
+    for r in leftovers:
+        log.warning("book start-up: cancelling our order placed before this book oid=%s "
+                    "cloid=%s coin=%s", r.oid, r.cloid, r.coin)
+    if to_cancel or leftovers:
+        rows = [*leftovers, *to_cancel]
+        rid, exp = reg.open_request("cancel", [], now_ms, parts=len(rows))
         actions.append(CancelOrders(request_id=rid, expires_after_ms=exp, cancels=tuple(
-            CancelRequest(coin=r.coin, cloid=r.cloid, oid=r.oid) for r in to_cancel)))
-        for r in to_cancel:
-            log.warning("book orphan cancel oid=%s cloid=%s coin=%s", r.oid, r.cloid, r.coin)
+            CancelRequest(coin=r.coin, cloid=r.cloid, oid=r.oid) for r in rows)))
 
     actions += flush_cancels(reg, now_ms)
     unresolved = reg.unresolved()
     in_sync = not drifted and not deferred and not reg.orphans and stale == 0 and not unresolved
     if deferred:
         actions += reg.ask_reconcile("gap")
+    if initial and reg.leftovers:
+        # Orders of a previous process (or book) rest: the strategy may not quote beside them
+        # (no double ladder). Stay not ready; a whole-history sweep after the cancels decides.
+        reg.mark_unsynced()
+        if not leftovers:
+            actions.append(ReconcileRequest(reason="startup", since_ms=None))
+        log.info("book start-up: %d order(s) of ours placed before this book still listed",
+                 len(reg.leftovers))
+        return ReconcileResult(
+            actions=tuple(actions), orphans_seen=len(reg.orphans), orphan_cancels=len(to_cancel),
+            stale_removed=stale, drifted_coins=(), unresolved=unresolved, in_sync=False)
     reg.mark_synced(in_sync)
     log.info(
         "book sync exchange_open=%d local_open=%d orphans=%d stale=%d drifts=%d unresolved=%d "
@@ -222,14 +256,42 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
 
 
 def _initial_fills(reg: OrderRegistry, fills: list[Fill], pos_time: int, now_ms: int) -> None:
+    """The first sync's fills: those no later than the position read are history (already in
+    the adopted position: marked seen, ``fills_preexisting``; they touch an order's lifecycle
+    only when this book tracks the order), later ones apply as new."""
     for f in sorted(fills, key=lambda f: (f.time_ms, f.tid)):
         if (f.oid, f.tid) in reg.dedup:
+            reg.counters.fills_reread += 1
             continue
         if f.time_ms <= pos_time:
             reg.mark_fill_seen(f)
-            fill_order_state(reg, f, now_ms)
+            if reg.find(f.oid, f.cloid)[0] is not None:
+                fill_order_state(reg, f, now_ms)
         else:
             apply_fill(reg, f, now_ms, check_gap=False)
+
+
+def _settle_leftover(reg: OrderRegistry, row: OpenOrder, now_ms: int) -> bool:
+    """An order of ours (our prefix) that this book did not place, found before it quotes:
+    adopt it (``on_start = "adopt"``) or say it must be cancelled now — no grace: nothing of
+    this book is in flight for it — unless our cancel went out less than an action's lifetime
+    ago. Returns True when a cancel should go out."""
+    if reg.ownership.on_start == "adopt":
+        order = TrackedOrder(cloid=row.cloid or "", coin=row.coin, side=row.side,
+                             px=row.limit_px, sz=row.sz, tif="Gtc", reduce_only=row.reduce_only,
+                             created_ms=now_ms, tag="adopted")
+        reg.add_order(order)
+        reg.bind(order, row.oid, now_ms)
+        reg.transition(order, Ev.SNAPSHOT_OPEN, now_ms, "adopted at start-up")
+        reg.counters.leftovers_adopted += 1
+        log.info("book start-up: adopted oid=%s cloid=%s coin=%s", row.oid, row.cloid, row.coin)
+        return False
+    sent = reg.leftovers.get(row.oid)
+    cfg = reg.config
+    if sent is not None and now_ms - sent < cfg.action_ttl_ms + cfg.watchdog_grace_ms:
+        return False
+    reg.leftover_cancel_sent(row.oid, now_ms)
+    return True
 
 
 def _orphan_due(reg: OrderRegistry, row: OpenOrder, now_ms: int) -> bool:
@@ -239,7 +301,8 @@ def _orphan_due(reg: OrderRegistry, row: OpenOrder, now_ms: int) -> bool:
     if orphan is None:
         if not reg.track_orphan(row.oid, row.coin, row.cloid, now_ms):
             return False
-        log.warning("book orphan detected oid=%s cloid=%s coin=%s", row.oid, row.cloid, row.coin)
+        log.info("book unexplained order oid=%s cloid=%s coin=%s (grace %d ms)", row.oid,
+                 row.cloid, row.coin, cfg.orphan_grace_ms)
         return cfg.orphan_grace_ms == 0
     if now_ms - orphan.first_seen_ms < cfg.orphan_grace_ms:
         return False

@@ -29,6 +29,7 @@ import attrs
 from hlmaker.messages import (
     BookView,
     Fill,
+    OpenOrder,
     OrderUpdate,
     ReconcileReason,
     ReconcileRequest,
@@ -39,6 +40,7 @@ from hlmaker.orders.actions import Action
 from hlmaker.orders.book_config import BookConfig
 from hlmaker.orders.dedup import FillDedup
 from hlmaker.orders.early import EarlyEvents
+from hlmaker.orders.ownership import CloidSource, Ownership
 from hlmaker.orders.records import Finalize, MutableCounters, Note, NoteKind, Orphan
 from hlmaker.orders.states import Ev, Flag, OrderState, next_state, step
 from hlmaker.orders.tracked import ZERO, TrackedOrder
@@ -91,23 +93,38 @@ class OrderRegistry:
 
     Args:
         config: tunables (:class:`BookConfig`).
-        rng: the source of cloids; seed it for reproducible runs.
+        rng: the randomness of the default cloid source; seed it for reproducible runs.
         observer: told of every finalize path and rebind (:class:`~hlmaker.observer.Observer`).
+        ownership: which orders are ours (:class:`~hlmaker.orders.ownership.Ownership`;
+            default: the prefix of the name ``hlmaker``, foreign orders ignored, orders of ours
+            found at start-up cancelled).
+        cloids: where fresh cloids come from (a :class:`~hlmaker.orders.ownership.CloidSource`
+            shared by every book incarnation of a process); default: one drawing its session
+            from ``rng``.
 
     Read freely (never write from outside): :attr:`orders`, :attr:`oid_to_cloid`,
     :attr:`retired`, :attr:`dedup`, :attr:`held`, :attr:`positions`, :attr:`recent_fills`,
     :attr:`requests`, :attr:`orphans`, :attr:`notes`, :attr:`counters` (the one field the
     modules bump directly), :attr:`ready`, :attr:`is_synced`, :attr:`feed_up`,
     :attr:`last_fill_ms`, :attr:`presync_fills`, :attr:`deferred_mismatch`,
-    :attr:`last_snapshot_requested_ms`, :attr:`cancel_resends`. Nothing here raises for
-    exchange input: odd input is a :class:`Note` and a counter.
+    :attr:`last_snapshot_requested_ms`, :attr:`cancel_resends`, :attr:`ownership`,
+    :attr:`foreign`, :attr:`leftovers`. Nothing here raises for exchange input: odd input is a
+    :class:`Note` and a counter.
     """
 
     def __init__(self, config: BookConfig | None = None, rng: random.Random | None = None, *,
-                 observer: Observer = NO_OBSERVER) -> None:
+                 observer: Observer = NO_OBSERVER, ownership: Ownership | None = None,
+                 cloids: CloidSource | None = None) -> None:
         self.config = config or BookConfig()
         self.observer = observer
-        self._rng = rng or random.Random(0)
+        self.ownership = ownership or Ownership()
+        self._cloids = cloids or CloidSource(self.ownership.prefix,
+                                             (rng or random.Random(0)).getrandbits)
+        self.foreign: dict[int, OpenOrder] = {}
+        """Foreign open orders (no cloid of ours) by oid, as the last full snapshot listed."""
+        self.leftovers: dict[int, int] = {}
+        """oid → when our cancel was sent, for orders of ours this book found at start-up
+        and is cancelling before it quotes (``on_start = "cancel"``)."""
         self.orders: dict[str, TrackedOrder] = {}
         self.oid_to_cloid: dict[int, str] = {}
         self.retired: dict[int, str] = {}
@@ -156,11 +173,20 @@ class OrderRegistry:
 
     # ------------------------------------------------------------------ orders
     def new_cloid(self) -> str:
-        """A fresh cloid (``0x`` + 32 hex) from the injected rng, unique among tracked orders."""
+        """A fresh cloid (``0x`` + 32 hex, our prefix first) from the cloid source, unique
+        among tracked orders."""
         while True:
-            cloid = f"0x{self._rng.getrandbits(128):032x}"
+            cloid = self._cloids.next()
             if cloid not in self.orders:
                 return cloid
+
+    def placed_here(self, cloid: str | None) -> bool:
+        """The cloid came from this process's cloid source (any book incarnation)."""
+        return self._cloids.placed_here(cloid)
+
+    def is_ours(self, cloid: str | None) -> bool:
+        """The cloid carries our prefix (:meth:`Ownership.is_ours`)."""
+        return self.ownership.is_ours(cloid)
 
     def add_order(self, order: TrackedOrder) -> None:
         """Track a new order (``PENDING_NEW``, no oid) under its cloid."""
@@ -376,11 +402,12 @@ class OrderRegistry:
         return req.kind if req is not None else None
 
     # ------------------------------------------------------------------ fills and positions
-    def record_fill(self, fill: Fill, now_ms: int) -> Decimal:
+    def record_fill(self, fill: Fill, now_ms: int, channel: str = "") -> Decimal:
         """Count a new fill exactly once: mark ``(oid, tid)`` seen, move the position by the
         signed size, add volume, closed PnL and fees, remember it for the position check of
-        reconcile. Returns the position before it (coin). The caller has checked it is new."""
-        self.dedup.add((fill.oid, fill.tid))
+        reconcile. Returns the position before it (coin). The caller has checked it is new;
+        ``channel`` is the live channel that brought it (``""`` for snapshots and sweeps)."""
+        self.dedup.add((fill.oid, fill.tid), channel)
         before = self.positions.get(fill.coin, ZERO)
         delta = signed(fill.side, fill.sz)
         self.positions[fill.coin] = before + delta
@@ -446,12 +473,25 @@ class OrderRegistry:
     # ------------------------------------------------------------------ orphans
     def track_orphan(self, oid: int, coin: str, cloid: str | None, now_ms: int) -> bool:
         """Start tracking an order the exchange lists and we do not; False when the orphan
-        table is full (``max_tracked_orders``)."""
+        table is full (``max_tracked_orders``). Not yet counted: an orphan counts
+        (``orphans_detected``) only when still unexplained after the grace period."""
         if len(self.orphans) >= self.config.max_tracked_orders:
             return False
         self.orphans[oid] = Orphan(coin=coin, cloid=cloid, first_seen_ms=now_ms)
-        self.counters.orphans_detected += 1
         return True
+
+    def set_foreign(self, rows: dict[int, OpenOrder]) -> None:
+        """Replace the foreign open orders by those a full snapshot listed (by oid)."""
+        self.foreign = rows
+
+    def leftover_cancel_sent(self, oid: int, now_ms: int) -> None:
+        """Our start-up cancel of the leftover ``oid`` went out at ``now_ms``."""
+        self.leftovers[oid] = now_ms
+
+    def keep_leftovers(self, listed: set[int]) -> None:
+        """Forget the leftovers no longer listed (cancelled, filled, or gone)."""
+        for oid in [oid for oid in self.leftovers if oid not in listed]:
+            del self.leftovers[oid]
 
     def drop_orphan(self, oid: int) -> None:
         """Stop tracking the orphan ``oid`` (cancelled, or no longer listed)."""
@@ -485,10 +525,14 @@ class OrderRegistry:
 
     def ask_reconcile(self, reason: ReconcileReason) -> list[ReconcileRequest]:
         """A one-element list: the :class:`ReconcileRequest` for ``reason``, asking for fills
-        since the last applied fill time minus ``fills_margin_ms`` (all fills if none yet) and
+        since the last applied fill time minus ``fills_margin_ms`` (all fills if none yet, or
+        before the first completed sync) and
         the ``orderStatus`` of every ``UNKNOWN`` cloid (sorted)."""
         since = None
-        if self.last_fill_ms is not None:
+        if self.last_fill_ms is not None and self.ready:
+            # Before its first completed sync a book needs whole-history sweeps (reconcile
+            # refuses a windowed one then): asking for a window would never be answered while
+            # the orders of a previous process are being cancelled (campaign seed 36).
             since = self.last_fill_ms - self.config.fills_margin_ms
         cloids = tuple(
             sorted(c for c, o in self.orders.items() if o.state is OrderState.UNKNOWN)
@@ -507,4 +551,5 @@ class OrderRegistry:
             last_fill_ms=self.last_fill_ms,
             unresolved=self.unresolved(),
             ready=self.ready,
+            foreign_orders=tuple(self.foreign[oid] for oid in sorted(self.foreign)),
         )

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_UP, Decimal, InvalidOperation
 from typing import Any
 
 import attrs
@@ -129,11 +129,12 @@ def _to_overrides(value: Any) -> Any:
 
 @attrs.frozen(kw_only=True)
 class CoinParams:
-    """The resolved settings of one coin: ``size`` and ``max_position`` in coin,
-    ``skew_bps_per_unit`` in bps of mid per coin of position."""
+    """The resolved settings of one coin: ``size`` and ``max_position`` in coin (``None``:
+    derived from ``notional`` at the first mid), ``skew_bps_per_unit`` in bps of mid per coin
+    of position."""
 
-    size: Decimal
-    max_position: Decimal
+    size: Decimal | None
+    max_position: Decimal | None
     skew_bps_per_unit: Decimal
 
 
@@ -149,14 +150,21 @@ class LadderConfig:
         ConfigError: naming the field (``strategy.<name>``) and how to fix it.
     """
 
-    coins: tuple[str, ...] = attrs.field(default=(), converter=_to_coins)
+    coins: tuple[str, ...] = attrs.field(default=("BTC", "ETH"), converter=_to_coins)
     """Coins to quote, e.g. ``("BTC", "ETH")``."""
     levels: int = 3
     """Orders per side (1 … 100)."""
-    size: Decimal = attrs.field(default=ZERO, converter=_to_decimal)
-    """Coin per level (required, > 0); rounded down to the coin's ``szDecimals``."""
-    max_position: Decimal = attrs.field(default=ZERO, converter=_to_decimal)
-    """Absolute position limit in coin (required, > 0)."""
+    size: Decimal | None = attrs.field(default=None, converter=_opt_decimal)
+    """Coin per level (> 0), rounded down to the coin's ``szDecimals``; ``None`` (omitted):
+    ``notional`` worth of the coin instead, which suits any coin."""
+    max_position: Decimal | None = attrs.field(default=None, converter=_opt_decimal)
+    """Absolute position limit in coin (> 0); ``None`` (omitted): ``4 × levels`` level
+    sizes."""
+    notional: Decimal = attrs.field(default=Decimal(15), converter=_to_decimal)
+    """Quote currency per level when ``size`` is omitted: the level size is fixed at the
+    first mid as ``notional`` / (the outermost bid's price), rounded *up* to ``szDecimals`` — so
+    every level is worth at least ``notional`` ≥ ``min_notional`` (the exchange's $10) — and
+    recomputed only if the price falls so far that it no longer is."""
     half_spread_bps: Decimal = attrs.field(default=Decimal(10), converter=_to_decimal)
     """Distance of the first level from the mid."""
     spacing_bps: Decimal = attrs.field(default=Decimal(10), converter=_to_decimal)
@@ -186,10 +194,16 @@ class LadderConfig:
                 or not 1 <= self.levels <= MAX_LEVELS):
             raise ConfigError("strategy.levels", f"must be an integer from 1 to {MAX_LEVELS} "
                               f"(orders per side), e.g. levels = 3; got {self.levels!r}")
-        _check_decimal("strategy.size", self.size, minimum=ZERO, strict=True,
-                       hint="set the coin size per level, e.g. size = 0.001")
-        _check_decimal("strategy.max_position", self.max_position, minimum=ZERO, strict=True,
-                       hint="set the absolute position limit in coin, e.g. max_position = 0.01")
+        if self.size is not None:
+            _check_decimal("strategy.size", self.size, minimum=ZERO, strict=True,
+                           hint="the coin size per level, e.g. size = 0.001 (or omit it: "
+                           "notional sets it)")
+        if self.max_position is not None:
+            _check_decimal("strategy.max_position", self.max_position, minimum=ZERO,
+                           strict=True, hint="the absolute position limit in coin, e.g. "
+                           "max_position = 0.01 (or omit it: 4 × levels level sizes)")
+        _check_decimal("strategy.notional", self.notional, minimum=ZERO, strict=True,
+                       hint="quote currency per level, e.g. notional = 15")
         _check_decimal("strategy.half_spread_bps", self.half_spread_bps, minimum=ZERO,
                        strict=True, hint="the first level must be off the mid, e.g. 10")
         _check_decimal("strategy.spacing_bps", self.spacing_bps, minimum=ZERO, strict=True,
@@ -200,6 +214,9 @@ class LadderConfig:
                        hint="use 0 to re-quote on every mid change")
         _check_decimal("strategy.min_notional", self.min_notional, minimum=ZERO, strict=False,
                        hint="the exchange's minimum is 10")
+        if self.notional < self.min_notional:
+            raise ConfigError("strategy.notional", f"must be at least min_notional "
+                              f"({self.min_notional}); got {self.notional}")
         outer = self.half_spread_bps + (self.levels - 1) * self.spacing_bps
         if outer >= BPS:
             raise ConfigError("strategy.spacing_bps",
@@ -250,6 +267,7 @@ class _CoinState:
     built_position: Decimal | None = None
     target: TargetLadder | None = None
     emitted_ms: int | None = None
+    auto_size: Decimal | None = None
 
 
 def book_mid(bid: Level | None, ask: Level | None) -> Decimal | None:
@@ -287,7 +305,8 @@ class LadderQuoter:
             st.built_mid = st.built_position = st.target = st.emitted_ms = None
         for coin in self.config.coins:
             params = self.config.params(coin)
-            if round_sz(params.size, self._markets[coin].sz_decimals, ROUND_DOWN) <= 0:
+            if params.size is not None and round_sz(
+                    params.size, self._markets[coin].sz_decimals, ROUND_DOWN) <= 0:
                 log.warning("ladder %s: size %s rounds to 0 at szDecimals=%d: nothing quoted",
                             coin, params.size, self._markets[coin].sz_decimals)
         self._started = True
@@ -350,7 +369,8 @@ class LadderQuoter:
         cfg = self.config
         info = self._markets[coin]
         p = cfg.params(coin)
-        sz = round_sz(p.size, info.sz_decimals, ROUND_DOWN)
+        sz = self.level_size(coin, mid)
+        max_position = p.max_position if p.max_position is not None else 4 * cfg.levels * sz
         shift = -p.skew_bps_per_unit * position
         shift = max(-cfg.half_spread_bps, min(cfg.half_spread_bps, shift))
         bids: list[Level] = []
@@ -370,11 +390,28 @@ class LadderQuoter:
                     if px * sz < cfg.min_notional:
                         continue
                     worst = position - sign * (cum + sz)  # every level so far filled
-                    if (worst > p.max_position) if sign < 0 else (worst < -p.max_position):
+                    if (worst > max_position) if sign < 0 else (worst < -max_position):
                         break
                     cum += sz
                     levels.append(Level(px=px, sz=sz))
         return TargetLadder(coin=coin, bids=tuple(bids), asks=tuple(asks), tif="Alo")
+
+    def level_size(self, coin: str, mid: Decimal) -> Decimal:
+        """The size of each level of ``coin`` (coin) at ``mid``: the configured ``size``
+        rounded down to ``szDecimals``, else the ``notional`` size (see :class:`LadderConfig`),
+        fixed until it would fall below ``min_notional`` at the outermost bid."""
+        cfg = self.config
+        info = self._markets[coin]
+        p = cfg.params(coin)
+        if p.size is not None:
+            return round_sz(p.size, info.sz_decimals, ROUND_DOWN)
+        st = self._state[coin]
+        outer = mid * (1 - (cfg.half_spread_bps + (cfg.levels - 1) * cfg.spacing_bps) / BPS)
+        if outer <= 0:
+            return ZERO
+        if st.auto_size is None or st.auto_size * outer < cfg.min_notional:
+            st.auto_size = round_sz(cfg.notional / outer, info.sz_decimals, ROUND_UP)
+        return st.auto_size
 
     def _quote(self, coin: str, view: BookView, now_ms: int) -> list[Intent]:
         if not self._started or not view.ready:

@@ -19,6 +19,7 @@ from hlmaker.actors.latest import Latest
 from hlmaker.actors.reconciler import ReconcileStatus
 from hlmaker.clock import Clock
 from hlmaker.messages import BookView
+from hlmaker.orders.ownership import Ownership
 from hlmaker.pnl import unrealized_pnl
 from hlmaker.ui.status import Status
 
@@ -79,6 +80,11 @@ class MakerView(Protocol):
         ...
 
     @property
+    def ownership(self) -> Ownership:
+        """Which orders on the account are ours (the cloid prefix)."""
+        ...
+
+    @property
     def restarts(self) -> Mapping[str, int]:
         """Restarts per actor."""
         ...
@@ -131,7 +137,8 @@ def status_of(maker: MakerView, base_url: str) -> Status:
         restarts=dict(maker.restarts),
         actors=dict(maker.actor_states),
         reconcile_age_s=max(0.0, (now - rstatus.at_ms) / 1000) if swept else None,
-        exchange_open=len(rstatus.exchange_open) if swept else None,
+        exchange_open=sum(1 for o in rstatus.exchange_open if maker.ownership.is_ours(o.cloid))
+        if swept else None,
         feed_connected=feed.connected,
         network=maker.network,
         base_url=base_url,

@@ -211,6 +211,8 @@ def status_line(status: Status) -> str:
     anomalies = {f.name: getattr(c, f.name) for f in attrs.fields(Counters)
                  if f.name not in ("fills_applied", "volume") and getattr(c, f.name)}
     parts += [f"{k}={n}" for k, n in anomalies.items()]
+    if v.foreign_orders:
+        parts.append(f"foreign_open={len(v.foreign_orders)}")
     parts += [f"journal_{k}={n}" for k, n in (status.journal or {}).items() if n]
     if status.restarts:
         parts.append("restarts=" + ",".join(f"{a}:{n}" for a, n in

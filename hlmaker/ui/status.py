@@ -43,7 +43,8 @@ class Status:
     * ``events_per_s`` — event rate by kind (``l2Book``, ``fills``, ``orderUpdates``…);
     * ``restarts`` — restarts per actor; ``actors`` — actor → ``"running"``/``"restarting"``…;
     * ``reconcile_age_s`` — seconds since the last reconcile snapshot was applied;
-    * ``exchange_open`` — open orders the exchange listed at the last reconcile;
+    * ``exchange_open`` — open orders of ours (our cloid prefix) the exchange listed at the last
+      reconcile (foreign ones are in ``view.foreign_orders``);
     * ``feed_connected``, ``network`` (``mainnet``/``testnet``/``sim``), ``base_url``;
     * ``journal`` — the flight recorder's ``dropped`` (book steps lost to a full channel) and
       ``write_errors`` (failed batch writes), ``None`` when the journal is off.

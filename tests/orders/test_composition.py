@@ -15,6 +15,7 @@ import trio
 import hlmaker.orders
 from hlmaker.chaos.harness import RunObserver
 from hlmaker.messages import (
+    CancelOrders,
     ModifyOrder,
     ModifyOrders,
     ModifyResting,
@@ -171,7 +172,10 @@ def test_a_snapshot_through_handle_is_the_reconcile() -> None:
             actions = list(reconcile(core.registry, snap, EPOCH + 10_000).actions)
         results.append((actions, core.view(EPOCH + 10_000)))
     assert results[0] == results[1]
-    assert results[0][1].ready and not results[0][1].is_synced  # oid 99 is an orphan
+    view = results[0][1]
+    assert view.ready and view.is_synced  # oid 99 has no cloid of ours: foreign, left alone
+    assert [o.oid for o in view.foreign_orders] == [99]
+    assert not [a for a in results[0][0] if isinstance(a, CancelOrders)]
 
 
 # ---------------------------------------------------------------- module structure

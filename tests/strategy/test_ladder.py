@@ -68,9 +68,25 @@ def test_config_errors_name_the_field(kw: dict[str, object], field: str) -> None
     assert info.value.message
 
 
-def test_config_defaults_need_size_and_limit() -> None:
-    with pytest.raises(ConfigError, match=r"strategy\.size: .*e\.g\. size = 0\.001"):
-        LadderConfig(coins=("BTC",))
+@pytest.mark.parametrize(("mid", "sz_decimals"), [
+    (D("0.16789"), 0), (D("97000"), 5), (D("3.1"), 1), (D("0.0123"), 0)])
+def test_coins_alone_quote_a_notional_size_above_the_exchange_minimum(
+        mid: Decimal, sz_decimals: int) -> None:
+    # A [strategy] table with only coins: every other key takes its default (issue 11)
+    c = LadderConfig(coins=["DOGE"])  # type: ignore[arg-type]
+    assert c.size is None and c.max_position is None and c.notional == D(15)
+    q = LadderQuoter(c)
+    q.start({"DOGE": MarketInfo(coin="DOGE", sz_decimals=sz_decimals)}, EPOCH)
+    ladder = q.ladder("DOGE", mid, D(0))
+    assert len(ladder.bids) == len(ladder.asks) == 3
+    for lv in (*ladder.bids, *ladder.asks):
+        assert lv.px * lv.sz >= D(10)  # the exchange's minimum
+        validate_sz(lv.sz, sz_decimals)
+    assert q.ladder("DOGE", mid * D("1.001"), D(0)).bids[0].sz == ladder.bids[0].sz  # no churn
+
+
+def test_config_defaults() -> None:
+    assert LadderConfig().coins == ("BTC", "ETH")
     c = LadderConfig(coins=["BTC"], size=0.001, max_position="0.01")  # type: ignore[arg-type]
     assert c.coins == ("BTC",) and c.size == D("0.001") and c.max_position == D("0.01")
     assert c.levels == 3 and c.min_notional == D(10) and c.requote_bps == D(5)

@@ -11,10 +11,17 @@ from hlmaker.actors.feed import FeedStats
 from hlmaker.actors.latest import Latest
 from hlmaker.actors.reconciler import ReconcileStatus
 from hlmaker.clock import FixedClock
-from hlmaker.messages import BookView, Counters
+from hlmaker.messages import BookView, Counters, OpenOrder
+from hlmaker.orders.ownership import Ownership
 from hlmaker.ui.bridge import MakerView, RateMeter, status_of
 
 D = Decimal
+
+
+def _row(oid: int, *, ours: bool) -> OpenOrder:
+    cloid = f"0x{Ownership().prefix}{oid:024x}" if ours else None
+    return OpenOrder(coin="BTC", side="B", limit_px=D(1), sz=D(1), oid=oid, timestamp_ms=0,
+                     cloid=cloid)
 
 
 class FakeMaker:
@@ -29,8 +36,10 @@ class FakeMaker:
                                     market_dropped=0, connected=True)
         self.restarts = {"feed": 1}
         self.actor_states = {"feed": "running", "book": "running"}
+        self.ownership = Ownership()
         self.reconcile_status = Latest(ReconcileStatus(
-            at_ms=1_700_000_007_000, sweeps=3, exchange_open=(1, 2)))  # type: ignore[arg-type]
+            at_ms=1_700_000_007_000, sweeps=3, exchange_open=(
+                _row(1, ours=True), _row(2, ours=True), _row(3, ours=False))))
         self.network = "sim"
 
     def totals(self) -> dict[str, Any]:
