@@ -48,6 +48,14 @@ log = logging.getLogger("hlmaker.feed")
 BATCH = 256
 """Frames forwarded between two checkpoints while the socket has data."""
 
+_TO_BOOK, _TO_QUOTER, _LOG = "book", "quoter", "log"
+_ROUTE: dict[type, str] = {
+    OrderUpdates: _TO_BOOK, Fills: _TO_BOOK, NonUserCancel: _TO_BOOK,
+    L2Book: _TO_QUOTER, Bbo: _TO_QUOTER, AllMids: _TO_QUOTER, Trades: _TO_QUOTER,
+    Funding: _LOG, Liquidation: _LOG,
+}
+"""Where each frame type goes (one dict lookup per frame)."""
+
 
 @attrs.define
 class FeedStats:
@@ -123,19 +131,20 @@ async def run_feed(
                 n = 0
             except trio.EndOfChannel:
                 return
-            if isinstance(frame, OrderUpdates | Fills | NonUserCancel):
+            route = _ROUTE.get(type(frame))
+            if route is _TO_BOOK:
                 st.order_events += 1
                 try:
                     book.send_nowait(frame)
                 except trio.WouldBlock:
                     await book.send(frame)
-            elif isinstance(frame, L2Book | Bbo | AllMids | Trades):
+            elif route is _TO_QUOTER:
                 st.market_events += 1
                 try:
                     market.send_nowait(frame)
                 except trio.WouldBlock:
                     st.market_dropped += 1
-            elif isinstance(frame, Funding | Liquidation):
+            elif route is _LOG:
                 log.info("feed account event %r", frame)
             n += 1
             if n >= BATCH:

@@ -73,11 +73,23 @@ from hlmaker.hyperliquid.frames import (
     UnhandledFrame,
     WsErrorFrame,
 )
-from hlmaker.messages import AllMids, Bbo, L2Book, Trades
+from hlmaker.messages import (
+    AllMids,
+    Bbo,
+    Fills,
+    Funding,
+    L2Book,
+    Liquidation,
+    NonUserCancel,
+    OrderUpdates,
+    Trades,
+)
 
 MAX_PING_INTERVAL_S = 50.0
 MAX_IN_FLIGHT_POSTS = 100
 _DROPPABLE = (L2Book, Bbo, AllMids, Trades, WsErrorFrame)
+_DATA_FRAMES = frozenset((L2Book, Bbo, AllMids, Trades, Fills, OrderUpdates, NonUserCancel,
+                          Funding, Liquidation))
 _CLOSED_ERRORS = (trio_websocket.ConnectionClosed, trio.BrokenResourceError,
                   trio.ClosedResourceError, trio.EndOfChannel, OSError)
 
@@ -105,14 +117,18 @@ def ws_url(base_url: str) -> str:
     return "ws" + base_url[len("http"):] + "/ws"
 
 
-def url_connector(url: str, *, max_message_size: int = 32 * 1024 * 1024) -> Connector:
+def url_connector(url: str, *, max_message_size: int = 32 * 1024 * 1024,
+                  receive_buffer_size: int = 256 * 1024) -> Connector:
     """A :data:`Connector` for ``ws://host:port/ws`` / ``wss://…/ws`` via trio-websocket.
 
     ``max_message_size`` (bytes) must fit the largest push (a 2000-fill snapshot is ~1 MB).
+    ``receive_buffer_size`` (bytes) is read from the socket at once: trio-websocket's default
+    of 4 KiB (≈ 9 fills) costs one pass of the event loop per few frames under load.
     """
     def connect() -> AbstractAsyncContextManager[WsConnection]:
         return trio_websocket.open_websocket_url(  # type: ignore[return-value]
-            url, max_message_size=max_message_size, message_queue_size=64)
+            url, max_message_size=max_message_size, message_queue_size=64,
+            receive_buffer_size=receive_buffer_size)
     return connect
 
 
@@ -320,7 +336,16 @@ class WsClient:
         await self._abort()
 
     def _dispatch(self, frame: Frame) -> None:
-        if isinstance(frame, PostResponse):
+        kind = type(frame)
+        if kind in _DATA_FRAMES:  # the bulk of the traffic: straight to the buffer
+            try:
+                self._frames_send.send_nowait(frame)
+            except trio.WouldBlock:
+                if kind not in _DROPPABLE:
+                    raise ConsumerOverflow(
+                        f"frame buffer full ({kind.__name__} would be lost)") from None
+                self.stats.market_dropped += 1
+        elif isinstance(frame, PostResponse):
             self._on_post(frame)
         elif isinstance(frame, SubscriptionAck):
             self._on_ack(frame)
