@@ -1,4 +1,4 @@
-"""WebSocket client on trio-websocket: subscriptions with ack, heartbeat, ``post`` requests.
+"""WebSocket client: subscriptions with ack, heartbeat, ``post`` requests.
 
 Protocol (protocol ref §6): ``{"method": "subscribe"|"unsubscribe", "subscription": {...}}``
 acked by ``subscriptionResponse``; ``{"method": "ping"}`` answered by ``{"channel": "pong"}``;
@@ -7,19 +7,28 @@ on channel ``post`` with the same ``id`` (§6.5); at most 100 posts in flight pe
 server closes a connection it has sent nothing to for 60 s (§6.1).
 
 Connections. :class:`WsClient` runs on a :class:`WsConnection` — anything with
-``send_message(str)``, ``get_message() -> str | bytes`` and ``aclose()``: a trio-websocket
-``WebSocketConnection`` (see :func:`url_connector`) or the in-memory pair from
-:func:`memory_connection_pair` (tests, deterministic simulation: no sockets).
+``send_message(str)``, ``get_message() -> str | bytes`` and ``aclose()``: hlmaker's lean RFC 6455
+client :class:`~hlmaker.hyperliquid.websocket.WebSocket` (see :func:`url_connector`; its reader
+hands over every message of one socket read at once), a trio-websocket ``WebSocketConnection``
+(:func:`trio_websocket_connector`) or the in-memory pair from :func:`memory_connection_pair`
+(tests, deterministic simulation: no sockets). A server that breaks RFC 6455 ends the session
+with :class:`~hlmaker.hyperliquid.errors.WsProtocolError`, counted in ``stats.protocol_errors``.
 
 Heartbeat and silence (reliability F5). Every received frame counts as life. When nothing has
 been received for ``ping_interval_s`` (default 30 s, always ≤ 50 s) a ``ping`` is sent; when
 nothing at all — not even a pong — has been received for ``silence_timeout_s`` (default 45 s)
 the connection is declared dead with :class:`ConnectionStalled`.
 
-Backpressure policy — the socket reader never blocks (trio-websocket stops answering the
-server's pings when its queue is full). Parsed frames go to a bounded buffer of
-``buffer_size`` frames (default 10 000), read through :attr:`WsClient.frames`, with
-``send_nowait``. When it is full:
+Backpressure policy — the socket reader never blocks while it dispatches a frame (a blocked
+reader stops answering the server's pings; trio-websocket's does when its queue is full).
+Parsed frames go to a bounded buffer of ``buffer_size`` frames (default 10 000), read through
+:attr:`WsClient.frames`, with ``send_nowait``. On a lean
+:class:`~hlmaker.hyperliquid.websocket.WebSocket` (batches: one per socket read) the reader
+first *pauses between reads* while the buffer holds more than ``buffer_size`` − 4,096 frames
+(room for any one read): the socket is then not read, so TCP flow control slows the server
+down and nothing is lost; a pause longer than ``max_pause_s`` (default 10 s: the consumer is
+stuck) fails the client with :class:`ConsumerOverflow` (counted in ``stats.pauses`` /
+``stats.paused_s``). When the buffer is full all the same (other connections):
 
 * market data (``L2Book``, ``Bbo``, ``AllMids``, ``Trades``) and ``WsErrorFrame`` are
   **dropped and counted** (``stats.market_dropped``): each is superseded by the next push;
@@ -45,7 +54,7 @@ import itertools
 import json
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, Protocol
 
@@ -63,6 +72,7 @@ from hlmaker.hyperliquid.errors import (
     ServerError,
     TransportError,
     VenueError,
+    WsProtocolError,
 )
 from hlmaker.hyperliquid.frames import (
     Frame,
@@ -73,6 +83,7 @@ from hlmaker.hyperliquid.frames import (
     UnhandledFrame,
     WsErrorFrame,
 )
+from hlmaker.hyperliquid.websocket import WebSocket, open_websocket
 from hlmaker.messages import (
     AllMids,
     Bbo,
@@ -95,7 +106,7 @@ _CLOSED_ERRORS = (trio_websocket.ConnectionClosed, trio.BrokenResourceError,
 
 
 class WsConnection(Protocol):
-    """The connection seam: a trio-websocket connection or an in-memory fake."""
+    """The connection seam: a lean or trio-websocket connection, or an in-memory fake."""
 
     async def send_message(self, message: str) -> None: ...
 
@@ -119,12 +130,22 @@ def ws_url(base_url: str) -> str:
 
 def url_connector(url: str, *, max_message_size: int = 32 * 1024 * 1024,
                   receive_buffer_size: int = 256 * 1024) -> Connector:
-    """A :data:`Connector` for ``ws://host:port/ws`` / ``wss://…/ws`` via trio-websocket.
+    """A :data:`Connector` for ``ws://host:port/ws`` / ``wss://…/ws`` over hlmaker's lean RFC 6455
+    client (:mod:`hlmaker.hyperliquid.websocket`: one batch of messages per socket read).
 
-    ``max_message_size`` (bytes) must fit the largest push (a 2000-fill snapshot is ~1 MB).
-    ``receive_buffer_size`` (bytes) is read from the socket at once: trio-websocket's default
-    of 4 KiB (≈ 9 fills) costs one pass of the event loop per few frames under load.
+    ``max_message_size`` (bytes) must fit the largest push (a 2000-fill snapshot is ~1 MB);
+    ``receive_buffer_size`` (bytes) is read from the socket at once.
     """
+    def connect() -> AbstractAsyncContextManager[WsConnection]:
+        return open_websocket(url, max_message_size=max_message_size,
+                              receive_buffer_size=receive_buffer_size)
+    return connect
+
+
+def trio_websocket_connector(url: str, *, max_message_size: int = 32 * 1024 * 1024,
+                             receive_buffer_size: int = 4096) -> Connector:
+    """The same over trio-websocket (one scheduler pass per message): kept for comparison
+    (``benchmarks/ingest.py --transport trio-websocket``)."""
     def connect() -> AbstractAsyncContextManager[WsConnection]:
         return trio_websocket.open_websocket_url(  # type: ignore[return-value]
             url, max_message_size=max_message_size, message_queue_size=64,
@@ -174,6 +195,11 @@ class WsStats:
     pings_sent: int = 0
     pongs: int = 0
     late_post_responses: int = 0
+    protocol_errors: int = 0
+    """The server broke RFC 6455 (the session then ends and the feed reconnects)."""
+    pauses: int = 0
+    """Times the reader stopped reading the socket because the frame buffer was nearly full."""
+    paused_s: float = 0.0
 
 
 class _Waiter:
@@ -221,6 +247,7 @@ class WsClient:
         request_timeout_s: float = 10.0,
         max_in_flight: int = MAX_IN_FLIGHT_POSTS,
         buffer_size: int = 10_000,
+        max_pause_s: float = 10.0,
     ) -> None:
         if not 0 < ping_interval_s <= MAX_PING_INTERVAL_S:
             raise ValueError(f"ping_interval_s must be in (0, {MAX_PING_INTERVAL_S}]")
@@ -238,6 +265,8 @@ class WsClient:
         self._posts: dict[int, _Waiter] = {}
         self._acks: list[_Waiter] = []
         self._frames_send, self._frames = trio.open_memory_channel[Frame](buffer_size)
+        self._high_water = max(buffer_size // 2, buffer_size - 4096)
+        self.max_pause_s = max_pause_s
         self._last_rx = trio.current_time()
         self._last_ping = self._last_rx
         self._failure: VenueError | None = None
@@ -318,22 +347,52 @@ class WsClient:
     # ---- background tasks ----------------------------------------------------------------
 
     async def _read_loop(self) -> None:
+        conn = self._conn
+        get_batch = conn.get_messages if isinstance(conn, WebSocket) else None
+        stats = self.stats
         try:
             while True:
-                raw = await self._conn.get_message()
+                if get_batch is not None:
+                    if self._frames_send.statistics().current_buffer_used > self._high_water:
+                        await self._pause()
+                    raws: Sequence[str | bytes] = await get_batch()
+                else:
+                    raws = (await conn.get_message(),)
                 self._last_rx = trio.current_time()
-                self.stats.frames_received += 1
-                try:
-                    frame = parse_frame(raw)
-                except CodecError:
-                    self.stats.codec_errors += 1
-                    continue
-                self._dispatch(frame)
+                for raw in raws:
+                    stats.frames_received += 1
+                    try:
+                        frame = parse_frame(raw)
+                    except CodecError:
+                        stats.codec_errors += 1
+                        continue
+                    self._dispatch(frame)
         except _CLOSED_ERRORS as exc:
             self._fail(TransportError(f"connection closed: {type(exc).__name__}"))
+        except WsProtocolError as exc:
+            stats.protocol_errors += 1
+            self._fail(exc)
         except VenueError as exc:
             self._fail(exc)
         await self._abort()
+
+    async def _pause(self) -> None:
+        """Wait (not reading the socket) until the buffer is back under the high-water mark.
+
+        Raises:
+            ConsumerOverflow: it stayed above for ``max_pause_s``.
+        """
+        self.stats.pauses += 1
+        started = trio.current_time()
+        stats = self._frames_send.statistics
+        try:
+            while stats().current_buffer_used > self._high_water:
+                if trio.current_time() - started >= self.max_pause_s:
+                    raise ConsumerOverflow(
+                        f"frame buffer above {self._high_water} for {self.max_pause_s} s")
+                await trio.sleep(0.001)
+        finally:
+            self.stats.paused_s += trio.current_time() - started
 
     def _dispatch(self, frame: Frame) -> None:
         kind = type(frame)
