@@ -45,6 +45,7 @@ Run alone: ``.venv/bin/python benchmarks/feeder.py`` (then type commands), or le
 ``benchmarks/ingest.py`` / ``benchmarks/soak.py`` start it.
 """
 
+# ruff: noqa: UP031  (%-formatting: the fixtures render ~1 µs faster per frame than f-strings)
 from __future__ import annotations
 
 import base64

@@ -53,7 +53,7 @@ import threading
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -84,7 +84,7 @@ from hlmaker.orders import BookConfig, OrderBookCore
 from hlmaker.strategy.base import MarketInfo
 
 sys.path.insert(0, str(Path(__file__).parent))
-from feeder import COINS, EPOCH_MS  # noqa: E402
+from feeder import COINS, EPOCH_MS
 
 FEEDER = str(Path(__file__).with_name("feeder.py"))
 COIN = "BTC"
@@ -94,7 +94,7 @@ USER_SDK = "0x" + "33" * 20
 USER_COUNT = "0x" + "44" * 20
 
 
-# ---- the feeder process ---------------------------------------------------------------------------
+# ---- the feeder process -------------------------------------------------------------------------
 
 class FeederProcess:
     """``benchmarks/feeder.py`` as a child process, driven line by line (see its docstring)."""
@@ -130,17 +130,15 @@ class FeederProcess:
             return math.nan
 
     def close(self) -> None:
-        try:
+        with suppress(OSError, ValueError, RuntimeError):
             self.call(op="quit")
-        except (OSError, ValueError, RuntimeError):
-            pass
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
 
-# ---- stamps and figures ---------------------------------------------------------------------------
+# ---- stamps and figures -------------------------------------------------------------------------
 
 class Run:
     """Stamps of one run: the feeder's writes and the client's applied times per seq."""
@@ -190,7 +188,7 @@ def plan(rates: list[float | None], seconds: float, max_events: int) -> list[tup
             for r in rates]
 
 
-# ---- feeder ceiling: a client that only counts frames ---------------------------------------------
+# ---- feeder ceiling: a client that only counts frames -------------------------------------------
 
 def ws_connect(port: int) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port))
@@ -255,7 +253,7 @@ def feeder_ceiling(feeder: FeederProcess, n: int, orders: list[list[Any]]) -> di
             "counter_cpu_us_per_frame": round(cpu / max(1, count) * 1e6, 2)}
 
 
-# ---- hlmaker: feed + book (+ quoter) wired as in hlmaker.maker -------------------------------------
+# ---- hlmaker: feed + book (+ quoter) wired as in hlmaker.maker ----------------------------------
 
 class Pipeline(Observer):
     """hlmaker's feed and book actors, the benchmark standing in for executor and reconciler;
@@ -394,7 +392,7 @@ async def run_paced(feeder: FeederProcess, pipe: Pipeline, runs: list[tuple[floa
         pipe.run = run
         max_buf = 0
         async with trio.open_nursery() as nursery:
-            async def waiter(run: Run = run) -> None:
+            async def waiter(run: Run = run, n: int = n, rate: float | None = rate) -> None:
                 nonlocal max_buf
                 with trio.move_on_after(n / (rate or 5_000) + 15):
                     while not run.done.is_set():
@@ -448,7 +446,7 @@ async def hlmaker_market(feeder: FeederProcess, runs: list[tuple[float | None, i
             answer = await feeder.acall(op="push", n=n, rate=rate, seq0=seq0, **push)
             last = set(range(seq0 + n - len(COINS) * 2, seq0 + n))
             with trio.move_on_after(10):
-                while not last <= run.applied.keys() and not (
+                while not last <= run.applied.keys() and not (  # noqa: ASYNC110
                         kind == "l2book" and all(s in run.applied for s in
                                                  range(seq0 + n - len(COINS), seq0 + n))):
                     await trio.sleep(0.005)

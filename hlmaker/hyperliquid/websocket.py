@@ -67,6 +67,8 @@ class FrameParser:
         self._frags: list[bytes] = []
         self._frag_len = 0
         self.closed = False
+        self.error: WsProtocolError | None = None
+        """The violation that closed the parser; frames complete before it were returned."""
 
     @property
     def buffered(self) -> int:
@@ -78,8 +80,11 @@ class FrameParser:
 
         Raises:
             WsProtocolError: the stream broke RFC 6455 (see the module docstring); the parser
-                is then closed.
+                is then closed. Frames complete before the violation are returned first (the
+                error is then in :attr:`error` and raised by the next call).
         """
+        if self.error is not None:
+            raise self.error
         if self.closed:
             return []
         buf = self._buf
@@ -124,10 +129,12 @@ class FrameParser:
                     self._frag_len = total
                 else:
                     self._frag_op, self._frags, self._frag_len = op, [payload], total
-        except WsProtocolError:
-            self.closed = True
+        except WsProtocolError as exc:
+            self.closed, self.error = True, exc
             buf.clear()
-            raise
+            if not out:
+                raise
+            return out
         del buf[:pos]
         return out
 
@@ -266,6 +273,9 @@ class WebSocket:
                         self.pings_answered += 1
                 elif op == OP_CLOSE:
                     await self._on_close(payload)
+            error = self._parser.error
+            if error is not None:  # after the messages that preceded it
+                await self._fail(error, close_code=error.code)
         out, self._pending = self._pending, []
         return out
 

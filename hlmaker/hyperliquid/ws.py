@@ -28,7 +28,9 @@ first *pauses between reads* while the buffer holds more than ``buffer_size`` âˆ
 (room for any one read): the socket is then not read, so TCP flow control slows the server
 down and nothing is lost; a pause longer than ``max_pause_s`` (default 10 s: the consumer is
 stuck) fails the client with :class:`ConsumerOverflow` (counted in ``stats.pauses`` /
-``stats.paused_s``). When the buffer is full all the same (other connections):
+``stats.paused_s``); should one read hold more frames than the room left, an account event
+waits for room the same way (bounded by ``max_pause_s``). When the buffer is full on other
+connections (in-memory, trio-websocket), or with market data:
 
 * market data (``L2Book``, ``Bbo``, ``AllMids``, ``Trades``) and ``WsErrorFrame`` are
   **dropped and counted** (``stats.market_dropped``): each is superseded by the next push;
@@ -366,7 +368,11 @@ class WsClient:
                     except CodecError:
                         stats.codec_errors += 1
                         continue
-                    self._dispatch(frame)
+                    if not self._dispatch(frame):
+                        if get_batch is None:
+                            raise ConsumerOverflow(f"frame buffer full ({type(frame).__name__}"
+                                                   " would be lost)")
+                        await self._wait_for_room(frame)
         except _CLOSED_ERRORS as exc:
             self._fail(TransportError(f"connection closed: {type(exc).__name__}"))
         except WsProtocolError as exc:
@@ -394,15 +400,30 @@ class WsClient:
         finally:
             self.stats.paused_s += trio.current_time() - started
 
-    def _dispatch(self, frame: Frame) -> None:
+    async def _wait_for_room(self, frame: Frame) -> None:
+        """Batch mode, buffer full, an account event: wait (the socket is not read meanwhile).
+
+        Raises:
+            ConsumerOverflow: no room within ``max_pause_s``.
+        """
+        self.stats.pauses += 1
+        started = trio.current_time()
+        with trio.move_on_after(self.max_pause_s):
+            await self._frames_send.send(frame)
+            self.stats.paused_s += trio.current_time() - started
+            return
+        raise ConsumerOverflow(f"frame buffer full for {self.max_pause_s} s "
+                               f"({type(frame).__name__} would be lost)")
+
+    def _dispatch(self, frame: Frame) -> bool:
+        """Route ``frame``; False when it is an account event and the buffer is full."""
         kind = type(frame)
         if kind in _DATA_FRAMES:  # the bulk of the traffic: straight to the buffer
             try:
                 self._frames_send.send_nowait(frame)
             except trio.WouldBlock:
                 if kind not in _DROPPABLE:
-                    raise ConsumerOverflow(
-                        f"frame buffer full ({kind.__name__} would be lost)") from None
+                    return False
                 self.stats.market_dropped += 1
         elif isinstance(frame, PostResponse):
             self._on_post(frame)
@@ -419,9 +440,9 @@ class WsClient:
                 self._frames_send.send_nowait(frame)
             except trio.WouldBlock:
                 if not isinstance(frame, _DROPPABLE):
-                    raise ConsumerOverflow(
-                        f"frame buffer full ({type(frame).__name__} would be lost)") from None
+                    return False
                 self.stats.market_dropped += 1
+        return True
 
     def _on_post(self, frame: PostResponse) -> None:
         waiter = self._posts.pop(frame.id, None)
