@@ -106,6 +106,21 @@ def to_dec(value: Any, what: str, key: str | None = None) -> Decimal:
     return result
 
 
+def plain_dec(value: Any) -> Decimal | None:
+    """The fast path of :func:`to_dec` for the wire's usual form: a short decimal string that
+    parses to a finite, in-range :class:`~decimal.Decimal`; ``None`` for anything else (the
+    caller then goes through :func:`to_dec`, whose error names the field)."""
+    if type(value) is not str or len(value) > 100:
+        return None
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        return None
+    if not result.is_finite() or (result and abs(result.adjusted()) > MAX_DECIMAL_EXPONENT):
+        return None
+    return result
+
+
 def _name(what: str, key: str | None) -> str:
     return what if key is None else f"{what}.{key}"
 
