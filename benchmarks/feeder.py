@@ -32,9 +32,10 @@ comparable across processes on one machine).
   ``tid`` and an update's ``statusTimestamp - EPOCH_MS``, an ``l2Book``'s / ``bbo``'s
   ``time - EPOCH_MS``, a trade's ``tid``. Kinds: ``account`` (cycle ``userFills`` fill,
   ``user`` fill, ``userFills`` fill, ``orderUpdates`` open, on ``orders`` [[oid, cloid, side,
-  px], ...] with ``startPosition`` chained from ``position``), ``l2book`` (20 levels a side,
-  ``coins`` in turn), ``trades``, ``market`` (``l2book`` and ``trades`` alternating),
-  ``bbo``, ``allmids``. ``n`` may be huge: frames are rendered in blocks while pushing.
+  px], ...] of ``order_sz`` with ``startPosition`` chained from ``position``), ``l2book`` (20
+  levels a side, ``coins`` in turn), ``trades``, ``market`` (``l2book`` and ``trades``
+  alternating), ``bbo``, ``allmids``. Up to 300,000 frames are rendered before the first write;
+  more (a soak) are rendered in blocks of 4,096 while pushing.
 * ``{"op": "ticks", "coin": C, "n": N, "interval_ms": I, "mids": [m1, m2], "bg_rate": R,
   "bg_coins": [...]}``: every I ms a ``bbo`` for C alternating between mids m1 and m2, with
   ``market`` frames at R/s in between; answers ``{"ticks": [t...], "actions": [[t, type],
@@ -98,8 +99,10 @@ class AccountStream:
 
     KINDS = ("userFills", "user", "userFills", "orderUpdates")
 
-    def __init__(self, user: str, orders: list[list[Any]], position: str, coin: str) -> None:
+    def __init__(self, user: str, orders: list[list[Any]], position: str, coin: str,
+                 order_sz: str = "1000.0") -> None:
         self.user = user
+        self.order_sz = order_sz
         self.orders = orders
         self.position = Decimal(position)
         self.coin = coin
@@ -112,9 +115,10 @@ class AccountStream:
         coin = self.coin
         if kind == "orderUpdates":
             return ('{"channel":"orderUpdates","data":[{"order":{"coin":"%s","side":"%s",'
-                    '"limitPx":"%s","sz":"1000.0","oid":%d,"timestamp":%d,"origSz":"1000.0",'
+                    '"limitPx":"%s","sz":"%s","oid":%d,"timestamp":%d,"origSz":"%s",'
                     '"cloid":"%s"},"status":"open","statusTimestamp":%d}]}'
-                    % (coin, side, px, oid, EPOCH_MS, cloid, EPOCH_MS + seq))
+                    % (coin, side, px, self.order_sz, oid, EPOCH_MS, self.order_sz, cloid,
+                       EPOCH_MS + seq))
         before = self.position
         self.position += self.lots if side == "B" else -self.lots
         self.fills += 1
@@ -499,7 +503,8 @@ async def control(feeder: Feeder, port: int) -> None:
                 stream: AccountStream | MarketStream
                 if kind == "account":
                     stream = AccountStream(cmd["user"], cmd["orders"], cmd.get("position", "0"),
-                                           cmd.get("account_coin", "BTC"))
+                                           cmd.get("account_coin", "BTC"),
+                                           cmd.get("order_sz", "1000.0"))
                 else:
                     stream = MarketStream(kind, cmd.get("coins") or COINS)
                 sent = await push(conn, stream, cmd.get("seq0", 1), cmd["n"], cmd.get("rate"))

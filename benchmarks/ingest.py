@@ -32,7 +32,9 @@ them). Latency = applied − the feeder's write of the chunk holding the frame
 (``time.perf_counter``, CLOCK_MONOTONIC, one clock for both processes). CPU µs/event = this
 process's CPU time (``time.process_time``, all threads) over the run / events.
 
-Run: ``.venv/bin/python benchmarks/ingest.py`` (≈ 40 s; ``--only account,sdk`` for a part).
+Run: ``.venv/bin/python benchmarks/ingest.py`` (≈ 60 s; ``--only account,sdk`` for a part;
+``--transport trio-websocket`` runs the account section over trio-websocket instead of hlmaker's
+own RFC 6455 client).
 Last line: ``RESULT {json}``.
 """
 
@@ -67,6 +69,11 @@ from hlmaker.actors.latest import Latest
 from hlmaker.actors.quoter import run_quoter
 from hlmaker.clock import WallClock
 from hlmaker.hyperliquid.ws import ws_url
+
+try:
+    from hlmaker.hyperliquid.ws import trio_websocket_connector
+except ImportError:  # an older hlmaker (the "before" figures): trio-websocket was the transport
+    from hlmaker.hyperliquid.ws import url_connector as trio_websocket_connector
 from hlmaker.maker import INBOX_SIZE, MARKET_SIZE
 from hlmaker.messages import (
     BookView,
@@ -329,7 +336,11 @@ class Recorder:
 
 @asynccontextmanager
 async def open_pipeline(url: str, user: str, *, quoter: bool = False,
-                        order_sz: Decimal = Decimal(1000)):  # type: ignore[no-untyped-def]
+                        order_sz: Decimal = Decimal(1000),
+                        transport: str = "lean"):  # type: ignore[no-untyped-def]
+    """The book (synced, ``N_ORDERS`` resting of ``order_sz``) and the feed on ``url``
+    (``transport``: ``lean`` = hlmaker's RFC 6455 client, ``trio-websocket``)."""
+    connector = trio_websocket_connector(url) if transport == "trio-websocket" else url
     p = Pipeline(order_sz)
     ch = open_book_channels(INBOX_SIZE)
     inbox_s, cmd_r, req_r = ch.inbox_send, ch.commands_receive, ch.requests_receive
@@ -373,7 +384,8 @@ async def open_pipeline(url: str, user: str, *, quoter: bool = False,
                 markets={COIN: MarketInfo(coin=COIN, sz_decimals=5)}, clock=p.clock))
         else:
             nursery.start_soon(drain, mkt_r, False)
-        await nursery.start(partial(run_feed, inbox_s.clone(), mkt_s, connector=url, user=user,
+        await nursery.start(partial(run_feed, inbox_s.clone(), mkt_s, connector=connector,
+                                    user=user,
                                     coins=(COIN,), clock=p.clock, rng=random.Random(2),
                                     stats=p.feed_stats, observer=p))
         with trio.fail_after(10):
@@ -415,9 +427,9 @@ async def run_paced(feeder: FeederProcess, pipe: Pipeline, runs: list[tuple[floa
     return rows, seq0
 
 
-async def hlmaker_account(feeder: FeederProcess, runs: list[tuple[float | None, int]]
-                          ) -> list[dict[str, Any]]:
-    async with open_pipeline(ws_url(feeder.base_url), USER) as pipe:
+async def hlmaker_account(feeder: FeederProcess, runs: list[tuple[float | None, int]],
+                          transport: str = "lean") -> list[dict[str, Any]]:
+    async with open_pipeline(ws_url(feeder.base_url), USER, transport=transport) as pipe:
         push = {"kind": "account", "user": USER, "orders": pipe.orders, "position": "0"}
         await run_paced(feeder, pipe, [(None, 1000)], push, 1)  # warm-up
         rows, _ = await run_paced(feeder, pipe, runs, push, 1001)
@@ -533,7 +545,10 @@ async def tick_to_trade(feeder: FeederProcess, n_ticks: int, bg_rate: float) -> 
         "strategy": {"coins": [COIN], "levels": 1, "size": 0.001, "max_position": 0.01,
                      "half_spread_bps": 1, "spacing_bps": 2, "requote_bps": 2},
         "dead_man": {"enabled": False},
-        "reconcile": {"interval_s": 600.0}})
+        "reconcile": {"interval_s": 600.0},
+        # the feeder has no rate limit: the IP-weight bucket (1,200/min, §8) would pace the
+        # 20 modifies/s of this test and its waits would be measured as latency
+        "executor": {"ip_weight_per_minute": 1_000_000}})
     wallet = Wallet(PrivateKey.from_hex("0x" + "5a" * 32))
     mids = ["100000", "100100"]
     async with open_maker(config, wallet=wallet, base_url=feeder.base_url,
@@ -585,6 +600,8 @@ def main() -> None:
     parser.add_argument("--max-events", type=int, default=30_000, help="events of a max run")
     parser.add_argument("--only", default="feeder,account,sdk,market,t2t")
     parser.add_argument("--ticks", type=int, default=200)
+    parser.add_argument("--transport", default="lean", choices=("lean", "trio-websocket"),
+                        help="hlmaker's WebSocket transport for the account section")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     only = set(args.only.split(","))
@@ -602,7 +619,7 @@ def main() -> None:
             out["feeder"] = feeder_ceiling(feeder, 200_000, orders)
             print("feeder → counting client:", out["feeder"], flush=True)
         if "account" in only:
-            out["account"] = trio.run(hlmaker_account, feeder, runs)
+            out["account"] = trio.run(hlmaker_account, feeder, runs, args.transport)
             print("hlmaker account events (feed → codec → book inbox → core):\n"
                   + fmt(out["account"]), flush=True)
         if "sdk" in only:

@@ -67,6 +67,9 @@ class _SocketWs:
     async def send(self, text: str) -> None:
         await self.ws.send(text)
 
+    async def send_many(self, texts: list[str]) -> None:
+        await self.ws.send_many(texts)
+
     def close(self) -> None:
         """Nothing to do at once: :meth:`Simulator.handle_websocket` sends the close frame
         when :meth:`~FaultedExchange.serve_connection` returns."""
