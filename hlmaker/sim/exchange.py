@@ -169,7 +169,7 @@ class FaultedExchange:
         trace: ``trace(kind, *parts)`` for every request, connection and frame (the campaign's
             digest); parts are str / int.
         on_frame: ``on_frame(session_id, text)`` right before a text frame is handed to a
-            WebSocket (once per copy); for probes such as ``benchmarks/pipeline.py``.
+            WebSocket (once per copy); for probes (benchmarks, tests).
         on_step: called after every :meth:`step` (the campaign's exchange-side checks).
         intercept: a :class:`~hlmaker.sim.service.RequestIntercept` around both endpoints
             (REST and WebSocket ``post`` alike).

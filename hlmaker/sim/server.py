@@ -86,7 +86,7 @@ class SimulatorOptions(TypedDict, total=False):
     market settings, or no market at all; ``service_config``: auto-funding, signature flavour,
     push throttles; ``step_ms`` (100): period of the market/timer clock (trio time);
     ``on_frame``: ``on_frame(session_id, text)`` right before each text frame goes to a
-    WebSocket (a probe, e.g. ``benchmarks/pipeline.py``; called in the simulator's trio run,
+    WebSocket (a probe, e.g. for a benchmark; called in the simulator's trio run,
     keep it cheap).
     """
 
