@@ -26,7 +26,7 @@ import attrs
 import trio
 
 from hlmaker.clock import Clock
-from hlmaker.hyperliquid.errors import VenueError
+from hlmaker.hyperliquid.errors import VenueError, WsProtocolError
 from hlmaker.hyperliquid.ws import Backoff, Connector, WsClient, run_reconnecting
 from hlmaker.messages import (
     AllMids,
@@ -65,6 +65,8 @@ class FeedStats:
     order_events: int = 0
     market_events: int = 0
     market_dropped: int = 0
+    protocol_errors: int = 0
+    """Sessions ended because the server broke RFC 6455 (``WsProtocolError``; reconnected)."""
     connected: bool = False
 
 
@@ -153,6 +155,8 @@ async def run_feed(
 
     async def on_disconnect(error: VenueError) -> None:
         st.connected = False
+        if isinstance(error, WsProtocolError):
+            st.protocol_errors += 1
         log.warning("feed disconnected: %s", error)
         await book.send(FeedDisconnected(at_ms=clock.now_ms(), reason=str(error)))
 

@@ -7,8 +7,9 @@ ms since the epoch (from the injected :mod:`hlmaker.clock`); durations in trio s
 Module map (import from the submodules; this package imports nothing eagerly)::
 
     errors     VenueError tree (TransportError > RequestTimeout/ConnectionStalled/
-               ConsumerOverflow/WsProtocolError; HttpError > RateLimited/ServerError/BadRequest; ExchangeError;
-               CodecError; KeyLoadError; NumberFormatError; SignatureError)
+               ConsumerOverflow/WsProtocolError; HttpError > RateLimited/ServerError/
+               BadRequest; ExchangeError; CodecError; KeyLoadError; NumberFormatError;
+               SignatureError)
     signing    sign_l1_action(wallet, action, active_pool, nonce, expires_after, is_mainnet)
                  -> {"r", "s", "v"}                     byte-identical to the SDK (§5.1)
                action_hash(action, vault_address, nonce, expires_after) -> bytes  (connectionId)
