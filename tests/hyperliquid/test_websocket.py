@@ -416,3 +416,38 @@ async def test_real_loopback_handshake_and_round_trip() -> None:
                 async with open_websocket(f"ws://127.0.0.1:{port}/ws"):
                     raise AssertionError("unreachable")
             nursery.cancel_scope.cancel()
+
+
+async def test_the_feed_counts_a_protocol_error_and_reconnects(autojump_clock: object) -> None:
+    from hlmaker.actors.feed import FeedStats, run_feed
+    from hlmaker.clock import WallClock
+    from hlmaker.messages import FeedConnected, FeedDisconnected
+
+    async def script(server: trio.abc.Stream, n: int) -> None:
+        data, subs = bytearray(), 0
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            while chunk := await server.receive_some():
+                data += chunk
+                for op, payload in read_client_frames(data):
+                    if op != OP_TEXT or json.loads(payload)["method"] != "subscribe":
+                        continue
+                    ack = {"channel": "subscriptionResponse", "data": json.loads(payload)}
+                    await server.send_all(server_frame(OP_TEXT, json.dumps(ack).encode()))
+                    subs += 1
+                    if subs == 6 and n == 1:
+                        await trio.sleep(0.1)
+                        await server.send_all(server_frame(OP_TEXT, b"{}", rsv=0x40))
+
+    stats = FeedStats()
+    book_s, book_r = trio.open_memory_channel[object](100)
+    mkt_s, _mkt_r = trio.open_memory_channel[object](100)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(lambda task_status: run_feed(
+                book_s, mkt_s, connector=stream_connector(script, nursery), user="0x1",
+                coins=("BTC",), clock=WallClock(0), rng=random.Random(1), stats=stats,
+                task_status=task_status))
+            seen = [type(await book_r.receive()) for _ in range(3)]
+            nursery.cancel_scope.cancel()
+    assert seen == [FeedConnected, FeedDisconnected, FeedConnected]
+    assert stats.protocol_errors == 1 and stats.connects == 2
