@@ -509,7 +509,7 @@ class WsClient:
             return False
         try:
             await self._conn.send_message(json.dumps(message, separators=(",", ":")))
-        except _CLOSED_ERRORS as exc:
+        except (*_CLOSED_ERRORS, TransportError) as exc:  # TransportError: the lean client's
             self._fail(TransportError(f"connection closed while sending: {type(exc).__name__}"))
             return False
         return True

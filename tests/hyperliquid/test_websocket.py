@@ -451,3 +451,19 @@ async def test_the_feed_counts_a_protocol_error_and_reconnects(autojump_clock: o
             nursery.cancel_scope.cancel()
     assert seen == [FeedConnected, FeedDisconnected, FeedConnected]
     assert stats.protocol_errors == 1 and stats.connects == 2
+
+
+async def test_a_send_on_a_broken_lean_connection_ends_the_session_cleanly() -> None:
+    client, server = trio.testing.memory_stream_pair()
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[WebSocket]:
+        yield WebSocket(client)
+
+    with trio.fail_after(10):
+        with pytest.raises(TransportError, match="while sending"):
+            async with WsClient.open(connect) as ws:
+                await server.aclose()  # the peer is gone: the next send fails
+                with pytest.raises(TransportError):
+                    await ws.subscribe({"type": "userEvents", "user": "0x1"})
+                await trio.sleep_forever()
