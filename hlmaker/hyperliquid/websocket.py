@@ -204,6 +204,7 @@ class WebSocket:
         self._error: TransportError | None = None
         self._close_sent = False
         self._stream_closed = False
+        self._reading = False
         self.pings_answered = 0
         self.close_code: int | None = None
         """The code of the server's close frame, once received (1005 when it had none)."""
@@ -244,11 +245,14 @@ class WebSocket:
             if self._initial:
                 data, self._initial = self._initial, b""
             else:
+                self._reading = True
                 try:
                     data = await self._stream.receive_some(self._bufsize)
                 except _STREAM_ERRORS as exc:
                     await self._fail(TransportError(f"connection lost: {type(exc).__name__}"))
                     continue
+                finally:
+                    self._reading = False
                 if not data:
                     await self._fail(TransportError("connection closed without a close frame"))
                     continue
@@ -309,8 +313,9 @@ class WebSocket:
                 await self._stream.aclose()
 
     async def aclose(self) -> None:
-        """Close handshake (close 1000, wait ≤ ``close_timeout_s`` for the echo), then the
-        socket. Never raises; safe to call twice."""
+        """Close handshake (close 1000, wait ≤ ``close_timeout_s`` for the echo — unless
+        another task is reading: then it sees the socket close), then the socket. Never
+        raises; safe to call twice and from any task."""
         if self._stream_closed:
             return
         with trio.CancelScope(shield=True):
@@ -319,7 +324,7 @@ class WebSocket:
                 with trio.move_on_after(self._close_timeout_s):
                     try:
                         await self._send_frame(OP_CLOSE, close_payload(1000))
-                        while self.close_code is None:
+                        while self.close_code is None and not self._reading:
                             await self.get_messages()
                     except TransportError:
                         pass

@@ -467,3 +467,22 @@ async def test_a_send_on_a_broken_lean_connection_ends_the_session_cleanly() -> 
                 with pytest.raises(TransportError):
                     await ws.subscribe({"type": "userEvents", "user": "0x1"})
                 await trio.sleep_forever()
+
+
+async def test_aclose_while_another_task_reads() -> None:
+    client, _server = trio.testing.memory_stream_pair()
+    ws = WebSocket(client)
+    errors: list[Exception] = []
+
+    async def reader() -> None:
+        try:
+            await ws.get_messages()
+        except TransportError as exc:
+            errors.append(exc)
+
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            await trio.testing.wait_all_tasks_blocked()
+            await ws.aclose()  # no second receive: the reader sees the socket close
+    assert len(errors) == 1 and "connection lost" in str(errors[0])
