@@ -225,17 +225,13 @@ def feeder_ceiling(feeder: FeederProcess, n: int, orders: list[list[Any]]) -> di
         op="push", user=USER_COUNT, kind="account", n=n, rate=None, orders=orders,
         stamps=False)))
     count, want = 0, n + 2  # + the ack and the userFills snapshot
-    buf = bytearray()
+    buf = bytearray(sock.recv(1 << 20))  # the ack: the subscription is in place
     pos = 0
     cpu0 = time.process_time()
+    sock.settimeout(30)
     thread.start()
-    while count < want:
-        data = sock.recv(1 << 20)
-        if not data:
-            break
-        del buf[:pos]
-        buf += data
-        pos, size = 0, len(buf)
+    while True:
+        size = len(buf)
         while pos + 2 <= size:
             length = buf[pos + 1] & 0x7F
             if length < 126:
@@ -252,6 +248,14 @@ def feeder_ceiling(feeder: FeederProcess, n: int, orders: list[list[Any]]) -> di
                 break
             pos = end
             count += 1
+        if count >= want:
+            break
+        data = sock.recv(1 << 20)
+        if not data:
+            break
+        del buf[:pos]
+        pos = 0
+        buf += data
     t_end = time.perf_counter()
     cpu = time.process_time() - cpu0
     thread.join()
