@@ -52,7 +52,7 @@ class Observer:
         """The feed's WebSocket session subscribed (``reconnect``: not its first session).
         ``buffered()`` tells how many decoded frames wait in that session's buffer (the
         :class:`~hlmaker.hyperliquid.ws.WsClient`'s, bounded): a read-only gauge, valid while
-        the session lives (the pipeline benchmark samples it)."""
+        the session lives (benchmarks/ingest.py samples it)."""
 
     # ---- executor and venue -------------------------------------------------------------------
     def command_received(self, command: object) -> None:

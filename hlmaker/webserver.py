@@ -184,6 +184,19 @@ class WebSocket:
             raise trio.ClosedResourceError("websocket closed") from None
         await self._send_bytes(data)
 
+    async def send_many(self, texts: list[str]) -> None:
+        """Send several text messages in one write (the simulator's writer batches pushes).
+
+        Raises:
+            trio.ClosedResourceError: the WebSocket is closing or closed.
+            trio.BrokenResourceError: the peer is gone.
+        """
+        try:
+            data = b"".join([self._ws.send(TextMessage(data=text)) for text in texts])
+        except LocalProtocolError:
+            raise trio.ClosedResourceError("websocket closed") from None
+        await self._send_bytes(data)
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the close handshake with ``code`` (no-op once closing; never raises for a
         peer that is gone)."""

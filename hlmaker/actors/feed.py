@@ -26,7 +26,7 @@ import attrs
 import trio
 
 from hlmaker.clock import Clock
-from hlmaker.hyperliquid.errors import VenueError
+from hlmaker.hyperliquid.errors import VenueError, WsProtocolError
 from hlmaker.hyperliquid.ws import Backoff, Connector, WsClient, run_reconnecting
 from hlmaker.messages import (
     AllMids,
@@ -48,6 +48,14 @@ log = logging.getLogger("hlmaker.feed")
 BATCH = 256
 """Frames forwarded between two checkpoints while the socket has data."""
 
+_TO_BOOK, _TO_QUOTER, _LOG = "book", "quoter", "log"
+_ROUTE: dict[type, str] = {
+    OrderUpdates: _TO_BOOK, Fills: _TO_BOOK, NonUserCancel: _TO_BOOK,
+    L2Book: _TO_QUOTER, Bbo: _TO_QUOTER, AllMids: _TO_QUOTER, Trades: _TO_QUOTER,
+    Funding: _LOG, Liquidation: _LOG,
+}
+"""Where each frame type goes (one dict lookup per frame)."""
+
 
 @attrs.define
 class FeedStats:
@@ -57,6 +65,8 @@ class FeedStats:
     order_events: int = 0
     market_events: int = 0
     market_dropped: int = 0
+    protocol_errors: int = 0
+    """Sessions ended because the server broke RFC 6455 (``WsProtocolError``; reconnected)."""
     connected: bool = False
 
 
@@ -123,19 +133,20 @@ async def run_feed(
                 n = 0
             except trio.EndOfChannel:
                 return
-            if isinstance(frame, OrderUpdates | Fills | NonUserCancel):
+            route = _ROUTE.get(type(frame))
+            if route is _TO_BOOK:
                 st.order_events += 1
                 try:
                     book.send_nowait(frame)
                 except trio.WouldBlock:
                     await book.send(frame)
-            elif isinstance(frame, L2Book | Bbo | AllMids | Trades):
+            elif route is _TO_QUOTER:
                 st.market_events += 1
                 try:
                     market.send_nowait(frame)
                 except trio.WouldBlock:
                     st.market_dropped += 1
-            elif isinstance(frame, Funding | Liquidation):
+            elif route is _LOG:
                 log.info("feed account event %r", frame)
             n += 1
             if n >= BATCH:
@@ -144,6 +155,8 @@ async def run_feed(
 
     async def on_disconnect(error: VenueError) -> None:
         st.connected = False
+        if isinstance(error, WsProtocolError):
+            st.protocol_errors += 1
         log.warning("feed disconnected: %s", error)
         await book.send(FeedDisconnected(at_ms=clock.now_ms(), reason=str(error)))
 

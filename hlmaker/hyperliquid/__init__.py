@@ -7,8 +7,9 @@ ms since the epoch (from the injected :mod:`hlmaker.clock`); durations in trio s
 Module map (import from the submodules; this package imports nothing eagerly)::
 
     errors     VenueError tree (TransportError > RequestTimeout/ConnectionStalled/
-               ConsumerOverflow; HttpError > RateLimited/ServerError/BadRequest; ExchangeError;
-               CodecError; KeyLoadError; NumberFormatError; SignatureError)
+               ConsumerOverflow/WsProtocolError; HttpError > RateLimited/ServerError/
+               BadRequest; ExchangeError; CodecError; KeyLoadError; NumberFormatError;
+               SignatureError)
     signing    sign_l1_action(wallet, action, active_pool, nonce, expires_after, is_mainnet)
                  -> {"r", "s", "v"}                     byte-identical to the SDK (§5.1)
                action_hash(action, vault_address, nonce, expires_after) -> bytes  (connectionId)
@@ -37,7 +38,8 @@ Module map (import from the submodules; this package imports nothing eagerly)::
                  -> {"action", "nonce", "signature", "vaultAddress", "expiresAfter"}  (§4.1)
                ActionSigner(wallet, nonces, clock, *, is_mainnet, expires_after_ms=30_000)
                  .sign(action) -> SignedAction(envelope, nonce, expires_after_ms)
-    codec      parse_frame(str | bytes) -> Frame   (raises only CodecError)
+    codec      parse_frame(str | bytes) -> Frame   (raises only CodecError; JSON by msgspec,
+               non-integer numbers as exact Decimal)
                payload parsers shared by REST and WS post: parse_fill(s), parse_open_order(s),
                parse_positions, parse_order_status(resp, cloid, queried_at_ms),
                parse_order_update(s), parse_l2_book, parse_bbo, parse_all_mids, parse_trades,
@@ -59,9 +61,13 @@ Module map (import from the submodules; this package imports nothing eagerly)::
     ws         WsClient.open(url | connector, **options) -> async context of WsClient:
                .subscribe(sub), .unsubscribe(sub), .post_info(body), .post_action(envelope),
                .post(kind, payload), .frames (receive channel), .stats, .failure
-               WsConnection (seam Protocol), url_connector(url), memory_connection_pair(),
+               WsConnection (seam Protocol), url_connector(url) (hlmaker's RFC 6455 client),
+               trio_websocket_connector(url), memory_connection_pair(),
                ws_url(base_url) -> "ws…/ws"       (the SDK's rule, §3.3)
                Backoff(rng), run_reconnecting(connector, session, backoff, on_disconnect=…)
+    websocket  open_websocket(url) -> async context of WebSocket: .get_messages() (every
+               message of one read), .get_message(), .send_message(str | bytes), .aclose();
+               FrameParser(max_message_size).feed(bytes) (sans-IO; raises WsProtocolError)
 
 Typical executor path::
 

@@ -27,8 +27,8 @@ channel                    result
 anything else              :class:`~.frames.UnhandledFrame`
 =========================  ===================================================================
 
-JSON numbers are decoded as exact :class:`~decimal.Decimal` (``parse_float=Decimal``), never
-floats. **The only exception** :func:`parse_frame` raises is
+JSON numbers are decoded as exact :class:`~decimal.Decimal` (msgspec's decoder with
+``float_hook=Decimal``), never floats. **The only exception** :func:`parse_frame` raises is
 :class:`~hlmaker.hyperliquid.errors.CodecError` (fuzz-tested): a feed counts it and moves on.
 
 The payload parsers shared with the REST client and WS ``info`` posts are re-exported here:
@@ -47,6 +47,8 @@ import re
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
+
+import msgspec
 
 from hlmaker.hyperliquid import fields as f
 from hlmaker.hyperliquid.errors import CodecError
@@ -110,16 +112,21 @@ _TRAILING_ID = re.compile(r"id=(\d{1,18})\s*$")
 _POST_KINDS = ("info", "action", "error")
 
 
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+"""msgspec's JSON decoder (several times faster than ``json.loads``); ``float_hook`` hands every
+non-integer number over as its exact text, so it becomes an exact ``Decimal``, never a float."""
+
+
 def decode_json(raw: str | bytes) -> Any:
-    """Decode JSON text with exact decimals for non-integer numbers.
+    """Decode JSON text (``str`` or UTF-8 bytes) with exact decimals for non-integer numbers.
+    Strict JSON: ``NaN``/``Infinity`` literals are refused.
 
     Raises:
-        CodecError: not UTF-8, not JSON, too deeply nested, or an integer too long to read.
+        CodecError: not UTF-8, not JSON, too deeply nested, or a number out of range.
     """
     try:
-        text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
-        return json.loads(text, parse_float=Decimal)
-    except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        return _DECODER.decode(raw)
+    except (msgspec.DecodeError, ValueError, TypeError, RecursionError, ArithmeticError) as exc:
         raise CodecError(f"not a JSON document: {type(exc).__name__}") from None
 
 
@@ -221,15 +228,18 @@ def parse_frame(raw: str | bytes) -> Frame:
     Raises:
         CodecError: and nothing else, for any input.
     """
-    if isinstance(raw, (bytes, bytearray)):
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise CodecError("frame is not UTF-8") from None
-    if not isinstance(raw, str):
+    if isinstance(raw, str):
+        if not raw.startswith("{") and raw.strip() == GREETING:
+            return GreetingFrame()
+    elif isinstance(raw, (bytes, bytearray)):
+        if not raw.startswith(b"{"):
+            try:
+                if raw.decode("utf-8").strip() == GREETING:
+                    return GreetingFrame()
+            except UnicodeDecodeError:
+                raise CodecError("frame is not UTF-8") from None
+    else:
         raise CodecError(f"frame must be str or bytes, got {type(raw).__name__}")
-    if not raw.startswith("{") and raw.strip() == GREETING:
-        return GreetingFrame()
     message = f.obj(decode_json(raw), "frame")
     channel = f.text(message, "channel", "frame")
     if channel == "pong":

@@ -8,7 +8,9 @@
         │   │                            the outcome of an in-flight request is unknown
         │   ├── RequestTimeout           no answer within the per-request deadline (``.sent``)
         │   ├── ConnectionStalled        WS: nothing received for the silence timeout
-        │   └── ConsumerOverflow         WS: the frame consumer fell behind (see ws.py)
+        │   ├── ConsumerOverflow         WS: the frame consumer fell behind (see ws.py)
+        │   └── WsProtocolError          WS: the server broke RFC 6455 (malformed, masked or
+        │                                oversized frame, bad handshake; ``.code``)
         ├── HttpError                    a non-2xx HTTP reply (``.status_code``, ``.text``)
         │   ├── RateLimited              HTTP 429, IP weight limit (§8) (``.retry_after_s``)
         │   ├── ServerError              HTTP 5xx (also a WS ``post`` answered with type
@@ -64,6 +66,16 @@ class ConnectionStalled(TransportError):
 class ConsumerOverflow(TransportError):
     """The WebSocket frame buffer filled up with account events: the connection is dropped so
     that the reconnect path re-syncs (see :mod:`hlmaker.hyperliquid.ws`)."""
+
+
+class WsProtocolError(TransportError):
+    """The server broke RFC 6455 (or the handshake failed); ``code`` is the close code sent
+    (1002 protocol error, 1007 invalid UTF-8, 1009 message too big). The session ends and
+    the caller reconnects, like any other :class:`TransportError`."""
+
+    def __init__(self, message: str, code: int = 1002) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class HttpError(VenueError):

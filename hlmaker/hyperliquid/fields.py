@@ -82,37 +82,61 @@ def boolean(data: dict[str, Any], key: str, what: str, default: bool | None = No
     return value
 
 
-def to_dec(value: Any, what: str) -> Decimal:
-    """An exact, finite decimal from a string-decimal, int or Decimal."""
-    if isinstance(value, bool):
-        raise CodecError(f"{what}: expected a decimal, got a boolean")
-    if isinstance(value, str):
-        if len(value) > 100:
-            raise CodecError(f"{what}: decimal string too long")
+def to_dec(value: Any, what: str, key: str | None = None) -> Decimal:
+    """An exact, finite decimal from a string-decimal, int or Decimal. Errors name ``what``
+    (``what.key`` when ``key`` is given: the name is only built for the error)."""
+    if type(value) is str and len(value) <= 100:  # the wire's form: the fast path
         try:
             result = Decimal(value)
         except InvalidOperation:
-            raise CodecError(f"{what}: not a decimal: {value!r:.40}") from None
+            raise CodecError(f"{_name(what, key)}: not a decimal: {value!r:.40}") from None
+    elif isinstance(value, bool):
+        raise CodecError(f"{_name(what, key)}: expected a decimal, got a boolean")
+    elif isinstance(value, str):
+        raise CodecError(f"{_name(what, key)}: decimal string too long")
     elif isinstance(value, (int, Decimal)):
         result = Decimal(value)
     else:
-        raise CodecError(f"{what}: expected a decimal string, got {type(value).__name__}")
+        raise CodecError(
+            f"{_name(what, key)}: expected a decimal string, got {type(value).__name__}")
     if not result.is_finite():
-        raise CodecError(f"{what}: not a finite decimal")
+        raise CodecError(f"{_name(what, key)}: not a finite decimal")
     if result and abs(result.adjusted()) > MAX_DECIMAL_EXPONENT:
-        raise CodecError(f"{what}: decimal out of range")
+        raise CodecError(f"{_name(what, key)}: decimal out of range")
     return result
+
+
+def plain_dec(value: Any) -> Decimal | None:
+    """The fast path of :func:`to_dec` for the wire's usual form: a short decimal string that
+    parses to a finite, in-range :class:`~decimal.Decimal`; ``None`` for anything else (the
+    caller then goes through :func:`to_dec`, whose error names the field)."""
+    if type(value) is not str or len(value) > 100:
+        return None
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        return None
+    if not result.is_finite() or (result and abs(result.adjusted()) > MAX_DECIMAL_EXPONENT):
+        return None
+    return result
+
+
+def _name(what: str, key: str | None) -> str:
+    return what if key is None else f"{what}.{key}"
 
 
 def dec(data: dict[str, Any], key: str, what: str) -> Decimal:
     """A required decimal field."""
-    return to_dec(get(data, key, what), f"{what}.{key}")
+    value = data.get(key, _MISSING)
+    if value is _MISSING:
+        raise CodecError(f"{what}: missing {key!r}")
+    return to_dec(value, what, key)
 
 
 def opt_dec(data: dict[str, Any], key: str, what: str) -> Decimal | None:
     """An optional decimal field: ``None`` when absent or null."""
     value = data.get(key)
-    return None if value is None else to_dec(value, f"{what}.{key}")
+    return None if value is None else to_dec(value, what, key)
 
 
 def side(data: dict[str, Any], key: str, what: str) -> Side:

@@ -1,4 +1,4 @@
-"""WebSocket client on trio-websocket: subscriptions with ack, heartbeat, ``post`` requests.
+"""WebSocket client: subscriptions with ack, heartbeat, ``post`` requests.
 
 Protocol (protocol ref §6): ``{"method": "subscribe"|"unsubscribe", "subscription": {...}}``
 acked by ``subscriptionResponse``; ``{"method": "ping"}`` answered by ``{"channel": "pong"}``;
@@ -7,19 +7,30 @@ on channel ``post`` with the same ``id`` (§6.5); at most 100 posts in flight pe
 server closes a connection it has sent nothing to for 60 s (§6.1).
 
 Connections. :class:`WsClient` runs on a :class:`WsConnection` — anything with
-``send_message(str)``, ``get_message() -> str | bytes`` and ``aclose()``: a trio-websocket
-``WebSocketConnection`` (see :func:`url_connector`) or the in-memory pair from
-:func:`memory_connection_pair` (tests, deterministic simulation: no sockets).
+``send_message(str)``, ``get_message() -> str | bytes`` and ``aclose()``: hlmaker's lean RFC 6455
+client :class:`~hlmaker.hyperliquid.websocket.WebSocket` (see :func:`url_connector`; its reader
+hands over every message of one socket read at once), a trio-websocket ``WebSocketConnection``
+(:func:`trio_websocket_connector`) or the in-memory pair from :func:`memory_connection_pair`
+(tests, deterministic simulation: no sockets). A server that breaks RFC 6455 ends the session
+with :class:`~hlmaker.hyperliquid.errors.WsProtocolError`, counted in ``stats.protocol_errors``.
 
 Heartbeat and silence (reliability F5). Every received frame counts as life. When nothing has
 been received for ``ping_interval_s`` (default 30 s, always ≤ 50 s) a ``ping`` is sent; when
 nothing at all — not even a pong — has been received for ``silence_timeout_s`` (default 45 s)
 the connection is declared dead with :class:`ConnectionStalled`.
 
-Backpressure policy — the socket reader never blocks (trio-websocket stops answering the
-server's pings when its queue is full). Parsed frames go to a bounded buffer of
-``buffer_size`` frames (default 10 000), read through :attr:`WsClient.frames`, with
-``send_nowait``. When it is full:
+Backpressure policy — the socket reader never blocks while it dispatches a frame (a blocked
+reader stops answering the server's pings; trio-websocket's does when its queue is full).
+Parsed frames go to a bounded buffer of ``buffer_size`` frames (default 10 000), read through
+:attr:`WsClient.frames`, with ``send_nowait``. On a lean
+:class:`~hlmaker.hyperliquid.websocket.WebSocket` (batches: one per socket read) the reader
+first *pauses between reads* while the buffer holds more than ``buffer_size`` − 4,096 frames
+(room for any one read): the socket is then not read, so TCP flow control slows the server
+down and nothing is lost; a pause longer than ``max_pause_s`` (default 10 s: the consumer is
+stuck) fails the client with :class:`ConsumerOverflow` (counted in ``stats.pauses`` /
+``stats.paused_s``); should one read hold more frames than the room left, an account event
+waits for room the same way (bounded by ``max_pause_s``). When the buffer is full on other
+connections (in-memory, trio-websocket), or with market data:
 
 * market data (``L2Book``, ``Bbo``, ``AllMids``, ``Trades``) and ``WsErrorFrame`` are
   **dropped and counted** (``stats.market_dropped``): each is superseded by the next push;
@@ -45,7 +56,7 @@ import itertools
 import json
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, Protocol
 
@@ -63,6 +74,7 @@ from hlmaker.hyperliquid.errors import (
     ServerError,
     TransportError,
     VenueError,
+    WsProtocolError,
 )
 from hlmaker.hyperliquid.frames import (
     Frame,
@@ -73,17 +85,30 @@ from hlmaker.hyperliquid.frames import (
     UnhandledFrame,
     WsErrorFrame,
 )
-from hlmaker.messages import AllMids, Bbo, L2Book, Trades
+from hlmaker.hyperliquid.websocket import WebSocket, open_websocket
+from hlmaker.messages import (
+    AllMids,
+    Bbo,
+    Fills,
+    Funding,
+    L2Book,
+    Liquidation,
+    NonUserCancel,
+    OrderUpdates,
+    Trades,
+)
 
 MAX_PING_INTERVAL_S = 50.0
 MAX_IN_FLIGHT_POSTS = 100
 _DROPPABLE = (L2Book, Bbo, AllMids, Trades, WsErrorFrame)
+_DATA_FRAMES = frozenset((L2Book, Bbo, AllMids, Trades, Fills, OrderUpdates, NonUserCancel,
+                          Funding, Liquidation))
 _CLOSED_ERRORS = (trio_websocket.ConnectionClosed, trio.BrokenResourceError,
                   trio.ClosedResourceError, trio.EndOfChannel, OSError)
 
 
 class WsConnection(Protocol):
-    """The connection seam: a trio-websocket connection or an in-memory fake."""
+    """The connection seam: a lean or trio-websocket connection, or an in-memory fake."""
 
     async def send_message(self, message: str) -> None: ...
 
@@ -105,14 +130,28 @@ def ws_url(base_url: str) -> str:
     return "ws" + base_url[len("http"):] + "/ws"
 
 
-def url_connector(url: str, *, max_message_size: int = 32 * 1024 * 1024) -> Connector:
-    """A :data:`Connector` for ``ws://host:port/ws`` / ``wss://…/ws`` via trio-websocket.
+def url_connector(url: str, *, max_message_size: int = 32 * 1024 * 1024,
+                  receive_buffer_size: int = 256 * 1024) -> Connector:
+    """A :data:`Connector` for ``ws://host:port/ws`` / ``wss://…/ws`` over hlmaker's lean RFC 6455
+    client (:mod:`hlmaker.hyperliquid.websocket`: one batch of messages per socket read).
 
-    ``max_message_size`` (bytes) must fit the largest push (a 2000-fill snapshot is ~1 MB).
+    ``max_message_size`` (bytes) must fit the largest push (a 2000-fill snapshot is ~1 MB);
+    ``receive_buffer_size`` (bytes) is read from the socket at once.
     """
     def connect() -> AbstractAsyncContextManager[WsConnection]:
+        return open_websocket(url, max_message_size=max_message_size,
+                              receive_buffer_size=receive_buffer_size)
+    return connect
+
+
+def trio_websocket_connector(url: str, *, max_message_size: int = 32 * 1024 * 1024,
+                             receive_buffer_size: int = 4096) -> Connector:
+    """The same over trio-websocket (one scheduler pass per message): kept for comparison
+    (``benchmarks/ingest.py --transport trio-websocket``)."""
+    def connect() -> AbstractAsyncContextManager[WsConnection]:
         return trio_websocket.open_websocket_url(  # type: ignore[return-value]
-            url, max_message_size=max_message_size, message_queue_size=64)
+            url, max_message_size=max_message_size, message_queue_size=64,
+            receive_buffer_size=receive_buffer_size)
     return connect
 
 
@@ -158,6 +197,11 @@ class WsStats:
     pings_sent: int = 0
     pongs: int = 0
     late_post_responses: int = 0
+    protocol_errors: int = 0
+    """The server broke RFC 6455 (the session then ends and the feed reconnects)."""
+    pauses: int = 0
+    """Times the reader stopped reading the socket because the frame buffer was nearly full."""
+    paused_s: float = 0.0
 
 
 class _Waiter:
@@ -205,6 +249,7 @@ class WsClient:
         request_timeout_s: float = 10.0,
         max_in_flight: int = MAX_IN_FLIGHT_POSTS,
         buffer_size: int = 10_000,
+        max_pause_s: float = 10.0,
     ) -> None:
         if not 0 < ping_interval_s <= MAX_PING_INTERVAL_S:
             raise ValueError(f"ping_interval_s must be in (0, {MAX_PING_INTERVAL_S}]")
@@ -222,6 +267,8 @@ class WsClient:
         self._posts: dict[int, _Waiter] = {}
         self._acks: list[_Waiter] = []
         self._frames_send, self._frames = trio.open_memory_channel[Frame](buffer_size)
+        self._high_water = max(buffer_size // 2, buffer_size - 4096)
+        self.max_pause_s = max_pause_s
         self._last_rx = trio.current_time()
         self._last_ping = self._last_rx
         self._failure: VenueError | None = None
@@ -302,25 +349,83 @@ class WsClient:
     # ---- background tasks ----------------------------------------------------------------
 
     async def _read_loop(self) -> None:
+        conn = self._conn
+        get_batch = conn.get_messages if isinstance(conn, WebSocket) else None
+        stats = self.stats
         try:
             while True:
-                raw = await self._conn.get_message()
+                if get_batch is not None:
+                    if self._frames_send.statistics().current_buffer_used > self._high_water:
+                        await self._pause()
+                    raws: Sequence[str | bytes] = await get_batch()
+                else:
+                    raws = (await conn.get_message(),)
                 self._last_rx = trio.current_time()
-                self.stats.frames_received += 1
-                try:
-                    frame = parse_frame(raw)
-                except CodecError:
-                    self.stats.codec_errors += 1
-                    continue
-                self._dispatch(frame)
+                for raw in raws:
+                    stats.frames_received += 1
+                    try:
+                        frame = parse_frame(raw)
+                    except CodecError:
+                        stats.codec_errors += 1
+                        continue
+                    if not self._dispatch(frame):
+                        if get_batch is None:
+                            raise ConsumerOverflow(f"frame buffer full ({type(frame).__name__}"
+                                                   " would be lost)")
+                        await self._wait_for_room(frame)
         except _CLOSED_ERRORS as exc:
             self._fail(TransportError(f"connection closed: {type(exc).__name__}"))
+        except WsProtocolError as exc:
+            stats.protocol_errors += 1
+            self._fail(exc)
         except VenueError as exc:
             self._fail(exc)
         await self._abort()
 
-    def _dispatch(self, frame: Frame) -> None:
-        if isinstance(frame, PostResponse):
+    async def _pause(self) -> None:
+        """Wait (not reading the socket) until the buffer is back under the high-water mark.
+
+        Raises:
+            ConsumerOverflow: it stayed above for ``max_pause_s``.
+        """
+        self.stats.pauses += 1
+        started = trio.current_time()
+        stats = self._frames_send.statistics
+        try:
+            while stats().current_buffer_used > self._high_water:
+                if trio.current_time() - started >= self.max_pause_s:
+                    raise ConsumerOverflow(
+                        f"frame buffer above {self._high_water} for {self.max_pause_s} s")
+                await trio.sleep(0.001)
+        finally:
+            self.stats.paused_s += trio.current_time() - started
+
+    async def _wait_for_room(self, frame: Frame) -> None:
+        """Batch mode, buffer full, an account event: wait (the socket is not read meanwhile).
+
+        Raises:
+            ConsumerOverflow: no room within ``max_pause_s``.
+        """
+        self.stats.pauses += 1
+        started = trio.current_time()
+        with trio.move_on_after(self.max_pause_s):
+            await self._frames_send.send(frame)
+            self.stats.paused_s += trio.current_time() - started
+            return
+        raise ConsumerOverflow(f"frame buffer full for {self.max_pause_s} s "
+                               f"({type(frame).__name__} would be lost)")
+
+    def _dispatch(self, frame: Frame) -> bool:
+        """Route ``frame``; False when it is an account event and the buffer is full."""
+        kind = type(frame)
+        if kind in _DATA_FRAMES:  # the bulk of the traffic: straight to the buffer
+            try:
+                self._frames_send.send_nowait(frame)
+            except trio.WouldBlock:
+                if kind not in _DROPPABLE:
+                    return False
+                self.stats.market_dropped += 1
+        elif isinstance(frame, PostResponse):
             self._on_post(frame)
         elif isinstance(frame, SubscriptionAck):
             self._on_ack(frame)
@@ -335,9 +440,9 @@ class WsClient:
                 self._frames_send.send_nowait(frame)
             except trio.WouldBlock:
                 if not isinstance(frame, _DROPPABLE):
-                    raise ConsumerOverflow(
-                        f"frame buffer full ({type(frame).__name__} would be lost)") from None
+                    return False
                 self.stats.market_dropped += 1
+        return True
 
     def _on_post(self, frame: PostResponse) -> None:
         waiter = self._posts.pop(frame.id, None)
@@ -404,7 +509,7 @@ class WsClient:
             return False
         try:
             await self._conn.send_message(json.dumps(message, separators=(",", ":")))
-        except _CLOSED_ERRORS as exc:
+        except (*_CLOSED_ERRORS, TransportError) as exc:  # TransportError: the lean client's
             self._fail(TransportError(f"connection closed while sending: {type(exc).__name__}"))
             return False
         return True

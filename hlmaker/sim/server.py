@@ -67,6 +67,9 @@ class _SocketWs:
     async def send(self, text: str) -> None:
         await self.ws.send(text)
 
+    async def send_many(self, texts: list[str]) -> None:
+        await self.ws.send_many(texts)
+
     def close(self) -> None:
         """Nothing to do at once: :meth:`Simulator.handle_websocket` sends the close frame
         when :meth:`~FaultedExchange.serve_connection` returns."""
@@ -83,7 +86,7 @@ class SimulatorOptions(TypedDict, total=False):
     market settings, or no market at all; ``service_config``: auto-funding, signature flavour,
     push throttles; ``step_ms`` (100): period of the market/timer clock (trio time);
     ``on_frame``: ``on_frame(session_id, text)`` right before each text frame goes to a
-    WebSocket (a probe, e.g. ``benchmarks/pipeline.py``; called in the simulator's trio run,
+    WebSocket (a probe, e.g. for a benchmark; called in the simulator's trio run,
     keep it cheap).
     """
 
