@@ -23,6 +23,8 @@ class OrderEntry:
     reduce_only: bool = False
     tif: str = "Gtc"
     cloid: str | None = None
+    builder: tuple[str, int] | None = None
+    """(builder address, fee in tenths of a basis point) from the action's ``builder``."""
 
 
 @dataclass(frozen=True)

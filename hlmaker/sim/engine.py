@@ -261,7 +261,8 @@ class Engine:
             cloid = req.cloid if req.cloid is not None else old.cloid
             if cloid != req.cloid:
                 req = OrderEntry(
-                    req.asset, req.is_buy, req.px, req.sz, req.reduce_only, req.tif, cloid
+                    req.asset, req.is_buy, req.px, req.sz, req.reduce_only, req.tif, cloid,
+                    req.builder,
                 )
             tif = "Alo" if req.tif == "Gtc" else req.tif
             out.append(self._place_one(acct, req, now_ms, tx, fx, tif))
@@ -426,6 +427,7 @@ class Engine:
             cloid,
             "open",
             now_ms,
+            req.builder,
         )
         acct.record_order(order, self.config.order_history_cap)
         self.orders_accepted += 1
@@ -522,6 +524,7 @@ class Engine:
             (taker, t_order, True, self.config.taker_fee),
         ):
             start, closed, direction, fee, _ = acct.apply_fill(o.coin, o.side, px, qty, rate)
+            builder_fee = self._builder_fee(acct, o, px, qty)
             fill = FillRecord(
                 acct.address,
                 o.coin,
@@ -538,6 +541,7 @@ class Engine:
                 fee,
                 tid,
                 o.cloid,
+                builder_fee,
             )
             acct.record_fill(fill, self.config.synthetic_fill_cap if acct.synthetic else None)
             fx.fills.append(fill)
@@ -554,6 +558,19 @@ class Engine:
                 "users": [buyer.address, seller.address],
             }
         )
+
+    def _builder_fee(
+        self, acct: Account, order: Order, px: Decimal, qty: Decimal
+    ) -> Decimal | None:
+        """Charge the fill's builder fee (``px × qty × f / 100000``, builder-codes docs) to
+        ``acct`` and credit the builder; ``None`` when the order names no builder."""
+        if order.builder is None:
+            return None
+        builder, tenths_bps = order.builder
+        fee = rules.usd(px * qty * tenths_bps / 100_000)
+        acct.balance -= fee
+        self._acct(builder).balance += fee
+        return fee
 
     def _fix_reduce_only(self, acct: Account, coin: str, now_ms: int, fx: Effects) -> None:
         """Shrink resting reduce-only orders to the position; cancel those that would increase."""

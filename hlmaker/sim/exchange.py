@@ -521,7 +521,8 @@ def _request_type(endpoint: str, req: Any) -> str:
 
 def encode_reply(status: int, body: Any) -> HttpReply:
     """``(status, content type, bytes)`` as the exchange sends them: compact JSON for a
-    JSON-able 200 body; ``text/plain; charset=utf-8`` for a string body or any 4xx/5xx (§1.1)."""
-    if status >= 400 or isinstance(body, str):
+    JSON-able 200 body (a JSON string too: ``userAbstraction`` answers ``"default"``);
+    ``text/plain; charset=utf-8`` for any 4xx/5xx (§1.1)."""
+    if status >= 400:
         return status, "text/plain; charset=utf-8", str(body).encode()
     return status, "application/json", dumps(body).encode()

@@ -42,6 +42,8 @@ class Order:
     cloid: str | None = None
     status: str = "open"
     status_ts: int = 0
+    builder: tuple[str, int] | None = None
+    """(builder address, fee in tenths of a basis point) the order pays on its fills."""
 
     def wire(self) -> dict[str, Any]:
         """The basic order shape of ``openOrders`` / ``orderUpdates`` (§2.5, §6.3); ``cloid`` and

@@ -25,36 +25,7 @@ from hlmaker.sim.thread import SimulatorThread
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("ts_sdk_driver.mjs")
 
-KNOWN_GAPS: frozenset[str] = frozenset(
-    {
-        "info.meta",
-        "info.metaAndAssetCtxs",
-        "info.spotMeta",
-        "ws.subscribe.l2Book",
-        "ws.subscribe.candle",
-        "ws.subscribe.allDexsAssetCtxs",
-        "ws.subscribe.userTwapSliceFills",
-        "ws.subscribe.userTwapHistory",
-        "exchange.approveBuilderFee",
-        "exchange.setReferrer",
-        "info.candleSnapshot",
-        "info.fundingHistory",
-        "info.predictedFundings",
-        "info.userFunding",
-        "info.userFees",
-        "info.activeAssetData",
-        "info.maxBuilderFee",
-        "info.userNonFundingLedgerUpdates",
-        "info.portfolio",
-        "info.recentTrades",
-        "info.extraAgents",
-        "info.userVaultEquities",
-        "info.delegatorHistory",
-        "info.allPerpMetas",
-        "info.userTwapSliceFills",
-        "info.userAbstraction",
-    }
-)
+KNOWN_GAPS: frozenset[str] = frozenset()
 """Checks the simulator does not pass yet (each must still fail: strike it when fixed)."""
 
 

@@ -104,6 +104,9 @@ await subscribe("candle", "CandleEvent", (cb) => subs.candle({ coin: "ETH", inte
 await subscribe("allDexsAssetCtxs", "AllDexsAssetCtxsEvent", (cb) => subs.allDexsAssetCtxs(cb));
 await subscribe("userTwapSliceFills", "UserTwapSliceFillsEvent", (cb) => subs.userTwapSliceFills({ user }, cb));
 await subscribe("userTwapHistory", "UserTwapHistoryEvent", (cb) => subs.userTwapHistory({ user }, cb));
+await subscribe("userFundings", "UserFundingsEvent", (cb) => subs.userFundings({ user }, cb));
+await subscribe("userNonFundingLedgerUpdates", "UserNonFundingLedgerUpdatesEvent",
+  (cb) => subs.userNonFundingLedgerUpdates({ user }, cb));
 
 // ---- the market maker's orders ---------------------------------------------------------------
 // A cloid with its top bit set: 0.33.3's request schemas read a hex `oid` that fits a safe
