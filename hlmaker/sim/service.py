@@ -22,16 +22,25 @@ exist.``); ``expiresAfter`` (⚠ text); nonce (per signer, 100 highest kept, win
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from hlmaker.hyperliquid.signing import recover_l1_signer
-from hlmaker.sim import rules, views
+from hlmaker.sim import rules
 from hlmaker.sim.engine import Effects, Engine, ModifyEntry, OrderEntry
 from hlmaker.sim.funding import FundingBook, Payment
 from hlmaker.sim.info import InfoDesk
 from hlmaker.sim.ledger import UserLedger
+from hlmaker.sim.limits import (
+    RESERVE_PRICE_USDC,
+    AddressBudget,
+    Limits,
+    SlidingWindow,
+    batch_length,
+    exchange_weight,
+    info_weight,
+)
 from hlmaker.sim.market import SyntheticMarket
 from hlmaker.sim.requests import DESERIALIZE_ERROR, Reject, address, integer, parse
 from hlmaker.sim.signatures import BadSignature, NonceStore, recover_user_signed
@@ -91,6 +100,8 @@ class ServiceConfig:
     verify_signatures: bool = True
     l2_push_interval_ms: int = 500
     mids_push_interval_ms: int = 500
+    limits: Limits = field(default_factory=Limits)
+    """The exchange's limits the simulator enforces (address budget, IP weight, WS)."""
 
 
 def _err(text: str) -> dict[str, Any]:
@@ -140,7 +151,10 @@ class SimService:
         self.nonces = NonceStore()
         self.agents: dict[str, str] = {}  # agent address -> master
         self.vaults: dict[str, str] = {}  # vault / sub-account -> leader
-        self.requests_used: dict[str, int] = {}
+        limits = self.config.limits
+        self.budget = AddressBudget(limits.address_budget)
+        self.ip_weights = SlidingWindow(limits.ip_weight_per_min)
+        self.ws_messages = SlidingWindow(limits.ws_messages_per_min)
         self.tape = TradeTape()
         self.funding = FundingBook()
         self.ledger = UserLedger()
@@ -203,7 +217,24 @@ class SimService:
                 self.on_push(session)
 
     def _rate_limit(self, user: str) -> dict[str, Any]:
-        return views.user_rate_limit(self.engine, user, self.requests_used.get(user, 0))
+        acct = self.engine.account(user)
+        return self.budget.wire(user, acct.cum_volume if acct else Decimal(0))
+
+    def admit_ip(self, endpoint: str, body: Any, now_ms: int, ip: str = "loopback") -> bool:
+        """Spend the REST weight of one request of ``ip`` (``endpoint`` ``"info"`` or
+        ``"exchange"``, ``body`` parsed or raw); ``False`` = over the per-minute weight (the
+        caller answers 429). Item-weighted reads pay their extra after the fact
+        (:meth:`charge_reply`)."""
+        req = body if isinstance(body, dict) else None
+        weight = exchange_weight(req) if endpoint == "exchange" else info_weight(req)
+        return self.ip_weights.take(ip, weight, now_ms)
+
+    def charge_reply(self, body: Any, reply: Any, now_ms: int, ip: str = "loopback") -> None:
+        """Add the per-item weight of an ``/info`` reply (1 per 20 rows of the heavy reads)."""
+        req = body if isinstance(body, dict) else None
+        extra = info_weight(req, reply) - info_weight(req)
+        if extra:
+            self.ip_weights.take(ip, extra, now_ms, force=True)
 
     # ---- /info -----------------------------------------------------------------------------------
 
@@ -300,8 +331,14 @@ class SimService:
             if leader != master:
                 return _err(rules.ERR_VAULT.format(vault=vault, user=master)), None
             user = vault
+        if kind != "reserveRequestWeight":
+            acct = self.engine.account(user)
+            volume = acct.cum_volume if acct else Decimal(0)
+            is_cancel = kind in ("cancel", "cancelByCloid")
+            refusal = self.budget.charge(user, batch_length(action), is_cancel, volume, now_ms)
+            if refusal is not None:
+                return _err(refusal), None  # costs nothing, the nonce stays unused
         self.nonces.use(signer, nonce)
-        self.requests_used[user] = self.requests_used.get(user, 0) + 1
         return plan(user, now_ms)
 
     def _user_signed(
@@ -442,7 +479,22 @@ class SimService:
                 return (_err(error) if error else _ok("default")), None
 
             return referrer
-        if kind in ("noop", "updateIsolatedMargin", "reserveRequestWeight"):
+        if kind == "reserveRequestWeight":
+            weight = integer(action.get("weight"))
+            if weight < 0:
+                raise Reject(422, DESERIALIZE_ERROR)
+
+            def reserve(user: str, now_ms: int) -> tuple[Any, Effects | None]:
+                price = RESERVE_PRICE_USDC * weight
+                acct = self.engine.account(user)
+                if acct is None or acct.balance < price:
+                    return _err(rules.ERR_MARGIN), None  # ⚠ text for an unaffordable reserve
+                acct.balance -= price
+                self.budget.reserve(user, weight)
+                return _ok("default"), None
+
+            return reserve
+        if kind in ("noop", "updateIsolatedMargin"):
             return lambda user, now_ms: (_ok("default"), None)
         return lambda user, now_ms: (
             _err(f"Action {kind} is not supported by the simulator."),

@@ -271,15 +271,3 @@ def historical_orders(engine: Engine, user: str) -> list[dict[str, Any]]:
         {"order": o.wire_frontend(), "status": o.status, "statusTimestamp": o.status_ts}
         for o in reversed(rows)
     ]
-
-
-def user_rate_limit(engine: Engine, user: str, used: int) -> dict[str, Any]:
-    """``userRateLimit`` (§2.11): cap = 10000 + floor(cumVlm)."""
-    acct = engine.account(user)
-    vlm = acct.cum_volume if acct else Decimal(0)
-    return {
-        "cumVlm": fmt(usd(vlm)),
-        "nRequestsUsed": used,
-        "nRequestsCap": 10000 + int(vlm),
-        "nRequestsSurplus": 0,
-    }

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hlmaker.sim import views
+from hlmaker.sim import limits, views
 from hlmaker.sim.engine import Effects, Engine
 from hlmaker.sim.funding import Payment
 from hlmaker.sim.info import InfoDesk
@@ -83,6 +84,15 @@ class PushIntervals(Protocol):
         ...
 
 
+class SessionConfig(PushIntervals, Protocol):
+    """The settings a session reads: push throttles and limits (``ServiceConfig`` has them)."""
+
+    @property
+    def limits(self) -> limits.Limits:
+        """The WS limits."""
+        ...
+
+
 class SessionHost(Protocol):
     """What a :class:`WsSession` needs of the service that opened it.
 
@@ -98,8 +108,18 @@ class SessionHost(Protocol):
         ...
 
     @property
-    def config(self) -> PushIntervals:
-        """The push throttles."""
+    def config(self) -> SessionConfig:
+        """The push throttles and the limits."""
+        ...
+
+    @property
+    def sessions(self) -> Mapping[int, WsSession]:
+        """Every open session (the WS limits count across them)."""
+        ...
+
+    @property
+    def ws_messages(self) -> limits.SlidingWindow:
+        """Client messages per minute, across sessions."""
         ...
 
     @property
@@ -134,6 +154,9 @@ class WsSession:
 
     def on_text(self, text: str, now_ms: int) -> list[str]:
         """Handle one client frame; returns the direct replies in order (never raises)."""
+        if not self.service.ws_messages.take("loopback", 1, now_ms):
+            limit = self.service.config.limits.ws_messages_per_min
+            return [self._error(limits.ERR_WS_MESSAGES.format(n=limit))]
         try:
             msg = json.loads(text)
         except (ValueError, RecursionError):
@@ -214,6 +237,9 @@ class WsSession:
         key = dumps(sub.sub)
         if key in self.subs:
             return [self._error(f"Already subscribed: {dumps(raw)}")]
+        refusal = self._over_limits(sub)
+        if refusal is not None:
+            return [self._error(refusal)]
         self.subs[key] = sub
         out = [
             dumps(
@@ -227,6 +253,21 @@ class WsSession:
         if snap is not None:
             out.append(snap)
         return out
+
+    def _over_limits(self, sub: _Sub) -> str | None:
+        """The refusal text when ``sub`` would pass the per-IP subscription or user limits
+        (every session of the service is one loopback IP)."""
+        cfg = self.service.config.limits
+        sessions = self.service.sessions.values()
+        if cfg.ws_max_subscriptions is not None and sum(
+            len(s.subs) for s in sessions
+        ) >= cfg.ws_max_subscriptions:
+            return limits.ERR_WS_SUBSCRIPTIONS.format(n=cfg.ws_max_subscriptions)
+        if cfg.ws_max_users is not None and sub.user is not None:
+            users = {x.user for s in sessions for x in s.subs.values() if x.user is not None}
+            if sub.user not in users and len(users) >= cfg.ws_max_users:
+                return limits.ERR_WS_USERS.format(n=cfg.ws_max_users)
+        return None
 
     def _unsubscribe(self, raw: Any) -> list[str]:
         sub = self._normalise(raw)
