@@ -39,6 +39,7 @@ import httpx
 import trio
 
 from hlmaker.actors.book import open_book_channels, run_book
+from hlmaker.actors.budget import BudgetView
 from hlmaker.actors.dead_man import run_dead_man
 from hlmaker.actors.executor import ExecutorDeps, run_executor
 from hlmaker.actors.feed import FeedStats, run_feed
@@ -46,7 +47,7 @@ from hlmaker.actors.latest import Latest
 from hlmaker.actors.posting import RoutePoster, WsPostLink
 from hlmaker.actors.quoter import run_quoter
 from hlmaker.actors.ratelimit import TokenBucket
-from hlmaker.actors.reconciler import ReconcileStatus, run_reconciler
+from hlmaker.actors.reconciler import ReconcileStatus, learn_budget, run_reconciler
 from hlmaker.clock import Clock, WallClock
 from hlmaker.config import MakerConfig
 from hlmaker.errors import ConfigError
@@ -148,6 +149,12 @@ class Maker:
         while True:
             version, view = await self.views.wait_newer(version)
             yield view
+
+    @property
+    def budget(self) -> BudgetView:
+        """The address request budget now: used / cap / headroom, whether only cancels go out
+        (:class:`~hlmaker.actors.budget.AddressBudget`)."""
+        return self.executor.budget.view()
 
     @property
     def inbox_backlog(self) -> int:
@@ -281,6 +288,7 @@ async def open_maker(
             bucket=TokenBucket(config.executor.ip_weight_per_minute, 60.0),
             request_timeout_s=config.executor.request_timeout_s,
             max_in_flight=config.executor.max_in_flight, observer=observer)
+        await learn_budget(rest, wallet.query_address, deps.budget)
         mids: dict[str, Decimal] = {}
         maker = Maker(config=config, wallet=wallet, clock=clock, views=views,
                       reconcile_status=rstatus, supervisor=sup, holder=holder, inbox=inbox_s,
@@ -314,7 +322,7 @@ async def open_maker(
             return Incarnation(run=lambda task_status: run_reconciler(
                 rx, tx, rstatus, rest=rest, user=wallet.query_address, clock=clock,
                 interval_s=config.reconcile.interval_s, min_gap_s=config.reconcile.min_gap_s,
-                task_status=task_status), owns=[rx, tx])
+                budget=deps.budget, task_status=task_status), owns=[rx, tx])
 
         def make_executor() -> Incarnation:
             rx, tx = ch.commands_receive.clone(), inbox_s.clone()
@@ -338,7 +346,7 @@ async def open_maker(
             rx, tx = mkt_r.clone(), inbox_s.clone()
             return Incarnation(run=lambda task_status: run_quoter(
                 rx, views, tx, strategy=strategy, markets=markets, clock=clock, mids=mids,
-                task_status=task_status), owns=[rx, tx])
+                budget=deps.budget, task_status=task_status), owns=[rx, tx])
 
         try:
             async with trio.open_nursery() as nursery:

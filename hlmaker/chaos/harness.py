@@ -331,6 +331,9 @@ class _Run:
             self.faults.count("clock_jump")
         elif ev.what == "rate_limit":
             ex.rate_limited_until = trio.current_time() + ev.duration_s
+        elif ev.what == "budget_exhaust":
+            ex.exhaust_budget(ev.duration_s)
+            self.faults.count("budget_exhaust")
         elif ev.what == "bot_cancel_all":
             if self.maker is not None:  # the strategy pulls its quotes (cancels, F8 / F11)
                 from hlmaker.messages import CancelAll
@@ -509,7 +512,8 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
         st = maker.executor.stats
         executor = {"actions_sent": st.actions_sent, "retries": st.retries,
                     "unknown": st.unknown, "rejected_actions": st.rejected_actions,
-                    "via_ws": st.via_ws, "via_rest": st.via_rest}
+                    "via_ws": st.via_ws, "via_rest": st.via_rest,
+                    "budget_held": st.budget_held}
     ex = run.exchange
     return RunResult(
         seed=spec.seed, label=spec.label, digest=recorder.digest(), violations=violations,

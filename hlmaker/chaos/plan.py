@@ -1,4 +1,4 @@
-"""Fault plans for the deterministic simulation: the catalogue F1–F16 as decisions and events.
+"""Fault plans for the deterministic simulation: the catalogue F1–F17 as decisions and events.
 
 Two kinds of faults:
 
@@ -11,10 +11,11 @@ Two kinds of faults:
   ``[start_s, end_s)`` get fault ``kind``", which scenarios use to force a fault exactly.
 * **Timeline events** (:class:`Event`) happen at a trio time: disconnect every WebSocket (F4),
   stall them (F5), exchange-initiated cancels and a liquidation-like fill (F10), a bot clock jump
-  (F14), a network partition with a fill-history horizon (F16), an actor crash (F9).
+  (F14), a network partition with a fill-history horizon (F16), an actor crash (F9), the
+  address request budget running out (F17).
 
 Every injected fault is counted in :attr:`FaultInjector.counts` by kind; :data:`CATALOGUE`
-maps kinds to catalogue ids and :meth:`SimFaults.catalogue` sums them (``F1`` … ``F16``).
+maps kinds to catalogue ids and :meth:`SimFaults.catalogue` sums them (``F1`` … ``F17``).
 All randomness comes from the injected ``random.Random`` (the campaign's ``faults`` stream).
 """
 
@@ -43,10 +44,11 @@ CATALOGUE: dict[str, str] = {
     "clock_jump": "F14",
     "batch_prevalidation": "F15",
     "history_gap": "F16",
+    "budget_exhaust": "F17",
 }
 """Fault kind → reliability-catalogue id (kinds absent here are counted under their own name)."""
 
-FAULT_IDS = tuple(f"F{i}" for i in range(1, 17))
+FAULT_IDS = tuple(f"F{i}" for i in range(1, 18))
 CRASH_WINDOW_S = 5.0
 """An armed crash hits the actor at its next resumption; it stays armed this long at most."""
 
@@ -98,6 +100,8 @@ class Event:
     ``status``), ``liquidation`` (F10), ``clock_jump`` (F14, ``offset_ms`` relative change),
     ``partition`` (F16 when ``horizon_s`` is set: ``duration_s``), ``crash`` (F9, ``actor``),
     ``rate_limit`` (F8: order and modify actions refused for ``duration_s``, cancels pass),
+    ``budget_exhaust`` (F17: the bot's address request budget spent for ``duration_s``, the
+    simulator's own limit enforcing it),
     ``bot_cancel_all`` (not a fault: the strategy pulls its quotes, so cancels happen).
     """
 
@@ -240,7 +244,7 @@ class SimFaults(FaultInjector):
         return None
 
     def catalogue(self) -> dict[str, int]:
-        """Injected faults by catalogue id, every ``F1``…``F16`` present (0 when none)."""
+        """Injected faults by catalogue id, every ``F1``…``F17`` present (0 when none)."""
         out: Counter[str] = Counter({fid: 0 for fid in FAULT_IDS})
         for kind, n in self.counts.items():
             out[CATALOGUE.get(kind, kind)] += n

@@ -1,4 +1,4 @@
-"""The fault catalogue F1–F16 as scripted scenarios.
+"""The fault catalogue F1–F17 as scripted scenarios.
 
 Each :class:`Scenario` has fixed inputs (a seed, a duration and a :class:`~.faults.FaultPlan`
 of scripted rules and timeline events, every fault inside ``[10 s, 60 s)`` of the run), an
@@ -233,6 +233,16 @@ SCENARIOS: dict[str, Scenario] = {s.fault: s for s in (
                            "clearinghouseState"),
                        _ge(r.check.fills_forgotten, 1, "fills the exchange no longer serves")),
         "the position came from clearinghouseState (drift adopted), the rest converged", 1016),
+    Scenario(
+        "F17", "the address request budget runs out",
+        _plan("F17", events=(Event(20.0, "budget_exhaust", duration_s=25.0),
+                             Event(32.0, "bot_cancel_all"))),
+        lambda r: _all(_ge(_kind(r, "budget_exhaust"), 1, "budget exhaustions"),
+                       _ge(r.executor.get("budget_held", 0)
+                           + r.executor.get("rejected_actions", 0), 1,
+                           "placements held back or refused for the budget")),
+        "placements stopped while the budget was spent; cancels went out; quoting resumed",
+        1017),
 )}
 
 

@@ -120,6 +120,20 @@ class AddressBudget:
             return None
         return err_budget(effective + n, cap, volume)
 
+    def exhaust(self, user: str, volume: Decimal, now_ms: int) -> int:
+        """Spend ``user``'s whole budget now (as another process on the address would; the
+        campaign's F17) — the slow lane opens 10 s later. Returns the count before, for
+        :meth:`restore`."""
+        usage = self._users.setdefault(user, _Usage())
+        before = usage.used
+        usage.used = max(usage.used, self.cap(volume) + usage.reserved)
+        usage.last_ms = now_ms
+        return before
+
+    def restore(self, user: str, used: int) -> None:
+        """Set ``user``'s count back to ``used`` (the end of an F17 window)."""
+        self._users.setdefault(user, _Usage()).used = used
+
     def reserve(self, user: str, weight: int) -> None:
         """Add ``weight`` bought requests (``reserveRequestWeight``)."""
         self._users.setdefault(user, _Usage()).reserved += weight

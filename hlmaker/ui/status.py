@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import attrs
 
+from hlmaker.actors.budget import BudgetView
 from hlmaker.messages import BookView, OrderView
 
 
@@ -44,7 +45,9 @@ class Status:
     * ``restarts`` — restarts per actor; ``actors`` — actor → ``"running"``/``"restarting"``…;
     * ``reconcile_age_s`` — seconds since the last reconcile snapshot was applied;
     * ``exchange_open`` — open orders the exchange listed at the last reconcile;
-    * ``feed_connected``, ``network`` (``mainnet``/``testnet``/``sim``), ``base_url``.
+    * ``feed_connected``, ``network`` (``mainnet``/``testnet``/``sim``), ``base_url``;
+    * ``budget`` — the address request budget: used / cap / headroom, whether only cancels go
+      out (``None``: not tracked).
     """
 
     now_ms: int
@@ -61,6 +64,7 @@ class Status:
     feed_connected: bool = False
     network: str = ""
     base_url: str = ""
+    budget: BudgetView | None = None
 
     @property
     def quotes(self) -> dict[str, CoinQuotes]:
