@@ -322,8 +322,7 @@ async def open_maker(
             return Incarnation(run=lambda task_status: run_reconciler(
                 rx, tx, rstatus, rest=rest, user=wallet.query_address, clock=clock,
                 interval_s=config.reconcile.interval_s, min_gap_s=config.reconcile.min_gap_s,
-                budget=deps.budget, bucket=deps.bucket, task_status=task_status),
-                owns=[rx, tx])
+                budget=deps.budget, task_status=task_status), owns=[rx, tx])
 
         def make_executor() -> Incarnation:
             rx, tx = ch.commands_receive.clone(), inbox_s.clone()

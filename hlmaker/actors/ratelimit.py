@@ -17,19 +17,6 @@ def action_weight(batch_length: int) -> int:
     return 1 + max(0, batch_length) // 40
 
 
-INFO_WEIGHT_2 = frozenset({"l2Book", "allMids", "clearinghouseState", "orderStatus",
-                           "spotClearinghouseState", "exchangeStatus"})
-
-
-def info_weight(kind: str) -> int:
-    """The exchange's IP weight of an ``/info`` request of type ``kind`` (§8): 2 for the light
-    reads, 60 for ``userRole``, 20 for the rest (the per-item extra of the heavy reads is not
-    known in advance and not counted)."""
-    if kind in INFO_WEIGHT_2:
-        return 2
-    return 60 if kind == "userRole" else 20
-
-
 class TokenBucket:
     """``capacity`` tokens refilled continuously at ``capacity / period_s`` per second.
 

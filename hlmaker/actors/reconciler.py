@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -46,10 +46,6 @@ from hlmaker.messages import (
 )
 
 from .latest import Latest
-from .ratelimit import TokenBucket, info_weight
-
-Pace = Callable[[int], Awaitable[None]]
-"""Waits until a read of the given IP weight may go out (a token bucket's ``acquire``)."""
 
 log = logging.getLogger("hlmaker.reconciler")
 
@@ -85,7 +81,6 @@ async def run_reconciler(
     interval_s: float = 5.0,
     min_gap_s: float = 0.5,
     budget: AddressBudget | None = None,
-    bucket: TokenBucket | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Sweep until ``requests`` is closed or the actor is cancelled.
@@ -93,12 +88,8 @@ async def run_reconciler(
     ``book`` is a clone of the book's inbox send side; ``user`` the account whose orders and
     fills are read (the wallet's query address); ``status`` receives a summary of each sweep;
     ``budget``, when given, learns the address request budget (``userRateLimit``) after each
-    sweep (a failed read leaves it as counted); ``bucket``, when given (the executor's, which
-    models the exchange's per-IP weight of 1,200 per minute), paces every read by its weight
-    (:func:`~hlmaker.actors.ratelimit.info_weight`) so that sweeps slow down instead of being
-    refused with HTTP 429.
+    sweep (a failed read leaves it as counted).
     """
-    pace = bucket.acquire if bucket is not None else None
     task_status.started()
     sweeps, failures = status.value.sweeps, status.value.failures
     pending: list[ReconcileRequest] = []
@@ -131,7 +122,7 @@ async def run_reconciler(
         merged = _merge(pending)
         last_sweep = now_t
         try:
-            snap = await sweep(rest, user, clock, merged, pace=pace)
+            snap = await sweep(rest, user, clock, merged)
         except (VenueError, trio.TooSlowError) as exc:
             failures += 1
             backoff = min(max(1.0, backoff * 2), 30.0)
@@ -151,16 +142,12 @@ async def run_reconciler(
         log.info("reconcile sweep reason=%s open=%d fills=%d statuses=%d", merged.reason,
                  len(snap.open_orders), len(snap.fills), len(snap.order_statuses))
         if budget is not None:
-            await learn_budget(rest, user, budget, pace=pace)
+            await learn_budget(rest, user, budget)
 
 
-async def learn_budget(rest: RestClient, user: str, budget: AddressBudget, *,
-                       pace: Pace | None = None) -> None:
-    """Read ``userRateLimit`` of ``user`` into ``budget``; a failure is logged, not raised.
-    ``pace(weight)`` is awaited first when given."""
+async def learn_budget(rest: RestClient, user: str, budget: AddressBudget) -> None:
+    """Read ``userRateLimit`` of ``user`` into ``budget``; a failure is logged, not raised."""
     try:
-        if pace is not None:
-            await pace(info_weight("userRateLimit"))
         reply = await rest.info({"type": "userRateLimit", "user": user})
     except (VenueError, trio.TooSlowError) as exc:
         log.warning("userRateLimit read failed: %s", exc)
@@ -178,15 +165,9 @@ def _merge(reqs: Sequence[ReconcileRequest]) -> ReconcileRequest:
     return ReconcileRequest(reason=reqs[0].reason, since_ms=since, cloids=tuple(cloids))
 
 
-async def _paced(pace: Pace | None, kind: str) -> None:
-    if pace is not None:
-        await pace(info_weight(kind))
-
-
 async def sweep(rest: RestClient, user: str, clock: Clock,
-                req: ReconcileRequest, *, pace: Pace | None = None) -> ReconcileSnapshot:
-    """Fetch one snapshot (see the module docstring for the order of the reads); ``pace(w)``
-    is awaited before each read of weight ``w`` when given.
+                req: ReconcileRequest) -> ReconcileSnapshot:
+    """Fetch one snapshot (see the module docstring for the order of the reads).
 
     Raises:
         VenueError: any read failed (the caller retries).
@@ -194,16 +175,13 @@ async def sweep(rest: RestClient, user: str, clock: Clock,
     requested = clock.now_ms()
     statuses: list[OrderStatusReport] = []
     for cloid in req.cloids:
-        await _paced(pace, "orderStatus")
         statuses.append(await rest.order_status(user, cloid, clock.now_ms()))
-    await _paced(pace, "frontendOpenOrders")
     open_orders = await rest.frontend_open_orders(user)
-    await _paced(pace, "clearinghouseState")
     state = await rest.clearinghouse_state(user)
     positions = parse_positions(state)
     t = state.get("time")
     positions_time = int(t) if isinstance(t, int) else None
-    fills, complete = await _fills(rest, user, req.since_ms, pace)
+    fills, complete = await _fills(rest, user, req.since_ms)
     return ReconcileSnapshot(
         requested_at_ms=requested, taken_at_ms=clock.now_ms(), open_orders=open_orders,
         positions=positions, positions_time_ms=positions_time, fills=fills,
@@ -220,15 +198,13 @@ def _entry_prices(state: Any) -> dict[str, Decimal]:
         return {}
 
 
-async def _fills(rest: RestClient, user: str, since_ms: int | None,
-                 pace: Pace | None = None) -> tuple[tuple[Fill, ...], bool]:
+async def _fills(rest: RestClient, user: str,
+                 since_ms: int | None) -> tuple[tuple[Fill, ...], bool]:
     if since_ms is None:
-        await _paced(pace, "userFills")
         return tuple(await rest.user_fills(user)), True
     seen: dict[tuple[int, int], Fill] = {}
     start = max(0, since_ms)
     for _ in range(MAX_FILL_PAGES):
-        await _paced(pace, "userFillsByTime")
         page = await rest.user_fills_by_time(user, start)
         new = 0
         for f in page:

@@ -11,7 +11,7 @@ epoch) from the caller; nothing here reads a clock.
   HTTP 200 ``{"status":"err","response":"Too many cumulative requests sent (<used> > <cap>) for
   cumulative volume traded $<vol>. Place taker orders to free up 1 request per USDC traded."}``
   (§4.3, ``[PROBE]`` raw body).
-* :class:`WeightBucket` — the per-IP REST weight, 1,200 per minute (a token bucket):
+* :class:`IpWeights` — the per-IP REST weight, 1,200 per minute (sliding 60 s window):
   ``/exchange`` ``1 + floor(batch / 40)``; ``/info`` 2 for ``l2Book``, ``allMids``,
   ``clearinghouseState``, ``orderStatus``, ``spotClearinghouseState``, ``exchangeStatus``, 60
   for ``userRole``, 20 otherwise, plus 1 per 20 items returned by the listed heavy reads (per
@@ -180,33 +180,6 @@ def batch_length(action: Any) -> int:
         if isinstance(items, list):
             return max(1, len(items))
     return 1
-
-
-class WeightBucket:
-    """A token bucket per key: ``limit`` tokens, refilled at ``limit`` per minute (the exchange
-    states "1,200 per minute" without saying how it is measured ⚠; a bucket lets a client that
-    paces itself with the same bucket never be refused)."""
-
-    def __init__(self, limit: int | None) -> None:
-        self.limit = limit
-        self._state: dict[str, tuple[float, int]] = {}
-
-    def _level(self, key: str, now_ms: int) -> float:
-        assert self.limit is not None
-        tokens, at = self._state.get(key, (float(self.limit), now_ms))
-        return min(float(self.limit), tokens + (now_ms - at) * self.limit / WINDOW_MS)
-
-    def take(self, key: str, weight: int, now_ms: int, *, force: bool = False) -> bool:
-        """Spend ``weight`` if the bucket holds it (or regardless, ``force``: it may go
-        negative); whether it did."""
-        if self.limit is None:
-            return True
-        tokens = self._level(key, now_ms)
-        if not force and tokens < weight:
-            self._state[key] = (tokens, now_ms)
-            return False
-        self._state[key] = (tokens - weight, now_ms)
-        return True
 
 
 class SlidingWindow:

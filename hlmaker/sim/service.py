@@ -37,7 +37,6 @@ from hlmaker.sim.limits import (
     AddressBudget,
     Limits,
     SlidingWindow,
-    WeightBucket,
     batch_length,
     exchange_weight,
     info_weight,
@@ -154,7 +153,7 @@ class SimService:
         self.vaults: dict[str, str] = {}  # vault / sub-account -> leader
         limits = self.config.limits
         self.budget = AddressBudget(limits.address_budget)
-        self.ip_weights = WeightBucket(limits.ip_weight_per_min)
+        self.ip_weights = SlidingWindow(limits.ip_weight_per_min)
         self.ws_messages = SlidingWindow(limits.ws_messages_per_min)
         self.tape = TradeTape()
         self.funding = FundingBook()
