@@ -40,6 +40,7 @@ import httpx
 import trio
 
 from hlmaker.actors.book import open_book_channels, run_book
+from hlmaker.actors.budget import BudgetView
 from hlmaker.actors.dead_man import run_dead_man
 from hlmaker.actors.executor import ExecutorDeps, run_executor
 from hlmaker.actors.feed import FeedStats, run_feed
@@ -47,7 +48,7 @@ from hlmaker.actors.latest import Latest
 from hlmaker.actors.posting import RoutePoster, WsPostLink
 from hlmaker.actors.quoter import run_quoter
 from hlmaker.actors.ratelimit import TokenBucket
-from hlmaker.actors.reconciler import ReconcileStatus, run_reconciler
+from hlmaker.actors.reconciler import ReconcileStatus, learn_budget, run_reconciler
 from hlmaker.clock import Clock, WallClock
 from hlmaker.config import MakerConfig
 from hlmaker.errors import ConfigError, EndpointUnreachable
@@ -162,6 +163,12 @@ class Maker:
         while True:
             version, view = await self.views.wait_newer(version)
             yield view
+
+    @property
+    def budget(self) -> BudgetView:
+        """The address request budget now: used / cap / headroom, whether only cancels go out
+        (:class:`~hlmaker.actors.budget.AddressBudget`)."""
+        return self.executor.budget.view()
 
     @property
     def inbox_backlog(self) -> int:
@@ -341,6 +348,7 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
             bucket=TokenBucket(config.executor.ip_weight_per_minute, 60.0),
             request_timeout_s=config.executor.request_timeout_s,
             max_in_flight=config.executor.max_in_flight, observer=observer)
+        await learn_budget(rest, wallet.query_address, deps.budget)
         mids: dict[str, Decimal] = {}
         maker = Maker(config=config, wallet=wallet, clock=clock, views=views,
                       reconcile_status=rstatus, supervisor=sup, holder=holder, inbox=inbox_s,
@@ -378,6 +386,7 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
         def book_crashed(error: BaseException) -> None:
             # The book's memory is lost: the next incarnation starts empty and re-syncs.
             holder.lost.append(holder.core.counters.freeze())
+            deps.book_generation += 1  # the dead book's placements are not retried
             seed = rng.getrandbits(64)
             holder.core = OrderBookCore(book_cfg, random.Random(seed), observer=observer,
                                         ownership=ownership, cloids=cloids)
@@ -393,7 +402,8 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
             return Incarnation(run=lambda task_status: run_reconciler(
                 rx, tx, rstatus, rest=rest, user=wallet.query_address, clock=clock,
                 interval_s=config.reconcile.interval_s, min_gap_s=config.reconcile.min_gap_s,
-                is_ours=ownership.is_ours, task_status=task_status), owns=[rx, tx])
+                is_ours=ownership.is_ours, budget=deps.budget, task_status=task_status),
+                owns=[rx, tx])
 
         def make_executor() -> Incarnation:
             rx, tx = ch.commands_receive.clone(), inbox_s.clone()
@@ -417,7 +427,7 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
             rx, tx = mkt_r.clone(), inbox_s.clone()
             return Incarnation(run=lambda task_status: run_quoter(
                 rx, views, tx, strategy=strategy, markets=markets, clock=clock, mids=mids,
-                task_status=task_status), owns=[rx, tx])
+                budget=deps.budget, task_status=task_status), owns=[rx, tx])
 
         try:
             async with _journal_running(journal), trio.open_nursery() as nursery:

@@ -43,6 +43,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from hlmaker.actors.budget import BudgetView
 from hlmaker.messages import BookView, CancelOrders, Command, Counters, ModifyOrders, PlaceOrders
 from hlmaker.observer import Observer
 from hlmaker.webserver import HttpHandler, Request, Respond, Response, WebServer
@@ -111,6 +112,17 @@ class Metrics:
             namespace=namespace, registry=r, buckets=BATCH_SIZE_BUCKETS)
         self.backlog = Gauge("book_inbox_backlog", "Messages waiting in the book's inbox.",
                              namespace=namespace, registry=r)
+        self.budget_used = Gauge("address_budget_used",
+                                 "Address request budget used (userRateLimit + counted since).",
+                                 namespace=namespace, registry=r)
+        self.budget_cap = Gauge("address_budget_cap", "Address request budget cap.",
+                                namespace=namespace, registry=r)
+        self.budget_headroom = Gauge("address_budget_headroom",
+                                     "Requests left before the address budget's cap.",
+                                     namespace=namespace, registry=r)
+        self.budget_exhausted = Gauge("address_budget_exhausted",
+                                      "1 while only cancels go out (budget spent).",
+                                      namespace=namespace, registry=r)
         self._last = Counters()
         self._coins: set[str] = set()
         self._order_coins: set[str] = set()
@@ -136,6 +148,15 @@ class Metrics:
         self._order_coins |= set(per_coin)
         self.synced.set(1 if view.is_synced else 0)
         self.ready.set(1 if view.ready else 0)
+
+    def observe_budget(self, budget: BudgetView) -> None:
+        """Set the address-budget gauges (nothing until the budget was learned)."""
+        if not budget.known:
+            return
+        self.budget_used.set(budget.used)
+        self.budget_cap.set(budget.cap)
+        self.budget_headroom.set(budget.headroom)
+        self.budget_exhausted.set(1 if budget.exhausted else 0)
 
     def observe_command(self, cmd: Command) -> None:
         """Count the orders in a command the book sent to the executor."""

@@ -234,6 +234,7 @@ async def _metrics(maker: Maker, metrics: Metrics, port: int) -> None:
         async for view in maker.view_updates():
             metrics.observe_view(view)
             metrics.observe_backlog(maker.inbox_backlog)
+            metrics.observe_budget(maker.budget)
             await trio.sleep(0.5)
 
 

@@ -20,7 +20,10 @@ Every order in every command gets exactly one outcome, sent to the book's inbox:
 
 Transport: WebSocket ``post`` when a post connection is up (:class:`RoutePoster`), REST otherwise;
 HTTP 429 and 5xx are retried with backoff until the action expires. A token bucket modelled on
-the exchange's IP weights paces sends; cancels skip the queue.
+the exchange's IP weights paces sends; cancels skip the queue. The address request budget
+(:class:`~hlmaker.actors.budget.AddressBudget`) counts every action sent; once it is spent,
+placements and modifies are rejected unsent (``address request budget spent…``) and only
+cancels (and ``scheduleCancel``) go out.
 
 The executor keeps only request bookkeeping; it never decides anything about orders.
 """
@@ -89,6 +92,7 @@ from hlmaker.messages import (
 )
 from hlmaker.observer import NO_OBSERVER, Observer
 
+from .budget import EXHAUSTED_TEXT, HELD_TEXT, AddressBudget
 from .posting import Poster
 from .ratelimit import TokenBucket, action_weight
 
@@ -109,6 +113,8 @@ class ExecutorStats:
     expired_before_send: int = 0
     via_ws: int = 0
     via_rest: int = 0
+    budget_held: int = 0
+    """Placements/modifies not sent because the address budget was spent."""
     latencies_s: list[float] = attrs.Factory(list)
 
     def record_latency(self, seconds: float) -> None:
@@ -131,6 +137,12 @@ class ExecutorDeps:
     request_timeout_s: float = 5.0
     max_in_flight: int = 16
     stats: ExecutorStats = attrs.Factory(ExecutorStats)
+    budget: AddressBudget = attrs.Factory(AddressBudget)
+    """The address request budget: counted here, learned by the reconciler."""
+    book_generation: int = 0
+    """Bumped by the maker when the book restarts after a crash: a placement or modify the dead
+    book sent is not retried (the fresh book did not ask for it, and a retry landing after the
+    fresh book quoted would rest beside its ladder — CI campaign, seed 51)."""
     observer: Observer = NO_OBSERVER
     """Told of every command taken and every request's latency (metrics, benchmarks)."""
 
@@ -194,6 +206,11 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
     if clock.now_ms() >= expires_after_ms:
         deps.stats.expired_before_send += 1
         return _Rejected(EXPIRED)
+    gated = kind in ("place", "modify")
+    if gated and not deps.budget.allows(n, is_cancel=False):
+        deps.stats.budget_held += 1
+        deps.budget.held += 1
+        return _Rejected(HELD_TEXT)
     await deps.bucket.acquire(action_weight(n), priority=priority)
     if clock.now_ms() >= expires_after_ms:
         deps.stats.expired_before_send += 1
@@ -205,7 +222,16 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
                               deps.is_mainnet)
     attempt = 0
     maybe_landed = False
+    generation = deps.book_generation
     while True:
+        if attempt and gated and deps.book_generation != generation:
+            log.warning("executor %s nonce=%d not retried: the book that sent it restarted",
+                        kind, nonce)
+            if maybe_landed:
+                deps.stats.unknown += 1
+                return _Unknown("not retried: the book that sent it restarted")
+            deps.stats.rejected_actions += 1
+            return _Rejected("not retried: the book that sent it restarted")
         remaining_s = (expires_after_ms - clock.now_ms()) / 1000
         if remaining_s <= 0:
             if maybe_landed:
@@ -214,6 +240,8 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
             deps.stats.expired_before_send += 1
             return _Rejected(EXPIRED)
         t0 = trio.current_time()
+        if attempt == 0:
+            deps.budget.spend(n)
         try:
             deps.stats.actions_sent += attempt == 0
             reply, via = await deps.poster.post_action(
@@ -225,6 +253,8 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
             if exc.text.startswith(DUPLICATE_NONCE) or maybe_landed:
                 deps.stats.unknown += 1
                 return _Unknown(f"refused after a copy may have landed: {exc.text}")
+            if exc.text.startswith(EXHAUSTED_TEXT):
+                deps.budget.refused(n)
             deps.stats.rejected_actions += 1
             return _Rejected(exc.text)
         except RequestTimeout as exc:

@@ -36,8 +36,9 @@ import trio
 from hlmaker.clock import Clock
 from hlmaker.messages import AllMids, BookView, Intent, MarketData, Trades
 from hlmaker.pnl import note_mid
-from hlmaker.strategy.base import MarketInfo, Strategy
+from hlmaker.strategy.base import BudgetAware, MarketInfo, Strategy
 
+from .budget import AddressBudget
 from .latest import Latest
 
 log = logging.getLogger("hlmaker.quoter")
@@ -103,6 +104,7 @@ async def run_quoter(
     markets: Mapping[str, MarketInfo],
     clock: Clock,
     mids: MutableMapping[str, Decimal] | None = None,
+    budget: AddressBudget | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``strategy`` until ``market`` ends (then return) or the task is cancelled.
@@ -117,6 +119,10 @@ async def run_quoter(
         mids: when given, the mid price of each coin (quote currency) is noted there as market
             data is taken (:func:`hlmaker.pnl.note_mid`; for the UI and the summary's
             unrealized PnL — it outlives a quoter restart).
+        budget: when given, a strategy with ``set_requote_scale(scale)`` (see
+            :class:`~hlmaker.strategy.base.BudgetAware`) is told, before each call, how much to
+            widen its re-quote threshold as the address request budget's headroom shrinks
+            (:meth:`AddressBudget.requote_scale`).
 
     Raises:
         Exception: whatever the strategy raised (logged first with its name).
@@ -127,7 +133,11 @@ async def run_quoter(
     seen = -1
     task_status.started()
 
+    throttle = strategy if budget is not None and isinstance(strategy, BudgetAware) else None
+
     async def call(method: str, fn: Callable[..., Sequence[Intent]], *args: object) -> None:
+        if throttle is not None and budget is not None:
+            throttle.set_requote_scale(budget.requote_scale())
         try:
             out = list(fn(*args, clock.now_ms()))
         except Exception:

@@ -32,6 +32,7 @@ from typing import Any
 import attrs
 import trio
 
+from hlmaker.actors.budget import AddressBudget
 from hlmaker.clock import Clock
 from hlmaker.hyperliquid.codec import parse_entry_prices, parse_open_order, parse_positions
 from hlmaker.hyperliquid.errors import CodecError, VenueError
@@ -83,6 +84,7 @@ async def run_reconciler(
     interval_s: float = 5.0,
     min_gap_s: float = 0.5,
     is_ours: Callable[[str | None], bool] = lambda _cloid: True,
+    budget: AddressBudget | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Sweep until ``requests`` is closed or the actor is cancelled.
@@ -90,7 +92,9 @@ async def run_reconciler(
     ``book`` is a clone of the book's inbox send side; ``user`` the account whose orders and
     fills are read (the wallet's query address); ``status`` receives a summary of each sweep;
     ``is_ours`` tells our cloids (prefix) from foreign ones: an unreadable foreign row is
-    skipped and counted, an unreadable row of ours fails the sweep.
+    skipped and counted, an unreadable row of ours fails the sweep;
+    ``budget``, when given, learns the address request budget (``userRateLimit``) after each
+    sweep (a failed read leaves it as counted).
     """
     task_status.started()
     sweeps, failures = status.value.sweeps, status.value.failures
@@ -146,6 +150,19 @@ async def run_reconciler(
                                        foreign_unreadable=unreadable))
         log.info("reconcile sweep reason=%s open=%d fills=%d statuses=%d", merged.reason,
                  len(snap.open_orders), len(snap.fills), len(snap.order_statuses))
+        if budget is not None:
+            await learn_budget(rest, user, budget)
+
+
+async def learn_budget(rest: RestClient, user: str, budget: AddressBudget) -> None:
+    """Read ``userRateLimit`` of ``user`` into ``budget``; a failure is logged, not raised."""
+    try:
+        reply = await rest.info({"type": "userRateLimit", "user": user})
+    except (VenueError, trio.TooSlowError) as exc:
+        log.warning("userRateLimit read failed: %s", exc)
+        return
+    if not budget.learn(reply):
+        log.warning("userRateLimit reply unreadable: %r", reply)
 
 
 def _merge(reqs: Sequence[ReconcileRequest]) -> ReconcileRequest:

@@ -6,7 +6,7 @@ The click command is :data:`chaos_command` (registered by ``hlmaker/cli.py``)::
     hlmaker chaos --seeds 2000 --sim-minutes 10 --json out.json
     hlmaker chaos --seeds 50 --faults F3,F6,F9 --first-seed 1000
     hlmaker chaos --seed 4711 --sim-minutes 10                # one seed, in detail
-    hlmaker chaos --scenario all                              # the scripted F1–F18 scenarios
+    hlmaker chaos --scenario all                              # the scripted F1–F19 scenarios
 
 It prints the report template of ``reliability.md`` with a table per fault and per invariant,
 and for each failing seed the exact command reproducing it. Exit status: 0 when no invariant was

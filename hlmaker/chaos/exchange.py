@@ -88,6 +88,7 @@ class ExchangeStats:
     snapshots_during_slow_ack: int = 0
     partitions: int = 0
     cancels_during_rate_limit: int = 0
+    budget_exhaustions: int = 0
     push_faults: Counter[str] = field(default_factory=Counter)
 
 
@@ -136,6 +137,8 @@ class SimExchange(FaultedExchange):
         self.bot_user = ""
         self.partition_until = -math.inf
         self.rate_limited_until = -math.inf
+        self._budget_restore: tuple[float, int] | None = None
+        """F19: (trio time, count) — when the bot's exhausted budget is given back."""
         self.history_gaps: list[tuple[int, int]] = []
         """F16: ``(start_ms, cut_ms)`` — fills of ours in ``[start, cut)`` fell out of the
         exchange's history (they happened while cut off, longer ago than the history reaches
@@ -180,6 +183,7 @@ class SimExchange(FaultedExchange):
     def info(self, body: Any, now_ms: int, serve: Handler) -> tuple[int, Any]:
         """F16: fills the exchange forgot are not served; counts snapshots read while an ack
         is held back (F13)."""
+        self._budget_due()
         status, reply = serve(body, now_ms)
         if self.history_gaps and status == 200 and isinstance(body, dict) and body.get(
                 "type") in ("userFills", "userFillsByTime") and isinstance(reply, list):
@@ -198,6 +202,7 @@ class SimExchange(FaultedExchange):
             return serve(body, now_ms)
         atype = str(action.get("type"))
         self.stats.actions += 1
+        self._budget_due()
         if trio.current_time() < self.rate_limited_until:
             if atype in ("order", "batchModify"):
                 self.faults.count("address_rate_limit")
@@ -315,6 +320,23 @@ class SimExchange(FaultedExchange):
         self.stats.partitions += 1
         self.partition_until = max(self.partition_until, trio.current_time() + duration_s)
         self.disconnect_all()
+
+    def exhaust_budget(self, duration_s: float) -> None:
+        """F19: the bot's address request budget is spent for ``duration_s`` (the simulator's
+        own limit then refuses placements with the exchange's text; cancels have their cap);
+        afterwards the count is given back."""
+        acct = self.engine.account(self.bot_user)
+        volume = acct.cum_volume if acct else Decimal(0)
+        before = self.service.budget.exhaust(self.bot_user, volume, self.now_ms())
+        if self._budget_restore is not None:  # overlapping windows: keep the first count
+            before = self._budget_restore[1]
+        self._budget_restore = (trio.current_time() + duration_s, before)
+        self.stats.budget_exhaustions += 1
+
+    def _budget_due(self) -> None:
+        if self._budget_restore is not None and trio.current_time() >= self._budget_restore[0]:
+            self.service.budget.restore(self.bot_user, self._budget_restore[1])
+            self._budget_restore = None
 
     def exchange_cancel(self, status: str, non_user_cancel: bool) -> int:
         """See :func:`.interventions.exchange_cancel` (F10)."""

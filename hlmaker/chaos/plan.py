@@ -1,4 +1,4 @@
-"""Fault plans for the deterministic simulation: the catalogue F1–F18 as decisions and events.
+"""Fault plans for the deterministic simulation: the catalogue F1–F19 as decisions and events.
 
 Two kinds of faults:
 
@@ -12,10 +12,11 @@ Two kinds of faults:
 * **Timeline events** (:class:`Event`) happen at a trio time: disconnect every WebSocket (F4),
   stall them (F5), exchange-initiated cancels and a liquidation-like fill (F10), a bot clock jump
   (F14), a network partition with a fill-history horizon (F16), an actor crash (F9), a whole
-  process crash and restart (F17), another client's activity on the account (F18).
+  process crash and restart (F17), another client's activity on the account (F18), the address
+  request budget running out (F19).
 
 Every injected fault is counted in :attr:`FaultInjector.counts` by kind; :data:`CATALOGUE`
-maps kinds to catalogue ids and :meth:`SimFaults.catalogue` sums them (``F1`` … ``F18``).
+maps kinds to catalogue ids and :meth:`SimFaults.catalogue` sums them (``F1`` … ``F19``).
 All randomness comes from the injected ``random.Random`` (the campaign's ``faults`` stream).
 """
 
@@ -49,10 +50,11 @@ CATALOGUE: dict[str, str] = {
     "foreign_modify": "F18",
     "foreign_cancel": "F18",
     "foreign_trade": "F18",
+    "budget_exhaust": "F19",
 }
 """Fault kind → reliability-catalogue id (kinds absent here are counted under their own name)."""
 
-FAULT_IDS = tuple(f"F{i}" for i in range(1, 19))
+FAULT_IDS = tuple(f"F{i}" for i in range(1, 20))
 CRASH_WINDOW_S = 5.0
 """An armed crash hits the actor at its next resumption; it stays armed this long at most."""
 
@@ -107,6 +109,8 @@ class Event:
     ``process_crash`` (F17: the whole process dies — no shutdown, every actor's memory lost —
     and a new one starts ``duration_s`` later, on the same account), ``foreign`` (F18: another
     client acts on the account without our prefix: place, modify, cancel or trade),
+    ``budget_exhaust`` (F19: the bot's address request budget spent for ``duration_s``, the
+    simulator's own limit enforcing it),
     ``bot_cancel_all`` (not a fault: the strategy pulls its quotes, so cancels happen).
     """
 
@@ -249,7 +253,7 @@ class SimFaults(FaultInjector):
         return None
 
     def catalogue(self) -> dict[str, int]:
-        """Injected faults by catalogue id, every ``F1``…``F18`` present (0 when none)."""
+        """Injected faults by catalogue id, every ``F1``…``F19`` present (0 when none)."""
         out: Counter[str] = Counter({fid: 0 for fid in FAULT_IDS})
         for kind, n in self.counts.items():
             out[CATALOGUE.get(kind, kind)] += n

@@ -1,4 +1,4 @@
-"""The fault catalogue F1–F18 as scripted scenarios.
+"""The fault catalogue F1–F19 as scripted scenarios.
 
 Each :class:`Scenario` has fixed inputs (a seed, a duration and a :class:`~.faults.FaultPlan`
 of scripted rules and timeline events, every fault inside ``[10 s, 60 s)`` of the run), an
@@ -250,6 +250,16 @@ SCENARIOS: dict[str, Scenario] = {s.fault: s for s in (
                        _ge(_kind(r, "foreign_place"), 1, "foreign orders placed"),
                        _ge(_c(r, "fills_foreign"), 1, "foreign fills applied")),
         "foreign orders rested untouched (S8), their fills moved the position", 1018),
+    Scenario(
+        "F19", "the address request budget runs out",
+        _plan("F19", events=(Event(20.0, "budget_exhaust", duration_s=25.0),
+                             Event(32.0, "bot_cancel_all"))),
+        lambda r: _all(_ge(_kind(r, "budget_exhaust"), 1, "budget exhaustions"),
+                       _ge(r.executor.get("budget_held", 0)
+                           + r.executor.get("rejected_actions", 0), 1,
+                           "placements held back or refused for the budget")),
+        "placements stopped while the budget was spent; cancels went out; quoting resumed",
+        1019),
 )}
 
 

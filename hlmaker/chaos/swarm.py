@@ -28,7 +28,11 @@ F16   partition 15–40 s with a 4–8 s fill-history horizon         ≤ 0.3 / 
 F17   the whole process dies; a new one starts 1–3 s later, or   ≤ 0.5 / min (≥ 1), 30 s apart
       after the dead-man lease ran out (35–45 s)
 F18   another client on the account: place, modify, cancel, trade ≤ 4 / min
+F19   the address request budget runs out for 5–25 s              half the seeds, once
 ====  ==========================================================  ===========================
+
+F19 is drawn from its own stream (``swarm-budget``), so the plans of F1–F18 are those of the
+campaign before F19 existed.
 
 Every draw comes from the seed's ``swarm`` stream, so the plan is a pure function of the seed.
 """
@@ -68,13 +72,21 @@ def swarm_plan(seed: int, sim_seconds: float, quiet_s: float,
                faults: Iterable[str] | None = None) -> FaultPlan:
     """The fault plan of ``seed`` for a run of ``sim_seconds`` whose last ``quiet_s`` seconds are
     fault-free. ``faults`` restricts the draw to those catalogue ids (default: all)."""
-    allowed = sorted(set(faults) if faults is not None else set(FAULT_IDS), key=FAULT_IDS.index)
+    every = sorted(set(faults) if faults is not None else set(FAULT_IDS), key=FAULT_IDS.index)
+    allowed = [f for f in every if f != "F19"]
     rng = stream(seed, "swarm")
     intensity = rng.uniform(0.2, 1.0)
     kept = {f for f in allowed if rng.random() < 0.6}
     if not kept and allowed:
         kept = {rng.choice(allowed)}
     end = max(WARMUP_S, sim_seconds - quiet_s)
+    budget_rng = stream(seed, "swarm-budget")
+    budget_event: Event | None = None
+    if "F19" in every and (budget_rng.random() < 0.5 or not allowed) and end - WARMUP_S > 6:
+        kept.add("F19")
+        at = round(budget_rng.uniform(WARMUP_S, end - 6), 3)
+        budget_event = Event(at, "budget_exhaust",
+                             duration_s=round(min(budget_rng.uniform(5, 25), end - at), 2))
 
     def p(fid: str, hi: float) -> float:
         return round(rng.uniform(0.2, 1.0) * hi * intensity, 5) if fid in kept else 0.0
@@ -155,6 +167,8 @@ def swarm_plan(seed: int, sim_seconds: float, quiet_s: float,
     if "F18" in kept:
         for t in _poisson_times(rng, 4.0 * intensity, WARMUP_S, end):
             events.append(Event(t, "foreign"))
+    if budget_event is not None:
+        events.append(budget_event)
     events.sort(key=lambda e: (e.at_s, e.what))
     return FaultPlan(profile=profile, interventions=interventions, events=events,
                      quiet_after_s=end, active_from_s=STARTUP_S, name=f"swarm i={intensity:.2f} "

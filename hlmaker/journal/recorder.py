@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -194,6 +195,10 @@ class Journal:
         self._pending_gap: tuple[int, int, str] | None = None
         self._cores: list[tuple[Any, ...]] = []
         self._done = trio.Event()
+        self._db_lock = threading.Lock()
+        """Held by the worker thread's write and by :meth:`_finish`: the connection is never
+        closed under a write still in its thread (under a mock clock :meth:`close`'s 30 s bound
+        passes while a write runs)."""
         self.closed = False
         self._closing = False
 
@@ -351,8 +356,12 @@ class Journal:
         self._closing = True
         if self._wakeup is not None:
             self._wakeup.set()
-        with trio.move_on_after(30):
-            await self._done.wait()
+        for _ in range(3):
+            with trio.move_on_after(30):
+                await self._done.wait()
+            if self._done.is_set():
+                break
+            await trio.to_thread.run_sync(self._wait_write)  # a write in its thread lands
         end_ms = ctx.clock.now_ms() if ctx is not None else None
         await trio.to_thread.run_sync(self._finish, end_ms)
 
@@ -360,7 +369,15 @@ class Journal:
         """Close a journal whose actor never ran (start-up failed)."""
         self._finish(None)
 
+    def _wait_write(self) -> None:
+        with self._db_lock:
+            pass
+
     def _finish(self, end_ms: int | None) -> None:
+        with self._db_lock:
+            self._finish_locked(end_ms)
+
+    def _finish_locked(self, end_ms: int | None) -> None:
         if self.closed:
             return
         self.closed = True
@@ -383,7 +400,15 @@ class Journal:
     # ---- the worker thread --------------------------------------------------------------------
     def _write(self, batch: list[tuple[Any, ...]], nonces: Mapping[str, int],
                cores: list[tuple[Any, ...]]) -> bool:
-        """One transaction for ``batch``; False when it failed (logged, counted)."""
+        """One transaction for ``batch``; False when it failed (logged, counted) or the journal
+        is already closed."""
+        with self._db_lock:
+            if self.closed:
+                return False
+            return self._write_locked(batch, nonces, cores)
+
+    def _write_locked(self, batch: list[tuple[Any, ...]], nonces: Mapping[str, int],
+                      cores: list[tuple[Any, ...]]) -> bool:
         db = self._db
         steps = []
         digests: list[str] = []  # the digest as of each item (a snapshot carries its own)

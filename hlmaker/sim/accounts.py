@@ -43,9 +43,13 @@ class FillRecord:
     fee: Decimal
     tid: int
     cloid: str | None
+    builder_fee: Decimal | None = None
+    """USDC paid to the order's builder (included in ``fee``), ``None`` without a builder."""
 
     def wire(self) -> dict[str, Any]:
-        """The exchange's fill object (§2.8, §6.4); ``cloid`` only when the order had one."""
+        """The exchange's fill object (§2.8, §6.4) in the current key order (recordings from
+        2024-10 on): ``…, fee, [builderFee], tid, [cloid], feeToken, twapId`` — ``cloid`` only
+        when the order had one, ``builderFee`` only when it named a builder."""
         out: dict[str, Any] = {
             "coin": self.coin,
             "px": fmt(self.px),
@@ -59,12 +63,14 @@ class FillRecord:
             "oid": self.oid,
             "crossed": self.crossed,
             "fee": fmt(self.fee),
-            "tid": self.tid,
-            "feeToken": "USDC",
-            "twapId": None,
         }
+        if self.builder_fee is not None:
+            out["builderFee"] = fmt(self.builder_fee)
+        out["tid"] = self.tid
         if self.cloid is not None:
             out["cloid"] = self.cloid
+        out["feeToken"] = "USDC"
+        out["twapId"] = None
         return out
 
 

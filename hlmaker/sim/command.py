@@ -15,6 +15,7 @@ import click
 import trio
 
 from hlmaker.sim.faults import PROFILES
+from hlmaker.sim.limits import Limits
 from hlmaker.sim.market import MarketConfig, TradeReplay
 from hlmaker.sim.server import open_simulator
 from hlmaker.sim.service import ServiceConfig
@@ -102,6 +103,53 @@ def _decimal(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
     type=click.IntRange(1),
     help="Market step period in ms.",
 )
+@click.option(
+    "--address-budget",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Initial per-address request budget (+1 per USDC traded; the exchange's 10,000).",
+)
+@click.option(
+    "--ip-weight-per-min",
+    default=1200,
+    show_default=True,
+    type=click.IntRange(1),
+    help="REST weight per IP per minute before HTTP 429.",
+)
+@click.option(
+    "--ws-max-subscriptions",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="WebSocket subscriptions per IP.",
+)
+@click.option(
+    "--ws-max-users",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Distinct users across user-specific WebSocket feeds per IP.",
+)
+@click.option(
+    "--ws-messages-per-min",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="WebSocket messages per IP per minute.",
+)
+@click.option(
+    "--ws-max-connections",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Concurrent WebSocket connections per IP.",
+)
+@click.option(
+    "--no-limits",
+    is_flag=True,
+    help="Enforce none of the limits above.",
+)
 def sim_command(
     host: str,
     port: int,
@@ -115,6 +163,13 @@ def sim_command(
     replay: Path | None,
     replay_coin: str,
     step_ms: int,
+    address_budget: int,
+    ip_weight_per_min: int,
+    ws_max_subscriptions: int,
+    ws_max_users: int,
+    ws_messages_per_min: int,
+    ws_max_connections: int,
+    no_limits: bool,
 ) -> None:
     """Serve the built-in Hyperliquid exchange simulator (REST and WebSocket on one port)."""
     try:
@@ -126,7 +181,15 @@ def sim_command(
         taker_notional_usd=taker_notional,
         volatility_bps=volatility_bps,
     )
-    service = ServiceConfig(auto_fund=auto_fund, auto_fund_usdc=balance)
+    limits = Limits.off() if no_limits else Limits(
+        address_budget=address_budget,
+        ip_weight_per_min=ip_weight_per_min,
+        ws_max_subscriptions=ws_max_subscriptions,
+        ws_max_users=ws_max_users,
+        ws_messages_per_min=ws_messages_per_min,
+        ws_max_connections=ws_max_connections,
+    )
+    service = ServiceConfig(auto_fund=auto_fund, auto_fund_usdc=balance, limits=limits)
     epoch_ms = int(time.time() * 1000)  # the wall-clock anchor, read at the edge
 
     async def main() -> None:

@@ -26,6 +26,8 @@ class OrderEntry:
     tif: str = "Gtc"
     cloid: str | None = None
     trigger: TriggerSpec | None = None
+    builder: tuple[str, int] | None = None
+    """(builder address, fee in tenths of a basis point) from the action's ``builder``."""
 
 
 @dataclass(frozen=True)

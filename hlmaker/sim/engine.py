@@ -484,6 +484,7 @@ class Engine:
             cloid,
             "open",
             now_ms,
+            builder=req.builder,
         )
         acct.record_order(order, self.config.order_history_cap)
         self.orders_accepted += 1
@@ -558,7 +559,8 @@ class Engine:
         order = Order(oid, acct.address, spec.name, req.asset, "B" if req.is_buy else "A", px,
                       sz, sz, now_ms, "Gtc", req.reduce_only, cloid, status, now_ms,
                       trigger=Trigger(tpx, req.trigger.is_market, req.trigger.tpsl),
-                      position_tpsl=grouping == "positionTpsl", parent=parent)
+                      position_tpsl=grouping == "positionTpsl", parent=parent,
+                      builder=req.builder)
         if parent is not None:
             parent.children = (*parent.children, order)
         acct.record_order(order, self.config.order_history_cap)
@@ -684,6 +686,7 @@ class Engine:
             (taker, t_order, True, self.config.taker_fee),
         ):
             start, closed, direction, fee, _ = acct.apply_fill(o.coin, o.side, px, qty, rate)
+            builder_fee = self._builder_fee(acct, o, px, qty)
             fill = FillRecord(
                 acct.address,
                 o.coin,
@@ -700,6 +703,7 @@ class Engine:
                 fee,
                 tid,
                 o.cloid,
+                builder_fee,
             )
             acct.record_fill(fill, self.config.synthetic_fill_cap if acct.synthetic else None)
             fx.fills.append(fill)
@@ -716,6 +720,19 @@ class Engine:
                 "users": [buyer.address, seller.address],
             }
         )
+
+    def _builder_fee(
+        self, acct: Account, order: Order, px: Decimal, qty: Decimal
+    ) -> Decimal | None:
+        """Charge the fill's builder fee (``px × qty × f / 100000``, builder-codes docs) to
+        ``acct`` and credit the builder; ``None`` when the order names no builder."""
+        if order.builder is None:
+            return None
+        builder, tenths_bps = order.builder
+        fee = rules.usd(px * qty * tenths_bps / 100_000)
+        acct.balance -= fee
+        self._acct(builder).balance += fee
+        return fee
 
     def _fix_reduce_only(self, acct: Account, coin: str, now_ms: int, fx: Effects) -> None:
         """Shrink resting reduce-only orders to the position; cancel those that would increase."""

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import Counter, deque
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -301,8 +302,14 @@ class FaultedExchange:
         status, reply, captured, extra = 0, None, [], 0
         if decision.applies:
             payload = req if isinstance(req, dict) else body
-            (status, reply), captured = self._captured(lambda: handler(payload, self.now_ms()))
-            captured, extra = self.shape_reply(captured)
+            now = self.now_ms()
+            if not service.admit_ip(endpoint, payload, now):
+                status, reply = 429, ERROR_TEXT[429]  # the per-IP weight (§8)
+            else:
+                (status, reply), captured = self._captured(lambda: handler(payload, now))
+                captured, extra = self.shape_reply(captured)
+                if endpoint == "info" and status == 200:
+                    service.charge_reply(payload, reply, now)
         self._trace("http", endpoint, on, decision.fault.value, status)
 
         async def answer(responds: bool) -> None:
@@ -340,6 +347,10 @@ class FaultedExchange:
             self._release(captured)
 
     # ---- WebSocket ------------------------------------------------------------------------
+
+    def open_connections(self) -> int:
+        """How many WebSocket connections are open."""
+        return len(self._conns)
 
     def open_connection(self, transport: WsTransport) -> Outbox:
         """Register a new WebSocket (a fresh session) and return its outbox; run it with
@@ -461,10 +472,18 @@ class FaultedExchange:
 
     async def _writer(self, conn: Outbox) -> None:
         send_many = getattr(conn.transport, "send_many", None)
+        idle_ms = self.service.config.limits.ws_idle_close_ms
+        idle_s = math.inf if idle_ms is None else idle_ms / 1000
         while True:
             while not conn.queue:
                 conn.wake = trio.Event()
-                await conn.wake.wait()
+                with trio.move_on_after(idle_s) as idle:
+                    await conn.wake.wait()
+                if idle.cancelled_caught:
+                    # The exchange closes a connection it has sent nothing to for 60 s (§6.1).
+                    self._trace("ws-idle-close", conn.session.session_id)
+                    conn.scope.cancel()
+                    return
             now = trio.current_time()
             if conn.stalled_until > now:
                 await trio.sleep(conn.stalled_until - now)
@@ -547,7 +566,8 @@ def _request_type(endpoint: str, req: Any) -> str:
 
 def encode_reply(status: int, body: Any) -> HttpReply:
     """``(status, content type, bytes)`` as the exchange sends them: compact JSON for a
-    JSON-able 200 body; ``text/plain; charset=utf-8`` for a string body or any 4xx/5xx (§1.1)."""
-    if status >= 400 or isinstance(body, str):
+    JSON-able 200 body (a JSON string too: ``userAbstraction`` answers ``"default"``);
+    ``text/plain; charset=utf-8`` for any 4xx/5xx (§1.1)."""
+    if status >= 400:
         return status, "text/plain; charset=utf-8", str(body).encode()
     return status, "application/json", dumps(body).encode()

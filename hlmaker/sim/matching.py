@@ -59,6 +59,8 @@ class Order:
     def waiting(self) -> bool:
         """True while a trigger order waits for its trigger (or its parent's fill)."""
         return self.trigger is not None and self.status in WAITING
+    builder: tuple[str, int] | None = None
+    """(builder address, fee in tenths of a basis point) the order pays on its fills."""
 
     def wire(self) -> dict[str, Any]:
         """The basic order shape of ``openOrders`` / ``orderUpdates`` (§2.5, §6.3); ``cloid`` and

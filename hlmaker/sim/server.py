@@ -44,15 +44,19 @@ from hlmaker.clock import Clock, WallClock
 from hlmaker.sim.engine import Engine, EngineConfig
 from hlmaker.sim.exchange import FaultedExchange, HttpReply
 from hlmaker.sim.faults import ERROR_TEXT, FaultInjector, FaultProfile
+from hlmaker.sim.limits import ERR_WS_CONNECTIONS
 from hlmaker.sim.market import MarketConfig, SyntheticMarket, TradeReplay
 from hlmaker.sim.rules import DEFAULT_UNIVERSE, AssetSpec
 from hlmaker.sim.service import ServiceConfig
+from hlmaker.sim.ws import dumps
 from hlmaker.webserver import Request, Respond, Response, WebServer, WebSocket
 
 log = logging.getLogger("hlmaker.sim")
 
 GRACEFUL_S = 1.0
 """On shutdown, connections get this long to finish before they are cancelled."""
+CLOSE_POLICY = 1008
+"""WebSocket close code of a connection refused by the connection limit."""
 CLOSE_DROPPED = 1012
 """WebSocket close code of a connection the exchange dropped (service restart)."""
 
@@ -156,7 +160,15 @@ class Simulator(FaultedExchange):
 
     async def handle_websocket(self, ws: WebSocket) -> None:
         """A :data:`~hlmaker.webserver.WsHandler` for ``/ws``: one session and outbox until
-        the client closes or the exchange drops the connection (then closed with 1012)."""
+        the client closes or the exchange drops the connection (then closed with 1012). Past
+        the per-IP connection limit the socket gets an ``error`` frame and is closed (1008)."""
+        limit = self.service.config.limits.ws_max_connections
+        if limit is not None and self.open_connections() >= limit:
+            with trio.move_on_after(1.0, shield=True):
+                await ws.send(dumps({"channel": "error",
+                                     "data": ERR_WS_CONNECTIONS.format(n=limit)}))
+                await ws.close(CLOSE_POLICY)
+            return
         await self.serve_connection(self.open_connection(_SocketWs(ws)))
         if ws.open:  # the exchange dropped it (the client's close leaves it closed)
             with trio.move_on_after(1.0, shield=True):

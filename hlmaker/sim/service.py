@@ -21,24 +21,36 @@ exist.``); ``expiresAfter`` (⚠ text); nonce (per signer, 100 highest kept, win
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from hlmaker.hyperliquid.signing import recover_l1_signer
-from hlmaker.sim import rules, views
+from hlmaker.sim import rules
 from hlmaker.sim.engine import Effects, Engine, ModifyEntry, OrderEntry
+from hlmaker.sim.funding import FundingBook, Payment
+from hlmaker.sim.info import InfoDesk
+from hlmaker.sim.ledger import UserLedger
+from hlmaker.sim.limits import (
+    RESERVE_PRICE_USDC,
+    AddressBudget,
+    Limits,
+    SlidingWindow,
+    batch_length,
+    exchange_weight,
+    info_weight,
+)
 from hlmaker.sim.market import SyntheticMarket
+from hlmaker.sim.requests import DESERIALIZE_ERROR, Reject, address, integer, parse
 from hlmaker.sim.signatures import BadSignature, NonceStore, recover_user_signed
+from hlmaker.sim.tape import TradeTape
 from hlmaker.sim.triggers import GROUPINGS, Grouping, TriggerSpec
 from hlmaker.sim.ws import WsSession
 
-DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
-"""422 plain-text body for malformed requests (§1.1)."""
-
 MAX_BATCH = 200
+ERR_BUILDER_NOT_APPROVED = "Builder fee has not been approved."
+"""⚠ text not recorded: an order naming a builder above the user's approved rate."""
 
 L1_ACTIONS = frozenset(
     {
@@ -57,6 +69,7 @@ L1_ACTIONS = frozenset(
         "createSubAccount",
         "subAccountTransfer",
         "vaultTransfer",
+        "setReferrer",
     }
 )
 USER_SIGNED_ACTIONS = frozenset(
@@ -88,41 +101,8 @@ class ServiceConfig:
     verify_signatures: bool = True
     l2_push_interval_ms: int = 500
     mids_push_interval_ms: int = 500
-
-
-class _Reject(Exception):
-    def __init__(self, status: int, body: Any) -> None:
-        self.status = status
-        self.body = body
-
-
-def _parse(body: bytes | str | dict[str, Any] | Any) -> dict[str, Any]:
-    if isinstance(body, dict):
-        return body
-    if isinstance(body, (bytes, bytearray, str)):
-        try:
-            parsed = json.loads(body)
-        except (ValueError, RecursionError):
-            raise _Reject(422, DESERIALIZE_ERROR) from None
-        if isinstance(parsed, dict):
-            return parsed
-    raise _Reject(422, DESERIALIZE_ERROR)
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Reject(422, DESERIALIZE_ERROR)
-    return value
-
-
-def _addr(value: Any) -> str:
-    if not isinstance(value, str) or not value.startswith("0x") or len(value) != 42:
-        raise _Reject(422, DESERIALIZE_ERROR)
-    try:
-        int(value[2:], 16)
-    except ValueError:
-        raise _Reject(422, DESERIALIZE_ERROR) from None
-    return value.lower()
+    limits: Limits = field(default_factory=Limits)
+    """The exchange's limits the simulator enforces (address budget, IP weight, WS)."""
 
 
 def _err(text: str) -> dict[str, Any]:
@@ -172,7 +152,16 @@ class SimService:
         self.nonces = NonceStore()
         self.agents: dict[str, str] = {}  # agent address -> master
         self.vaults: dict[str, str] = {}  # vault / sub-account -> leader
-        self.requests_used: dict[str, int] = {}
+        limits = self.config.limits
+        self.budget = AddressBudget(limits.address_budget)
+        self.ip_weights = SlidingWindow(limits.ip_weight_per_min)
+        self.ws_messages = SlidingWindow(limits.ws_messages_per_min)
+        self.tape = TradeTape()
+        self.funding = FundingBook()
+        self.ledger = UserLedger()
+        self.info_desk = InfoDesk(
+            engine, self.tape, self.funding, self.ledger, self.agents, self._rate_limit
+        )
         self.sessions: dict[int, WsSession] = {}
         self._next_session = 1
         self.on_push: Callable[[WsSession], None] | None = None
@@ -191,9 +180,11 @@ class SimService:
         self.sessions.pop(session.session_id, None)
 
     def publish(self, fx: Effects, now_ms: int) -> None:
-        """Queue the pushes of ``fx`` on every session and notify ``on_push``."""
+        """Record the trades of ``fx`` on the tape, queue its pushes on every session and
+        notify ``on_push``."""
         if not fx and not fx.trades:
             return
+        self.tape.record(fx.trades)
         for session in list(self.sessions.values()):
             if session.deliver(fx, now_ms) and self.on_push is not None:
                 self.on_push(session)
@@ -203,10 +194,48 @@ class SimService:
         fx = self.market.step(now_ms) if self.market is not None else Effects()
         fx.extend(self.engine.advance(now_ms))
         self.publish(fx, now_ms)
+        payments = self.funding.step(self.engine, now_ms)
+        if payments:
+            self._publish_funding(payments, now_ms)
         for session in list(self.sessions.values()):
             if session.market_data(now_ms) and self.on_push is not None:
                 self.on_push(session)
         return fx
+
+    def _publish_funding(self, payments: list[Payment], now_ms: int) -> None:
+        for user in {p.user for p in payments}:
+            self.ledger.sample(user, now_ms, self.info_desk.account_value(user, now_ms))
+        for session in list(self.sessions.values()):
+            if session.deliver_funding(payments) and self.on_push is not None:
+                self.on_push(session)
+
+    def _deposit(self, user: str, now_ms: int) -> None:
+        """Auto-fund ``user`` and record (and push) the deposit in its ledger."""
+        self.engine.fund(user, self.config.auto_fund_usdc)
+        row = self.ledger.deposit(user, self.config.auto_fund_usdc, now_ms)
+        for session in list(self.sessions.values()):
+            if session.deliver_ledger(user, row) and self.on_push is not None:
+                self.on_push(session)
+
+    def _rate_limit(self, user: str) -> dict[str, Any]:
+        acct = self.engine.account(user)
+        return self.budget.wire(user, acct.cum_volume if acct else Decimal(0))
+
+    def admit_ip(self, endpoint: str, body: Any, now_ms: int, ip: str = "loopback") -> bool:
+        """Spend the REST weight of one request of ``ip`` (``endpoint`` ``"info"`` or
+        ``"exchange"``, ``body`` parsed or raw); ``False`` = over the per-minute weight (the
+        caller answers 429). Item-weighted reads pay their extra after the fact
+        (:meth:`charge_reply`)."""
+        req = body if isinstance(body, dict) else None
+        weight = exchange_weight(req) if endpoint == "exchange" else info_weight(req)
+        return self.ip_weights.take(ip, weight, now_ms)
+
+    def charge_reply(self, body: Any, reply: Any, now_ms: int, ip: str = "loopback") -> None:
+        """Add the per-item weight of an ``/info`` reply (1 per 20 rows of the heavy reads)."""
+        req = body if isinstance(body, dict) else None
+        extra = info_weight(req, reply) - info_weight(req)
+        if extra:
+            self.ip_weights.take(ip, extra, now_ms, force=True)
 
     # ---- /info -----------------------------------------------------------------------------------
 
@@ -221,64 +250,13 @@ class SimService:
         """Answer a ``POST /info`` body (§2) as the exchange would: ``(http_status, body)``.
         Unknown ``type`` or missing fields → 422 text."""
         try:
-            req = _parse(body)
+            req = parse(body)
             return 200, self._info(req, now_ms)
-        except _Reject as rej:
+        except Reject as rej:
             return rej.status, rej.body
 
     def _info(self, req: dict[str, Any], now_ms: int) -> Any:
-        kind = req.get("type")
-        eng = self.engine
-        if kind == "meta":
-            return views.meta(eng)
-        if kind == "spotMeta":
-            return views.spot_meta()
-        if kind == "metaAndAssetCtxs":
-            return [views.meta(eng), views.asset_ctxs(eng)]
-        if kind == "spotMetaAndAssetCtxs":
-            return [views.spot_meta(), []]
-        if kind == "allMids":
-            return views.all_mids(eng)
-        if kind == "perpDexs":
-            return [None]
-        if kind == "exchangeStatus":
-            return {"time": now_ms, "specialStatuses": None}
-        if kind == "l2Book":
-            coin = req.get("coin")
-            if not isinstance(coin, str):
-                raise _Reject(422, DESERIALIZE_ERROR)
-            return eng.book(coin).l2(now_ms) if coin in eng.coin_to_asset else None
-        user = _addr(req.get("user"))
-        if kind == "openOrders":
-            return views.open_orders(eng, user)
-        if kind == "frontendOpenOrders":
-            return views.open_orders(eng, user, frontend=True)
-        if kind == "clearinghouseState":
-            return views.clearinghouse_state(eng, user, now_ms)
-        if kind == "spotClearinghouseState":
-            return {"balances": []}
-        if kind == "userFills":
-            return views.user_fills(eng, user)
-        if kind == "userFillsByTime":
-            start = _int(req.get("startTime"))
-            end = req.get("endTime")
-            return views.user_fills_by_time(
-                eng, user, start, None if end is None else _int(end), now_ms
-            )
-        if kind == "orderStatus":
-            oid = req.get("oid")
-            if isinstance(oid, str):
-                return views.order_status(eng, user, oid)
-            return views.order_status(eng, user, _int(oid))
-        if kind == "historicalOrders":
-            return views.historical_orders(eng, user)
-        if kind == "userRateLimit":
-            return views.user_rate_limit(eng, user, self.requests_used.get(user, 0))
-        if kind == "userRole":
-            if user in self.agents:
-                return {"role": "agent", "data": {"user": self.agents[user]}}
-            return {"role": "user" if eng.account(user) else "missing"}
-        raise _Reject(422, DESERIALIZE_ERROR)
+        return self.info_desk.answer(req, now_ms)
 
     # ---- /exchange -----------------------------------------------------------------------------
 
@@ -293,40 +271,40 @@ class SimService:
         """Verify and apply a ``POST /exchange`` envelope (§4): ``(http_status, body)``; pushes
         are queued on sessions."""
         try:
-            env = _parse(body)
+            env = parse(body)
             reply, fx = self._exchange(env, now_ms)
-        except _Reject as rej:
+        except Reject as rej:
             return rej.status, rej.body
         if fx is not None:
             self.publish(fx, now_ms)
         return 200, reply
 
-    def _resolve(self, signer: str) -> str | None:
+    def _resolve(self, signer: str, now_ms: int) -> str | None:
         """The master account acting for ``signer`` (funding it when allowed), or ``None``."""
         if signer in self.agents:
             return self.agents[signer]
         if self.engine.account(signer) is not None:
             return signer
         if self.config.auto_fund:
-            self.engine.fund(signer, self.config.auto_fund_usdc)
+            self._deposit(signer, now_ms)
             return signer
         return None
 
     def _exchange(self, env: dict[str, Any], now_ms: int) -> tuple[Any, Effects | None]:
         action = env.get("action")
         if not isinstance(action, dict) or not isinstance(action.get("type"), str):
-            raise _Reject(422, DESERIALIZE_ERROR)
+            raise Reject(422, DESERIALIZE_ERROR)
         kind = action["type"]
         if kind not in L1_ACTIONS and kind not in USER_SIGNED_ACTIONS:
-            raise _Reject(422, DESERIALIZE_ERROR)
-        nonce = _int(env.get("nonce"))
+            raise Reject(422, DESERIALIZE_ERROR)
+        nonce = integer(env.get("nonce"))
         signature = env.get("signature")
         if not isinstance(signature, dict) or not {"r", "s", "v"} <= signature.keys():
-            raise _Reject(422, DESERIALIZE_ERROR)
+            raise Reject(422, DESERIALIZE_ERROR)
         vault_raw = env.get("vaultAddress")
-        vault = None if vault_raw is None else _addr(vault_raw)
+        vault = None if vault_raw is None else address(vault_raw)
         expires = env.get("expiresAfter")
-        expires_after = None if expires is None else _int(expires)
+        expires_after = None if expires is None else integer(expires)
         if kind in USER_SIGNED_ACTIONS:
             return self._user_signed(action, nonce, signature, expires_after, now_ms), None
         plan = self._plan(action)
@@ -336,7 +314,7 @@ class SimService:
             )
         except ValueError:
             return _err(rules.ERR_INVALID_SIGNATURE), None
-        master = self._resolve(signer)
+        master = self._resolve(signer, now_ms)
         if master is None:
             return _err(rules.err_unknown_signer(signer)), None
         if expires_after is not None and expires_after < now_ms:
@@ -349,13 +327,19 @@ class SimService:
             leader = self.vaults.get(vault)
             if leader is None and self.config.auto_fund and self.engine.account(vault) is None:
                 self.vaults[vault] = master
-                self.engine.fund(vault, self.config.auto_fund_usdc)
+                self._deposit(vault, now_ms)
                 leader = master
             if leader != master:
                 return _err(rules.ERR_VAULT.format(vault=vault, user=master)), None
             user = vault
+        if kind != "reserveRequestWeight":
+            acct = self.engine.account(user)
+            volume = acct.cum_volume if acct else Decimal(0)
+            is_cancel = kind in ("cancel", "cancelByCloid")
+            refusal = self.budget.charge(user, batch_length(action), is_cancel, volume, now_ms)
+            if refusal is not None:
+                return _err(refusal), None  # costs nothing, the nonce stays unused
         self.nonces.use(signer, nonce)
-        self.requests_used[user] = self.requests_used.get(user, 0) + 1
         return plan(user, now_ms)
 
     def _user_signed(
@@ -367,7 +351,7 @@ class SimService:
         now_ms: int,
     ) -> Any:
         kind = action["type"]
-        if kind != "approveAgent":
+        if kind not in ("approveAgent", "approveBuilderFee"):
             return _err(f"Action {kind} is not supported by the simulator.")
         if expires_after is not None:
             return _err("expiresAfter is not supported for user-signed actions.")  # ⚠ text
@@ -375,8 +359,9 @@ class SimService:
             return _err("Action nonce does not match the request nonce.")  # ⚠ text
         try:
             signer = recover_user_signed(action, signature)
-            agent = _addr(action.get("agentAddress"))
-        except (BadSignature, _Reject):
+            field = "agentAddress" if kind == "approveAgent" else "builder"
+            target = address(action.get(field))
+        except (BadSignature, Reject):
             return _err(rules.ERR_INVALID_SIGNATURE)
         expected_chain = "Mainnet" if self.config.is_mainnet else "Testnet"
         if action.get("hyperliquidChain") != expected_chain:
@@ -386,12 +371,21 @@ class SimService:
         if self.engine.account(signer) is None:
             if not self.config.auto_fund:
                 return _err(rules.err_must_deposit(signer))
-            self.engine.fund(signer, self.config.auto_fund_usdc)
+            self._deposit(signer, now_ms)
         nonce_err = self.nonces.check(signer, nonce, now_ms)
         if nonce_err is not None:
             return _err(nonce_err)
+        if kind == "approveBuilderFee":
+            error = self.ledger.approve_builder(signer, target, action.get("maxFeeRate"))
+            if error is not None:
+                return _err(error)
+            self.nonces.use(signer, nonce)
+            return _ok("default")
         self.nonces.use(signer, nonce)
-        self.agents[agent] = signer
+        self.agents[target] = signer
+        name = action.get("agentName")
+        names = self.ledger.agent_names.setdefault(signer, {})
+        names[target] = name if isinstance(name, str) else ""
         return _ok("default")
 
     def _plan(self, action: dict[str, Any]) -> Callable[[str, int], tuple[Any, Effects | None]]:
@@ -402,8 +396,9 @@ class SimService:
         if kind == "order":
             wires = action.get("orders")
             if not isinstance(wires, list):
-                raise _Reject(422, DESERIALIZE_ERROR)
-            reqs = [_order_request(w) for w in wires]
+                raise Reject(422, DESERIALIZE_ERROR)
+            builder = _builder(action.get("builder"))
+            reqs = [_order_request(w, builder) for w in wires]
             grouping = _grouping(action.get("grouping", "na"))
 
             def place(user: str, now_ms: int) -> tuple[Any, Effects | None]:
@@ -411,6 +406,10 @@ class SimService:
                     return _err(rules.ERR_EMPTY_BATCH), None
                 if len(reqs) > MAX_BATCH:
                     return _err(rules.ERR_BATCH_WEIGHT), None
+                if builder is not None and (
+                    self.ledger.max_builder_fee(user, builder[0]) < builder[1]
+                ):
+                    return _err(ERR_BUILDER_NOT_APPROVED), None
                 statuses, fx = eng.place(user, reqs, now_ms, grouping)
                 return _ok("order", statuses), fx
 
@@ -418,11 +417,11 @@ class SimService:
         if kind in ("cancel", "cancelByCloid"):
             wires = action.get("cancels")
             if not isinstance(wires, list) or not all(isinstance(w, dict) for w in wires):
-                raise _Reject(422, DESERIALIZE_ERROR)
+                raise Reject(422, DESERIALIZE_ERROR)
             if kind == "cancel":
-                pairs = [(_int(w.get("a")), _int(w.get("o"))) for w in wires]
+                pairs = [(integer(w.get("a")), integer(w.get("o"))) for w in wires]
             else:
-                cl = [(_int(w.get("asset")), _cloid(w.get("cloid"))) for w in wires]
+                cl = [(integer(w.get("asset")), _cloid(w.get("cloid"))) for w in wires]
 
             def cancel(user: str, now_ms: int) -> tuple[Any, Effects | None]:
                 if len(wires) > MAX_BATCH:
@@ -437,7 +436,7 @@ class SimService:
         if kind in ("batchModify", "modify"):
             mwires = action.get("modifies") if kind == "batchModify" else [action]
             if not isinstance(mwires, list) or not all(isinstance(w, dict) for w in mwires):
-                raise _Reject(422, DESERIALIZE_ERROR)
+                raise Reject(422, DESERIALIZE_ERROR)
             mods = [
                 ModifyEntry(_oid(w.get("oid")), _order_request(w.get("order"))) for w in mwires
             ]
@@ -456,7 +455,7 @@ class SimService:
             return modify
         if kind == "scheduleCancel":
             t = action.get("time")
-            when = None if t is None else _int(t)
+            when = None if t is None else integer(t)
 
             def schedule(user: str, now_ms: int) -> tuple[Any, Effects | None]:
                 error = eng.schedule_cancel(user, when, now_ms)
@@ -464,17 +463,40 @@ class SimService:
 
             return schedule
         if kind == "updateLeverage":
-            asset, lev = _int(action.get("asset")), _int(action.get("leverage"))
+            asset, lev = integer(action.get("asset")), integer(action.get("leverage"))
             is_cross = action.get("isCross", True)
             if not isinstance(is_cross, bool):
-                raise _Reject(422, DESERIALIZE_ERROR)
+                raise Reject(422, DESERIALIZE_ERROR)
 
             def leverage(user: str, now_ms: int) -> tuple[Any, Effects | None]:
                 error = eng.update_leverage(user, asset, is_cross, lev)
                 return (_err(error) if error else _ok("default")), None
 
             return leverage
-        if kind in ("noop", "updateIsolatedMargin", "reserveRequestWeight"):
+        if kind == "setReferrer":
+            code = action.get("code")
+
+            def referrer(user: str, now_ms: int) -> tuple[Any, Effects | None]:
+                error = self.ledger.set_referrer(user, code)
+                return (_err(error) if error else _ok("default")), None
+
+            return referrer
+        if kind == "reserveRequestWeight":
+            weight = integer(action.get("weight"))
+            if weight < 0:
+                raise Reject(422, DESERIALIZE_ERROR)
+
+            def reserve(user: str, now_ms: int) -> tuple[Any, Effects | None]:
+                price = RESERVE_PRICE_USDC * weight
+                acct = self.engine.account(user)
+                if acct is None or acct.balance < price:
+                    return _err(rules.ERR_MARGIN), None  # ⚠ text for an unaffordable reserve
+                acct.balance -= price
+                self.budget.reserve(user, weight)
+                return _ok("default"), None
+
+            return reserve
+        if kind in ("noop", "updateIsolatedMargin"):
             return lambda user, now_ms: (_ok("default"), None)
         return lambda user, now_ms: (
             _err(f"Action {kind} is not supported by the simulator."),
@@ -484,33 +506,45 @@ class SimService:
 
 def _cloid(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("0x") or len(value) != 34:
-        raise _Reject(422, DESERIALIZE_ERROR)
+        raise Reject(422, DESERIALIZE_ERROR)
     return value.lower()
 
 
 def _oid(value: Any) -> int | str:
     if isinstance(value, str):
         return _cloid(value)
-    return _int(value)
+    return integer(value)
 
 
-def _order_request(wire: Any) -> OrderEntry:
+def _builder(value: Any) -> tuple[str, int] | None:
+    """The order action's ``builder`` ``{"b": address, "f": tenths of a bp}`` (or ``None``)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Reject(422, DESERIALIZE_ERROR)
+    fee = integer(value.get("f"))
+    if fee < 0:
+        raise Reject(422, DESERIALIZE_ERROR)
+    return address(value.get("b")), fee
+
+
+def _order_request(wire: Any, builder: tuple[str, int] | None = None) -> OrderEntry:
     """Parse an order wire (§4.2). Shape errors → 422; value errors are left to the engine."""
     if not isinstance(wire, dict):
-        raise _Reject(422, DESERIALIZE_ERROR)
-    asset = _int(wire.get("a"))
+        raise Reject(422, DESERIALIZE_ERROR)
+    asset = integer(wire.get("a"))
     is_buy, reduce_only = wire.get("b"), wire.get("r")
     px, sz, t = wire.get("p"), wire.get("s"), wire.get("t")
     if not isinstance(is_buy, bool) or not isinstance(reduce_only, bool):
-        raise _Reject(422, DESERIALIZE_ERROR)
+        raise Reject(422, DESERIALIZE_ERROR)
     if not isinstance(px, str) or not isinstance(sz, str) or not isinstance(t, dict):
-        raise _Reject(422, DESERIALIZE_ERROR)
+        raise Reject(422, DESERIALIZE_ERROR)
     cloid = wire.get("c")
     cloid = None if cloid is None else _cloid(cloid)
     if "limit" in t and isinstance(t["limit"], dict):
         tif = t["limit"].get("tif")
         if tif not in ("Alo", "Ioc", "Gtc", "FrontendMarket"):
-            raise _Reject(422, DESERIALIZE_ERROR)
+            raise Reject(422, DESERIALIZE_ERROR)
         tif = "Ioc" if tif == "FrontendMarket" else tif
     elif "trigger" in t and isinstance(t["trigger"], dict):
         trig = t["trigger"]
@@ -518,12 +552,12 @@ def _order_request(wire: Any) -> OrderEntry:
         if not isinstance(is_market, bool) or not isinstance(trigger_px, str) or tpsl not in (
             "tp", "sl"
         ):
-            raise _Reject(422, DESERIALIZE_ERROR)
+            raise Reject(422, DESERIALIZE_ERROR)
         return OrderEntry(asset, is_buy, px, sz, reduce_only, "Trigger", cloid,
-                          TriggerSpec(trigger_px, is_market, tpsl))
+                          TriggerSpec(trigger_px, is_market, tpsl), builder=builder)
     else:
-        raise _Reject(422, DESERIALIZE_ERROR)
-    return OrderEntry(asset, is_buy, px, sz, reduce_only, tif, cloid)
+        raise Reject(422, DESERIALIZE_ERROR)
+    return OrderEntry(asset, is_buy, px, sz, reduce_only, tif, cloid, builder=builder)
 
 
 def _grouping(value: Any) -> Grouping:
@@ -533,4 +567,4 @@ def _grouping(value: Any) -> Grouping:
         return "na"
     if value in GROUPINGS:
         return value  # type: ignore[no-any-return]
-    raise _Reject(422, DESERIALIZE_ERROR)
+    raise Reject(422, DESERIALIZE_ERROR)

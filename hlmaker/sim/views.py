@@ -7,6 +7,7 @@ string-decimals, ids and times JSON integers (ms since the epoch).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -27,23 +28,50 @@ USDC_TOKEN = {
     "isCanonical": True,
     "evmContract": None,
     "fullName": None,
+    "deployerTradingFeeShare": "0.0",
 }
+"""The USDC spot token, keys in the current exchange's order (``deployerTradingFeeShare`` last,
+as ``@nktkas/hyperliquid`` 0.33.3 types ``spotMeta`` tokens)."""
+
+COLLATERAL_TOKEN = 0
+"""Spot token index of the perp dex's collateral (USDC; ``allPerpMetas`` recording)."""
+
+
+def margin_table_id(max_leverage: int) -> int:
+    """The asset's ``marginTableId``: the simulator gives every asset a one-tier table whose id
+    is its max leverage (ids below 50 are single-tier tables on the exchange, §2.1)."""
+    return max_leverage
 
 
 def meta(engine: Engine) -> dict[str, Any]:
-    """``meta`` (§2.1): the universe with ``name``, ``szDecimals``, ``maxLeverage``."""
+    """``meta`` (§2.1): ``universe`` (``szDecimals``, ``name``, ``maxLeverage``,
+    ``marginTableId``), ``marginTables`` (one single-tier table per distinct max leverage) and
+    ``collateralToken`` — in the current exchange's key order."""
+    tables = sorted({s.max_leverage for s in engine.universe})
     return {
         "universe": [
-            {"name": s.name, "szDecimals": s.sz_decimals, "maxLeverage": s.max_leverage}
+            {
+                "szDecimals": s.sz_decimals,
+                "name": s.name,
+                "maxLeverage": s.max_leverage,
+                "marginTableId": margin_table_id(s.max_leverage),
+            }
             for s in engine.universe
         ],
-        "marginTables": [],
+        "marginTables": [
+            [
+                margin_table_id(lev),
+                {"description": "", "marginTiers": [{"lowerBound": "0.0", "maxLeverage": lev}]},
+            ]
+            for lev in tables
+        ],
+        "collateralToken": COLLATERAL_TOKEN,
     }
 
 
 def spot_meta() -> dict[str, Any]:
     """``spotMeta`` (§2.2): no spot pairs, only the USDC token."""
-    return {"universe": [], "tokens": [USDC_TOKEN]}
+    return {"universe": [], "tokens": [dict(USDC_TOKEN)]}
 
 
 def all_mids(engine: Engine) -> dict[str, str]:
@@ -51,29 +79,36 @@ def all_mids(engine: Engine) -> dict[str, str]:
     return {coin: fmt(mid) for coin, mid in engine.mids().items()}
 
 
+def asset_ctx(engine: Engine, coin: str, funding: Decimal = Decimal(0),
+              day: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0)),
+              open_interest: Decimal = Decimal(0)) -> dict[str, Any]:
+    """One perp asset context (§2.12), keys in the current exchange's order (the recorded
+    ``allDexsAssetCtxs`` push, 2026): ``premium``, ``midPx`` and ``impactPxs`` are ``null``
+    while the book is one-sided or empty. ``funding`` is the current hourly rate, ``day`` the
+    (notional, base) volume of the last 24 h, ``open_interest`` in coin."""
+    spec = engine.universe[engine.coin_to_asset[coin]]
+    book = engine.book(coin)
+    mark = engine.mark(coin)
+    bid, ask = book.bids.best(), book.asks.best()
+    two_sided = bid is not None and ask is not None
+    mid = book.mid() if two_sided else None
+    return {
+        "funding": fmt(funding),
+        "openInterest": fmt(open_interest),
+        "prevDayPx": fmt(spec.initial_px),
+        "dayNtlVlm": fmt(day[0]),
+        "premium": fmt((mid - mark) / mark) if mid is not None else None,
+        "oraclePx": fmt(mark),
+        "markPx": fmt(mark),
+        "midPx": fmt(mid) if mid is not None else None,
+        "impactPxs": [fmt(bid), fmt(ask)] if two_sided else None,
+        "dayBaseVlm": fmt(day[1]),
+    }
+
+
 def asset_ctxs(engine: Engine) -> list[dict[str, Any]]:
-    """``metaAndAssetCtxs`` contexts (§2.12): mark/mid/oracle from the book, zero funding."""
-    out = []
-    for spec in engine.universe:
-        book = engine.book(spec.name)
-        mid = book.mid()
-        mark = engine.mark(spec.name)
-        bid, ask = book.bids.best(), book.asks.best()
-        out.append(
-            {
-                "dayNtlVlm": "0.0",
-                "funding": "0.0",
-                "impactPxs": [fmt(bid), fmt(ask)] if bid is not None and ask is not None else None,
-                "markPx": fmt(mark),
-                "midPx": fmt(mid) if mid is not None else None,
-                "openInterest": "0.0",
-                "oraclePx": fmt(mark),
-                "premium": "0.0",
-                "prevDayPx": fmt(spec.initial_px),
-                "dayBaseVlm": "0.0",
-            }
-        )
-    return out
+    """``metaAndAssetCtxs`` contexts (§2.12) of every asset, zero funding and volume."""
+    return [asset_ctx(engine, spec.name) for spec in engine.universe]
 
 
 def open_orders(engine: Engine, user: str, frontend: bool = False) -> list[dict[str, Any]]:
@@ -82,11 +117,36 @@ def open_orders(engine: Engine, user: str, frontend: bool = False) -> list[dict[
     return [o.wire_frontend() if frontend else o.wire() for o in orders]
 
 
-def clearinghouse_state(engine: Engine, user: str, now_ms: int) -> dict[str, Any]:
-    """``clearinghouseState`` (§2.7) under the simulator's simple cross-margin model."""
+CumFunding = Mapping[str, tuple[Decimal, Decimal, Decimal]]
+"""coin → (allTime, sinceOpen, sinceChange) funding paid by the user (positive = paid)."""
+
+
+def _liquidation_px(
+    szi: Decimal, mark: Decimal, maint_frac: Decimal, free: Decimal
+) -> Decimal | None:
+    """The mark at which the account's value meets its maintenance margin, all other positions
+    held at their marks: ``free`` = accountValue − maintenance of the other positions; solves
+    ``free + szi·(P − mark) = |szi|·P·maint_frac`` (the exchange's cross formula, §2.7).
+    ``None`` when no positive price liquidates."""
+    denom = szi - abs(szi) * maint_frac
+    if denom == 0:
+        return None
+    px = (szi * mark - free) / denom
+    return px if px > 0 else None
+
+
+def clearinghouse_state(
+    engine: Engine, user: str, now_ms: int, cum_funding: CumFunding | None = None
+) -> dict[str, Any]:
+    """``clearinghouseState`` (§2.7) under the simulator's simple cross-margin model, keys in
+    the current exchange's order (recordings from 2024-10 on: ``marginSummary,
+    crossMarginSummary, crossMaintenanceMarginUsed, withdrawable, assetPositions, time``;
+    positions ``coin, szi, leverage, entryPx, positionValue, unrealizedPnl, returnOnEquity,
+    liquidationPx, marginUsed, maxLeverage, cumFunding``). Maintenance margin is half the
+    initial margin at max leverage; ``liquidationPx`` solves account value = maintenance."""
     acct = engine.account(user)
     marks = engine.marks()
-    positions: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     total_ntl = Decimal(0)
     total_margin = Decimal(0)
     maint = Decimal(0)
@@ -105,55 +165,62 @@ def clearinghouse_state(engine: Engine, user: str, now_ms: int) -> dict[str, Any
             sign = 1 if pos.szi > 0 else -1
             upnl = mark * pos.szi - pos.cost * sign
             margin = value / lev
+            maint_frac = Decimal(1) / spec.max_leverage / 2
             total_ntl += value
             total_margin += margin
-            maint += value / spec.max_leverage / 2
+            maint += value * maint_frac
             upnl_total += upnl
-            entry = pos.entry_px
-            positions.append(
-                {
-                    "type": "oneWay",
-                    "position": {
-                        "coin": spec.name,
-                        "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"},
-                        "entryPx": fmt(entry.quantize(Decimal("0.000001"))) if entry else None,
-                        "leverage": {"type": "cross" if is_cross else "isolated", "value": lev},
-                        "liquidationPx": None,
-                        "marginUsed": fmt(usd(margin)),
-                        "maxLeverage": spec.max_leverage,
-                        "positionValue": fmt(usd(value)),
-                        "returnOnEquity": fmt((upnl / margin).quantize(Decimal("0.0000001")))
-                        if margin
-                        else "0.0",
-                        "szi": fmt(pos.szi),
-                        "unrealizedPnl": fmt(usd(upnl)),
-                    },
-                }
-            )
+            rows.append((spec, pos, mark, lev, is_cross, value, upnl, margin, maint_frac))
     account_value = balance + upnl_total
+    positions: list[dict[str, Any]] = []
+    zero3 = (Decimal(0), Decimal(0), Decimal(0))
+    for spec, pos, mark, lev, is_cross, value, upnl, margin, maint_frac in rows:
+        free = account_value - (maint - value * maint_frac)
+        liq = _liquidation_px(pos.szi, mark, maint_frac, free)
+        entry = pos.entry_px
+        funded = (cum_funding or {}).get(spec.name, zero3)
+        positions.append(
+            {
+                "type": "oneWay",
+                "position": {
+                    "coin": spec.name,
+                    "szi": fmt(pos.szi),
+                    "leverage": {"type": "cross" if is_cross else "isolated", "value": lev},
+                    "entryPx": fmt(entry.quantize(Decimal("0.000001"))) if entry else None,
+                    "positionValue": fmt(usd(value)),
+                    "unrealizedPnl": fmt(usd(upnl)),
+                    "returnOnEquity": fmt((upnl / margin).quantize(Decimal("0.0000001")))
+                    if margin
+                    else "0.0",
+                    "liquidationPx": fmt(liq.quantize(Decimal("0.000001"))) if liq else None,
+                    "marginUsed": fmt(usd(margin)),
+                    "maxLeverage": spec.max_leverage,
+                    "cumFunding": {
+                        "allTime": fmt(usd(funded[0])),
+                        "sinceOpen": fmt(usd(funded[1])),
+                        "sinceChange": fmt(usd(funded[2])),
+                    },
+                },
+            }
+        )
     order_margin = acct.order_margin(engine.default_lev) if acct else Decimal(0)
     withdrawable = max(Decimal(0), account_value - total_margin - order_margin)
+    raw_usd = account_value - sum(
+        (marks[c] * p.szi for c, p in (acct.positions.items() if acct else ())), Decimal(0)
+    )
     summary = {
         "accountValue": fmt(usd(account_value)),
-        "totalMarginUsed": fmt(usd(total_margin)),
         "totalNtlPos": fmt(usd(total_ntl)),
-        "totalRawUsd": fmt(
-            usd(
-                account_value
-                - sum(
-                    (marks[c] * p.szi for c, p in (acct.positions.items() if acct else ())),
-                    Decimal(0),
-                )
-            )
-        ),
+        "totalRawUsd": fmt(usd(raw_usd)),
+        "totalMarginUsed": fmt(usd(total_margin)),
     }
     return {
-        "assetPositions": positions,
-        "crossMaintenanceMarginUsed": fmt(usd(maint)),
-        "crossMarginSummary": dict(summary),
         "marginSummary": summary,
-        "time": now_ms,
+        "crossMarginSummary": dict(summary),
+        "crossMaintenanceMarginUsed": fmt(usd(maint)),
         "withdrawable": fmt(usd(withdrawable)),
+        "assetPositions": positions,
+        "time": now_ms,
     }
 
 
@@ -204,15 +271,3 @@ def historical_orders(engine: Engine, user: str) -> list[dict[str, Any]]:
         {"order": o.wire_frontend(), "status": o.status, "statusTimestamp": o.status_ts}
         for o in reversed(rows)
     ]
-
-
-def user_rate_limit(engine: Engine, user: str, used: int) -> dict[str, Any]:
-    """``userRateLimit`` (§2.11): cap = 10000 + floor(cumVlm)."""
-    acct = engine.account(user)
-    vlm = acct.cum_volume if acct else Decimal(0)
-    return {
-        "cumVlm": fmt(usd(vlm)),
-        "nRequestsUsed": used,
-        "nRequestsCap": 10000 + int(vlm),
-        "nRequestsSurplus": 0,
-    }

@@ -18,14 +18,31 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hlmaker.sim import views
+from hlmaker.sim import limits, views
 from hlmaker.sim.engine import Effects, Engine
+from hlmaker.sim.funding import Payment
+from hlmaker.sim.info import InfoDesk
+from hlmaker.sim.tape import INTERVAL_MS
 
-USER_FEEDS = ("orderUpdates", "userEvents", "user", "userFills", "openOrders", "clearinghouseState")
-COIN_FEEDS = ("l2Book", "bbo", "trades")
+USER_FEEDS = (
+    "orderUpdates",
+    "userEvents",
+    "user",
+    "userFills",
+    "openOrders",
+    "clearinghouseState",
+    "userFundings",
+    "userNonFundingLedgerUpdates",
+    "userTwapSliceFills",
+    "userTwapHistory",
+)
+COIN_FEEDS = ("l2Book", "bbo", "trades", "candle")
+N_SIG_FIGS = (None, 2, 3, 4, 5)
+MANTISSAS = (None, 1, 2, 5)
 
 
 def dumps(obj: Any) -> str:
@@ -67,6 +84,15 @@ class PushIntervals(Protocol):
         ...
 
 
+class SessionConfig(PushIntervals, Protocol):
+    """The settings a session reads: push throttles and limits (``ServiceConfig`` has them)."""
+
+    @property
+    def limits(self) -> limits.Limits:
+        """The WS limits."""
+        ...
+
+
 class SessionHost(Protocol):
     """What a :class:`WsSession` needs of the service that opened it.
 
@@ -82,8 +108,23 @@ class SessionHost(Protocol):
         ...
 
     @property
-    def config(self) -> PushIntervals:
-        """The push throttles."""
+    def config(self) -> SessionConfig:
+        """The push throttles and the limits."""
+        ...
+
+    @property
+    def sessions(self) -> Mapping[int, WsSession]:
+        """Every open session (the WS limits count across them)."""
+        ...
+
+    @property
+    def ws_messages(self) -> limits.SlidingWindow:
+        """Client messages per minute, across sessions."""
+        ...
+
+    @property
+    def info_desk(self) -> InfoDesk:
+        """The ``/info`` reads (asset contexts, tape, funding, ledger) the feeds share."""
         ...
 
     def handle_info(self, body: Any, now_ms: int) -> tuple[int, Any]:
@@ -113,6 +154,9 @@ class WsSession:
 
     def on_text(self, text: str, now_ms: int) -> list[str]:
         """Handle one client frame; returns the direct replies in order (never raises)."""
+        if not self.service.ws_messages.take("loopback", 1, now_ms):
+            limit = self.service.config.limits.ws_messages_per_min
+            return [self._error(limits.ERR_WS_MESSAGES.format(n=limit))]
         try:
             msg = json.loads(text)
         except (ValueError, RecursionError):
@@ -156,11 +200,24 @@ class WsSession:
         engine = self.service.engine
         if kind == "allMids":
             return _Sub(kind, {"type": "allMids"})
+        if kind == "allDexsAssetCtxs":
+            return _Sub(kind, {"type": "allDexsAssetCtxs"})
         if kind in COIN_FEEDS:
             coin = sub.get("coin")
             if not isinstance(coin, str) or coin not in engine.coin_to_asset:
                 return None
-            return _Sub(kind, {"type": kind, "coin": coin}, coin=coin)
+            echo: dict[str, Any] = {"type": kind, "coin": coin}
+            if kind == "l2Book":
+                # The ack echoes the defaults filled in (clients match acks on every key sent).
+                n_sig, mantissa = sub.get("nSigFigs"), sub.get("mantissa")
+                if n_sig not in N_SIG_FIGS or mantissa not in MANTISSAS:
+                    return None
+                echo["nSigFigs"], echo["mantissa"] = n_sig, mantissa
+            if kind == "candle":
+                if sub.get("interval") not in INTERVAL_MS:
+                    return None
+                echo["interval"] = sub["interval"]
+            return _Sub(kind, echo, coin=coin)
         if kind in USER_FEEDS:
             user = sub.get("user")
             if not isinstance(user, str) or not user.startswith("0x") or len(user) != 42:
@@ -180,6 +237,9 @@ class WsSession:
         key = dumps(sub.sub)
         if key in self.subs:
             return [self._error(f"Already subscribed: {dumps(raw)}")]
+        refusal = self._over_limits(sub)
+        if refusal is not None:
+            return [self._error(refusal)]
         self.subs[key] = sub
         out = [
             dumps(
@@ -193,6 +253,21 @@ class WsSession:
         if snap is not None:
             out.append(snap)
         return out
+
+    def _over_limits(self, sub: _Sub) -> str | None:
+        """The refusal text when ``sub`` would pass the per-IP subscription or user limits
+        (every session of the service is one loopback IP)."""
+        cfg = self.service.config.limits
+        sessions = self.service.sessions.values()
+        if cfg.ws_max_subscriptions is not None and sum(
+            len(s.subs) for s in sessions
+        ) >= cfg.ws_max_subscriptions:
+            return limits.ERR_WS_SUBSCRIPTIONS.format(n=cfg.ws_max_subscriptions)
+        if cfg.ws_max_users is not None and sub.user is not None:
+            users = {x.user for s in sessions for x in s.subs.values() if x.user is not None}
+            if sub.user not in users and len(users) >= cfg.ws_max_users:
+                return limits.ERR_WS_USERS.format(n=cfg.ws_max_users)
+        return None
 
     def _unsubscribe(self, raw: Any) -> list[str]:
         sub = self._normalise(raw)
@@ -216,9 +291,32 @@ class WsSession:
             fills = views.user_fills(engine, sub.user)
             data = {"isSnapshot": True, "user": sub.user, "fills": fills}
             return dumps({"channel": "userFills", "data": data})
-        if sub.kind in ("l2Book", "bbo", "allMids", "openOrders", "clearinghouseState"):
+        if sub.kind in ("l2Book", "bbo", "allMids", "openOrders", "clearinghouseState",
+                        "allDexsAssetCtxs"):
             return self._market_or_state(sub, now_ms, force=True)
-        return None
+        desk = self.service.info_desk
+        user = sub.user
+        if sub.kind == "userFundings":
+            assert user is not None
+            rows = [p.event() for p in desk.funding.payments.get(user, ())]
+            data = {"isSnapshot": True, "user": user, "fundings": rows}
+        elif sub.kind == "userNonFundingLedgerUpdates":
+            assert user is not None
+            rows = desk.ledger.ledger_updates(user, 0, None)
+            data = {"isSnapshot": True, "user": user, "nonFundingLedgerUpdates": rows}
+        elif sub.kind == "userTwapSliceFills":
+            data = {"isSnapshot": True, "user": user, "twapSliceFills": []}
+        elif sub.kind == "userTwapHistory":
+            data = {"isSnapshot": True, "user": user, "history": []}
+        elif sub.kind == "candle":
+            assert sub.coin is not None
+            candle = desk.tape.current_candle(sub.coin, sub.sub["interval"])
+            if candle is None:
+                return None
+            return dumps({"channel": "candle", "data": candle})
+        else:
+            return None
+        return dumps({"channel": sub.kind, "data": data})
 
     # ---- server → client ---------------------------------------------------------------------
 
@@ -257,7 +355,7 @@ class WsSession:
                     ev.user == user for ev in fx.order_events
                 ):
                     assert user is not None
-                    state = views.clearinghouse_state(engine, user, now_ms)
+                    state = self.service.info_desk.clearinghouse_state(user, now_ms)
                     self._push(
                         "clearinghouseState", {"dex": "", "user": user, "clearinghouseState": state}
                     )
@@ -265,13 +363,45 @@ class WsSession:
                 rows = [t for t in fx.trades if t["coin"] == sub.coin]
                 if rows:
                     self._push("trades", rows)
+            elif sub.kind == "candle":
+                assert sub.coin is not None
+                if any(t["coin"] == sub.coin for t in fx.trades):
+                    candle = self.service.info_desk.tape.current_candle(
+                        sub.coin, sub.sub["interval"]
+                    )
+                    if candle is not None:
+                        self._push("candle", candle)
+        return len(self.outbox) > before
+
+    def deliver_funding(self, payments: list[Payment]) -> bool:
+        """Queue the ``userFundings`` and ``userEvents`` (``funding``) pushes of hourly funding
+        payments. Returns whether anything was queued."""
+        before = len(self.outbox)
+        for sub in self.subs.values():
+            mine = [p for p in payments if p.user == sub.user]
+            if not mine:
+                continue
+            if sub.kind == "userFundings":
+                rows = [p.event() for p in mine]
+                self._push("userFundings", {"user": sub.user, "fundings": rows})
+            elif sub.kind in ("userEvents", "user"):
+                for p in mine:
+                    self._push("user", {"funding": p.event()})
+        return len(self.outbox) > before
+
+    def deliver_ledger(self, user: str, row: dict[str, Any]) -> bool:
+        """Queue a ``userNonFundingLedgerUpdates`` push of ``user``'s new ledger ``row``."""
+        before = len(self.outbox)
+        for sub in self.subs.values():
+            if sub.kind == "userNonFundingLedgerUpdates" and sub.user == user:
+                self._push(sub.kind, {"user": user, "nonFundingLedgerUpdates": [row]})
         return len(self.outbox) > before
 
     def market_data(self, now_ms: int) -> bool:
         """Queue due ``l2Book`` / ``bbo`` / ``allMids`` pushes (throttled, only on change)."""
         before = len(self.outbox)
         for sub in self.subs.values():
-            if sub.kind in ("l2Book", "bbo", "allMids"):
+            if sub.kind in ("l2Book", "bbo", "allMids", "allDexsAssetCtxs"):
                 text = self._market_or_state(sub, now_ms, force=False)
                 if text is not None:
                     self.outbox.append(Push(sub.kind, text))
@@ -307,6 +437,16 @@ class WsSession:
             sub.last_payload = mids
             sub.last_push_ms = now_ms
             return dumps({"channel": "allMids", "data": {"mids": mids}})
+        if sub.kind == "allDexsAssetCtxs":
+            due = now_ms - sub.last_push_ms >= cfg.mids_push_interval_ms
+            if not force and not due:
+                return None
+            ctxs = self.service.info_desk.asset_ctxs(now_ms)
+            if not force and ctxs == sub.last_payload:
+                return None
+            sub.last_payload = ctxs
+            sub.last_push_ms = now_ms
+            return dumps({"channel": "allDexsAssetCtxs", "data": {"ctxs": [["", ctxs]]}})
         if sub.kind == "openOrders":
             assert sub.user is not None
             orders = views.open_orders(engine, sub.user, frontend=True)
@@ -315,7 +455,7 @@ class WsSession:
             )
         if sub.kind == "clearinghouseState":
             assert sub.user is not None
-            state = views.clearinghouse_state(engine, sub.user, now_ms)
+            state = self.service.info_desk.clearinghouse_state(sub.user, now_ms)
             return dumps(
                 {
                     "channel": "clearinghouseState",

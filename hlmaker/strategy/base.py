@@ -9,7 +9,8 @@ coin) and the book turns them into the fewest exchange commands.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -43,4 +44,15 @@ class Strategy(Protocol):
 
     def stop(self, view: BookView, now_ms: int) -> Sequence[Intent]:
         """The bot is stopping: usually ``CancelAll()``."""
+        ...
+
+
+@runtime_checkable
+class BudgetAware(Protocol):
+    """Optional: a strategy with this method is told, before each call, by how much to widen
+    its re-quote threshold (``scale`` ≥ 1) because the address request budget is running low
+    (:meth:`hlmaker.actors.budget.AddressBudget.requote_scale`)."""
+
+    def set_requote_scale(self, scale: Decimal) -> None:
+        """Multiply the re-quote threshold by ``scale`` from now on."""
         ...

@@ -19,8 +19,9 @@ skipped, and so is a level that rounds onto the price of the level before it. A 
 first level that, were every level of that side filled, would take ``|position|`` beyond
 ``max_position``: at ``+max_position`` no bid is quoted, at ``-max_position`` no ask.
 
-Re-quoting happens only when the mid moved more than ``requote_bps`` from the mid the current
-ladder was built on, or the position changed. When the book's settled orders no longer match the
+Re-quoting happens only when the mid moved more than ``requote_bps`` (× the quoter's budget
+scale, :meth:`LadderQuoter.set_requote_scale`) from the mid the current ladder was built on, or
+the position changed. When the book's settled orders no longer match the
 last ladder (an order was rejected, cancelled by the exchange or partly filled) the same ladder is
 sent again, at most once every ``refill_ms``.
 
@@ -288,6 +289,8 @@ class LadderQuoter:
         self._markets: dict[str, MarketInfo] = {}
         self._state = {coin: _CoinState() for coin in config.coins}
         self._started = False
+        self.requote_scale = Decimal(1)
+        """Multiplies ``requote_bps`` while the address request budget runs low."""
 
     # ------------------------------------------------------------------ protocol
     def start(self, markets: Mapping[str, MarketInfo], now_ms: int) -> Sequence[Intent]:
@@ -345,6 +348,11 @@ class LadderQuoter:
         for coin in self.config.coins:
             out += self._quote(coin, view, now_ms)
         return out
+
+    def set_requote_scale(self, scale: Decimal) -> None:
+        """Widen the re-quote threshold to ``requote_bps × scale`` (the address request budget
+        is running low; :class:`~hlmaker.strategy.base.BudgetAware`)."""
+        self.requote_scale = max(Decimal(1), scale)
 
     def stop(self, view: BookView, now_ms: int) -> Sequence[Intent]:
         """Cancel everything."""
@@ -423,7 +431,8 @@ class LadderQuoter:
         position = view.position(coin)
         rebuild = (
             st.target is None or st.built_mid is None or position != st.built_position
-            or abs(mid - st.built_mid) * BPS > self.config.requote_bps * st.built_mid
+            or abs(mid - st.built_mid) * BPS
+            > self.config.requote_bps * self.requote_scale * st.built_mid
         )
         if rebuild:
             target = self.ladder(coin, mid, position)

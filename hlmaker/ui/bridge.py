@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from hlmaker.actors.budget import BudgetView
 from hlmaker.actors.feed import FeedStats
 from hlmaker.actors.latest import Latest
 from hlmaker.actors.reconciler import ReconcileStatus
@@ -99,6 +100,11 @@ class MakerView(Protocol):
         """``sim``, ``testnet`` or ``mainnet``."""
         ...
 
+    @property
+    def budget(self) -> BudgetView:
+        """The address request budget."""
+        ...
+
     def totals(self) -> Mapping[str, Any]:
         """The book's counters summed over every incarnation (``fills_applied``, ``closed_pnl``,
         ``fees``…)."""
@@ -144,4 +150,5 @@ def status_of(maker: MakerView, base_url: str) -> Status:
         base_url=base_url,
         journal=None if journal is None else {"dropped": journal.dropped,
                                                "write_errors": journal.write_errors},
+        budget=maker.budget,
     )

@@ -55,9 +55,23 @@ def _header(s: Status) -> Panel:
         "   synced ", _yes(v.is_synced), "  ready ", _yes(v.ready),
         "  feed ", Text("up", style="green") if s.feed_connected
         else Text("down", style="bold red"),
-        f"  reconcile {age}  unresolved {v.unresolved}  {when}",
+        f"  reconcile {age}  unresolved {v.unresolved}",
+        _budget(s), f"  {when}",
     )
     return Panel(line, padding=(0, 1))
+
+
+def _budget(s: Status) -> Text:
+    b = s.budget
+    if b is None or not b.known:
+        return Text("  budget -")
+    style = "bold red" if b.exhausted else ("yellow" if b.requote_scale > 1 else "")
+    text = f"  budget {b.used}/{b.cap} (headroom {b.headroom})"
+    if b.exhausted:
+        text += " only cancels"
+    elif b.requote_scale > 1:
+        text += f" requote x{b.requote_scale}"
+    return Text(text, style=style)
 
 
 def _markets(s: Status) -> Table:
@@ -189,7 +203,8 @@ async def run_dashboard(get_status: Callable[[], Status], *, console: Console,
 
 def status_line(status: Status) -> str:
     """One ``key=value`` line: ``sync exchange_open=4 local_open=4 position=BTC:0.01
-    fills=12 synced=true ready=true feed=up …`` (values without spaces)."""
+    fills=12 synced=true ready=true feed=up … budget=used/cap headroom=N …`` (values without
+    spaces)."""
     v = status.view
     positions = ",".join(f"{c}:{fmt(q)}" for c, q in sorted(v.positions.items()) if q) or "flat"
     parts = [
@@ -204,6 +219,7 @@ def status_line(status: Status) -> str:
         f"unresolved={v.unresolved}",
         "reconcile_age_s=" + ("-" if status.reconcile_age_s is None
                               else f"{status.reconcile_age_s:.1f}"),
+        budget_part(status),
         f"pnl={fmt(status.pnl, 2) if status.pnl is not None else '-'}".replace(",", ""),
         f"upnl={fmt(status.upnl, 2) if status.upnl is not None else '-'}".replace(",", ""),
     ]
@@ -221,6 +237,19 @@ def status_line(status: Status) -> str:
         parts.append("events=" + ",".join(f"{k}:{r:.1f}" for k, r in
                                           sorted(status.events_per_s.items())))
     return " ".join(parts)
+
+
+def budget_part(status: Status) -> str:
+    """``budget=used/cap headroom=N`` (``only_cancels`` once spent), or ``budget=-``."""
+    b = status.budget
+    if b is None or not b.known:
+        return "budget=-"
+    out = f"budget={b.used}/{b.cap} headroom={b.headroom}"
+    if b.exhausted:
+        out += " only_cancels=true"
+    elif b.requote_scale > 1:
+        out += f" requote_scale={b.requote_scale}"
+    return out
 
 
 async def run_status_log(get_status: Callable[[], Status], *, interval_s: float = 5.0,

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import attrs
 
+from hlmaker.actors.budget import BudgetView
 from hlmaker.messages import BookView, OrderView
 
 
@@ -47,7 +48,9 @@ class Status:
       reconcile (foreign ones are in ``view.foreign_orders``);
     * ``feed_connected``, ``network`` (``mainnet``/``testnet``/``sim``), ``base_url``;
     * ``journal`` — the flight recorder's ``dropped`` (book steps lost to a full channel) and
-      ``write_errors`` (failed batch writes), ``None`` when the journal is off.
+      ``write_errors`` (failed batch writes), ``None`` when the journal is off;
+    * ``budget`` — the address request budget: used / cap / headroom, whether only cancels go
+      out (``None``: not tracked).
     """
 
     now_ms: int
@@ -65,6 +68,7 @@ class Status:
     network: str = ""
     base_url: str = ""
     journal: Mapping[str, int] | None = attrs.field(default=None, hash=False)
+    budget: BudgetView | None = None
 
     @property
     def quotes(self) -> dict[str, CoinQuotes]:

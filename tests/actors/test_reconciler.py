@@ -14,6 +14,7 @@ import httpx
 import trio
 import trio.testing
 
+from hlmaker.actors.budget import AddressBudget
 from hlmaker.actors.latest import Latest
 from hlmaker.actors.reconciler import FILL_PAGE_MIN, MAX_FILL_PAGES, ReconcileStatus, run_reconciler
 from hlmaker.clock import WallClock
@@ -82,8 +83,8 @@ class ReconRig:
 
 @asynccontextmanager
 async def reconciler_rig(venue: FakeVenue, *, first: ReconcileRequest | None = None,
-                         interval_s: float = 5.0,
-                         min_gap_s: float = 0.5) -> AsyncIterator[ReconRig]:
+                         interval_s: float = 5.0, min_gap_s: float = 0.5,
+                         budget: AddressBudget | None = None) -> AsyncIterator[ReconRig]:
     clock = WallClock(EPOCH)
     rest = RestClient("http://fake", transport=venue.transport(), timeout_s=2.0)
     req_s, req_r = trio.open_memory_channel[ReconcileRequest](math.inf)
@@ -93,7 +94,8 @@ async def reconciler_rig(venue: FakeVenue, *, first: ReconcileRequest | None = N
         req_s.send_nowait(first)
     async with rest, trio.open_nursery() as nursery:
         await nursery.start(partial(run_reconciler, req_r, book_s, status, rest=rest, user=USER,
-                                    clock=clock, interval_s=interval_s, min_gap_s=min_gap_s))
+                                    clock=clock, interval_s=interval_s, min_gap_s=min_gap_s,
+                                    budget=budget))
         yield ReconRig(req_s, book_r, status, clock)
         nursery.cancel_scope.cancel()
 
@@ -305,3 +307,19 @@ async def test_an_unreadable_entry_price_never_fails_the_sweep(
             snap = await rig.book.receive()
     assert snap.positions == {"BTC": D("-0.25")} and snap.entry_px == {}
     assert rig.status.value.failures == 0
+
+
+async def test_each_sweep_is_followed_by_a_user_rate_limit_read(
+        venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
+    standard(venue)
+    venue.info["userRateLimit"] = {"cumVlm": "12.5", "nRequestsUsed": 700,
+                                   "nRequestsCap": 10_012, "nRequestsSurplus": 0}
+    budget = AddressBudget()
+    budget.spend(5)
+    with trio.fail_after(10):
+        async with reconciler_rig(venue, first=ReconcileRequest(reason="start", since_ms=None),
+                                  budget=budget) as rig:
+            await rig.book.receive()
+            await trio.testing.wait_all_tasks_blocked()
+    assert venue.seen[-1].body == {"type": "userRateLimit", "user": USER}
+    assert (budget.used, budget.cap, budget.headroom) == (700, 10_012, 9312)

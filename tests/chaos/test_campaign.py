@@ -2,7 +2,7 @@
 
 Size: 100 seeds × 2 simulated minutes, all faults (about 60–70 s of wall time on this 2-core
 machine, two worker processes; the same as ``hlmaker chaos --seeds 100 --sim-minutes 2``).
-Every fault F1–F16 must be injected at least once, no invariant may break, and the first seeds
+Every fault F1–F19 must be injected at least once, no invariant may break, and the first seeds
 are re-run for identical digests.
 """
 

@@ -1,4 +1,4 @@
-"""The fault catalogue F1–F16 as scripted scenarios: each injects its fault, shows its mark
+"""The fault catalogue F1–F19 as scripted scenarios: each injects its fault, shows its mark
 (the recovery path ran), violates no invariant and ends converged with nothing resting."""
 
 from __future__ import annotations
@@ -19,4 +19,4 @@ def test_scenario(fault: str) -> None:
 
 
 def test_every_fault_has_a_scenario() -> None:
-    assert list(SCENARIOS) == [f"F{i}" for i in range(1, 19)]
+    assert list(SCENARIOS) == [f"F{i}" for i in range(1, 20)]

@@ -165,7 +165,8 @@ def test_order_reply_shapes_and_info(svc: SimService) -> None:
     meta = a.info({"type": "meta", "dex": ""})
     assert [u["name"] for u in meta["universe"]] == ["BTC", "ETH", "SOL"]
     assert [u["szDecimals"] for u in meta["universe"]] == [5, 4, 2]
-    assert a.info({"type": "userRateLimit", "user": a.address})["nRequestsUsed"] == 3
+    # A batch of n orders or cancels counts n (§8): 2 orders + 2 cancels + 1 modify.
+    assert a.info({"type": "userRateLimit", "user": a.address})["nRequestsUsed"] == 5
 
 
 def test_user_fills_by_time_oldest_first_inclusive(svc: SimService) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from hlmaker.actors.budget import BudgetView
 from hlmaker.actors.feed import FeedStats
 from hlmaker.actors.latest import Latest
 from hlmaker.actors.reconciler import ReconcileStatus
@@ -41,6 +42,7 @@ class FakeMaker:
             at_ms=1_700_000_007_000, sweeps=3, exchange_open=(
                 _row(1, ours=True), _row(2, ours=True), _row(3, ours=False))))
         self.network = "sim"
+        self.budget = BudgetView(known=True, used=120, cap=10_500, headroom=10_380)
 
     def totals(self) -> dict[str, Any]:
         return {"fills_applied": 5, "closed_pnl": D("7.5"), "fees": D("0.5")}
@@ -58,6 +60,7 @@ def test_status_of_a_maker() -> None:
     assert s.reconcile_age_s == 3.0 and s.exchange_open == 2
     assert s.feed_connected and s.network == "sim" and s.restarts == {"feed": 1}
     assert s.events_per_s == {}
+    assert s.budget == m.budget
     m.clock.advance(2000)
     m.feed_stats.market_events = 300
     s = status_of(m, "http://127.0.0.1:1234")

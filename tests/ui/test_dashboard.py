@@ -9,6 +9,7 @@ import pytest
 import trio
 from rich.console import Console
 
+from hlmaker.actors.budget import BudgetView
 from hlmaker.messages import BookView, Counters, OrderView
 from hlmaker.ui import Status, render, run_dashboard, run_status_log, status_line
 
@@ -106,3 +107,18 @@ async def test_run_status_log(autojump_clock: object, caplog: pytest.LogCaptureF
             await run_status_log(status, interval_s=5.0)
         lines = [r.getMessage() for r in caplog.records if r.name == "hlmaker.status"]
         assert len(lines) == 2 and lines[0].startswith("sync exchange_open=4")
+
+
+def test_budget_in_status_line_and_view() -> None:
+    assert "budget=-" in status_line(status()).split()
+    ok = BudgetView(known=True, used=3000, cap=10_000, headroom=7000)
+    line = status_line(status(budget=ok)).split()
+    assert "budget=3000/10000" in line and "headroom=7000" in line
+    assert "budget 3000/10000 (headroom 7000)" in text_of(render(status(budget=ok)))
+    low = BudgetView(known=True, used=9500, cap=10_000, headroom=500,
+                     requote_scale=Decimal(10))
+    assert "requote_scale=10" in status_line(status(budget=low)).split()
+    spent = BudgetView(known=True, used=10_001, cap=10_000, headroom=-1, exhausted=True,
+                       requote_scale=Decimal(20))
+    assert "only_cancels=true" in status_line(status(budget=spent)).split()
+    assert "only cancels" in text_of(render(status(budget=spent)))
