@@ -66,16 +66,7 @@ async def _wait_either(
 ) -> object:
     """Wait for a market message (returned), a newer view (``None``) or the channel's end
     (``_CLOSED``). A message is never lost: ``receive`` is cancel-safe and a message already
-    handed over is kept. Fast path without a nursery (two tasks per wait cost more than the
-    strategy under a busy feed): a message already waiting, or a view already newer."""
-    try:
-        return market.receive_nowait()
-    except trio.WouldBlock:
-        pass
-    except (trio.EndOfChannel, trio.ClosedResourceError):
-        return _CLOSED
-    if views.version != seen:
-        return None
+    handed over is kept."""
     got: list[object] = []
     async with trio.open_nursery() as nursery:
 
