@@ -191,7 +191,9 @@ def on_cancel_outcome(reg: OrderRegistry, msg: CancelOk | CancelFailed,
 def on_unknown(reg: OrderRegistry, msg: RequestUnknown, now_ms: int) -> list[Action]:
     """A request whose outcome is unknown (timeout, lost connection, an error after the action
     may have landed): its place/modify orders go ``TIMEOUT`` (→ ``UNKNOWN``, left only on
-    exchange evidence); the book is unsynced; ``[ReconcileRequest("unknown_outcome")]``."""
+    exchange evidence); the book is unsynced; ``[ReconcileRequest("unknown_outcome")]``. An
+    order on which a newer place or modify is in flight is left alone (a late verdict on a
+    request the watchdog already gave up, noted)."""
     log.warning("book request unknown id=%s kind=%s cloids=%d reason=%s",
                 msg.request_id, msg.kind, len(msg.cloids), msg.reason)
     reg.mark_unsynced()
@@ -199,6 +201,20 @@ def on_unknown(reg: OrderRegistry, msg: RequestUnknown, now_ms: int) -> list[Act
         order = reg.orders.get(cloid)
         reg.settle(msg.request_id, order)
         if order is None or order.state.is_terminal:
+            continue
+        if (order.inflight is not None and order.inflight != msg.request_id
+                and reg.inflight_kind(order) != "cancel"):
+            # A late verdict on a request the order has moved past: the watchdog already gave
+            # it up (its outcome came later than expiresAfter + grace, e.g. across a clock
+            # jump) and a newer place/modify now owns the order. It says nothing about that
+            # one: applying it would put the newer modify's order in UNKNOWN under the old
+            # expiresAfter, and a snapshot would then settle it RESTING while the newer
+            # modify is still in flight — its landing (old leg cancelled) would finalize the
+            # order and leave the replacement leg untracked beside a fresh ladder (S9).
+            # A cancel in flight does not supersede the placement: its unknown still counts.
+            reg.counters.late_events += 1
+            reg.note(NoteKind.LATE_EVENT, f"stale unknown outcome id={msg.request_id} for "
+                     f"cloid={cloid} (request {order.inflight} in flight)")
             continue
         if msg.kind in ("place", "modify"):
             was = order.state

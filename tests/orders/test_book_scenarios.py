@@ -498,3 +498,48 @@ async def test_an_orphan_cancel_answered_after_a_sweep_dropped_the_orphan(autoju
             assert rig.state(cloid) == "filled"
             assert rig.view.counters.illegal_transitions == illegal
             assert rig.view.is_synced
+
+
+async def test_a_late_unknown_for_a_superseded_modify_leaves_the_newer_one_in_flight(
+        autojump_clock) -> None:
+    """Regression (chaos seed 41, S9 double ladder): modify A lands (seen on the order
+    stream) but its answer never comes; the watchdog gives A up; modify B is sent; only then
+    does the executor report A unknown ("expired while retrying"). That verdict is about A,
+    not B: the order must stay pending_modify under B, so a snapshot taken before B lands
+    cannot settle it resting, and B's landing (old leg cancelled, new leg open) rebinds the
+    cloid instead of finalizing it and leaving the new leg untracked."""
+    with trio.fail_after(60):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(ModifyOrder(cloid=cloid, px=D("99"), sz=D("1")))
+            mod_a = await rig.command()
+            assert isinstance(mod_a, ModifyOrders)
+            await rig.send(update(7, "canceled", cloid=cloid),
+                           update(8, "open", px="99", cloid=cloid))
+            assert rig.state(cloid) == "resting" and rig.core.orders[cloid].oid == 8
+            await trio.sleep(16)  # past A's expiresAfter + watchdog grace: A given up
+            await rig.send(snapshot(rig.now(), (open_row(8, px="99", cloid=cloid),)))
+            assert rig.state(cloid) == "resting"
+            await rig.send(ModifyOrder(cloid=cloid, px=D("98"), sz=D("1")))
+            mod_b = await rig.command()
+            assert isinstance(mod_b, ModifyOrders) and mod_b.modifies[0].oid == 8
+            assert rig.state(cloid) == "pending_modify"
+            # The executor's own verdict on A, late.
+            await rig.send(RequestUnknown(request_id=mod_a.request_id, kind="modify",
+                                          cloids=(cloid,), expires_after_ms=mod_a.expires_after_ms,
+                                          reason="expired while retrying"))
+            assert rig.state(cloid) == "pending_modify"
+            # A snapshot taken before B lands lists the old leg: B may still land.
+            await rig.send(snapshot(rig.now(), (open_row(8, px="99", cloid=cloid),)))
+            assert rig.state(cloid) == "pending_modify"
+            # B lands: the old leg is cancelled, the new one rests under the same cloid.
+            await rig.send(update(8, "canceled", px="99", cloid=cloid),
+                           update(9, "open", px="98", cloid=cloid))
+            await rig.send(ModifyResting(request_id=mod_b.request_id, cloid=cloid, old_oid=8,
+                                         new_oid=9))
+            order = rig.core.orders[cloid]
+            assert order.state.value == "resting" and order.oid == 9 and order.px == D("98")
+            await rig.send(snapshot(rig.now(), (open_row(9, px="98", cloid=cloid),)))
+            assert rig.view.counters.orphans_detected == 0
+            assert rig.view.counters.illegal_transitions == 0
