@@ -310,7 +310,7 @@ class Journal:
 
     async def _flush(self, batch: list[tuple[Any, ...]]) -> None:
         cores, self._cores = self._cores, []
-        if not await trio.to_thread.run_sync(self._write, batch, dict(self._nonces), cores):
+        if not await self._in_thread(self._write, batch, dict(self._nonces), cores):
             self._cores = cores + self._cores  # written with the next batch
 
     async def _sample(self, mark_s: float, snapshot_s: float) -> None:
@@ -356,14 +356,21 @@ class Journal:
         self._closing = True
         if self._wakeup is not None:
             self._wakeup.set()
-        for _ in range(3):
-            with trio.move_on_after(30):
-                await self._done.wait()
-            if self._done.is_set():
-                break
-            await trio.to_thread.run_sync(self._wait_write)  # a write in its thread lands
+        # No timer here: under a mock clock a timer would jump while a write runs in its thread.
+        await self._done.wait()
+        await self._in_thread(self._wait_write)  # a write in its thread lands
         end_ms = ctx.clock.now_ms() if ctx is not None else None
-        await trio.to_thread.run_sync(self._finish, end_ms)
+        await self._in_thread(self._finish, end_ms)
+
+    inline = False
+    """Write on the calling task instead of a worker thread: set by the deterministic campaign,
+    where a thread would let the mock clock jump while it writes (and is not deterministic)."""
+
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        if self.inline:
+            await trio.lowlevel.checkpoint()
+            return fn(*args)
+        return await trio.to_thread.run_sync(fn, *args)
 
     def close_unstarted(self) -> None:
         """Close a journal whose actor never ran (start-up failed)."""
