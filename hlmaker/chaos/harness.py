@@ -428,7 +428,7 @@ class _Run:
             rng=stream(spec.seed, "bot" + suffix), rest_transport=SimHttpTransport(ex),
             ws_connector=sim_connector(ex), base_url=BASE_URL,
             observer=self.observer, cloid_bits=stream(spec.seed, "cloids" + suffix).getrandbits,
-            journal=_inline(Journal.open(spec.journal)) if spec.journal else None,
+            journal=Journal.open(spec.journal, inline=True) if spec.journal else None,
         ) as maker:
             self.maker = maker
             self.crash.supervisor = maker.supervisor
@@ -594,9 +594,3 @@ def describe_error(exc: BaseException) -> str:
 def no_faults(sim_seconds: float) -> FaultPlan:
     """A plan with no fault at all (the quiet period starts at once)."""
     return FaultPlan(profile=FaultProfile(), quiet_after_s=0.0, name="none")
-
-
-def _inline(journal: Any) -> Any:
-    """The campaign's journal writes on its own task (no worker thread under the mock clock)."""
-    journal.inline = True
-    return journal

@@ -48,7 +48,7 @@ import trio
 
 from hlmaker.clock import Clock
 from hlmaker.journal import codec
-from hlmaker.journal.schema import JournalError, lock_journal, open_db
+from hlmaker.journal.schema import JournalError, lock_journal, open_db, unlock_journal
 from hlmaker.messages import (
     BookView,
     CancelFailed,
@@ -160,8 +160,10 @@ class Journal:
     """One open journal file (locked while open). Build with :meth:`open`."""
 
     def __init__(self, path: Path, db: sqlite3.Connection, lock_fd: int, *,
-                 capacity: int = CAPACITY) -> None:
+                 capacity: int = CAPACITY, inline: bool = False) -> None:
         self.path = path
+        self.inline = inline
+        """Write on the calling task instead of a worker thread (see :meth:`open`)."""
         self._db = db
         self._lock_fd = lock_fd
         self.observer = JournalObserver(self)
@@ -205,10 +207,13 @@ class Journal:
     # ---- opening ------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, capacity: int = CAPACITY,
-             max_bytes: int | None = None) -> Journal:
+             max_bytes: int | None = None, inline: bool = False) -> Journal:
         """Lock, open (create or migrate) and read the continuity figures of ``path``.
         ``capacity``: items the queue holds; ``max_bytes``: a size cap (writes beyond it fail
-        like a full disk: counted, logged, recorded as a hole, trading continues).
+        like a full disk: counted, logged, recorded as a hole, trading continues); ``inline``:
+        write on the journal's own trio task instead of a worker thread — for the deterministic
+        campaign, where a thread would let the mock clock jump while it writes and would not
+        replay exactly.
 
         Raises:
             JournalError: locked by another process, newer schema, corrupt or unreadable (the
@@ -226,9 +231,9 @@ class Journal:
             if max_bytes is not None:
                 page = db.execute("PRAGMA page_size").fetchone()[0]
                 db.execute(f"PRAGMA max_page_count={max(1, int(max_bytes) // page)}")
-            return cls(p, db, fd, capacity=capacity)
+            return cls(p, db, fd, capacity=capacity, inline=inline)
         except BaseException:
-            os.close(fd)
+            unlock_journal(p, fd)
             raise
 
     @property
@@ -362,10 +367,6 @@ class Journal:
         end_ms = ctx.clock.now_ms() if ctx is not None else None
         await self._in_thread(self._finish, end_ms)
 
-    inline = False
-    """Write on the calling task instead of a worker thread: set by the deterministic campaign,
-    where a thread would let the mock clock jump while it writes (and is not deterministic)."""
-
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         if self.inline:
             await trio.lowlevel.checkpoint()
@@ -402,7 +403,7 @@ class Journal:
             log.error("journal %s: could not end the run: %s", self.path, exc)
         finally:
             self._db.close()
-            os.close(self._lock_fd)
+            unlock_journal(self.path, self._lock_fd)
 
     # ---- the worker thread --------------------------------------------------------------------
     def _write(self, batch: list[tuple[Any, ...]], nonces: Mapping[str, int],

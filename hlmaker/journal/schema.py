@@ -12,6 +12,7 @@ Decimals are stored as their exact text (``TEXT`` columns), times as ms since th
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -89,19 +90,39 @@ _ELSEWHERE = "pass --journal with another file, or --no-journal to trade without
 
 def lock_journal(path: Path) -> int:
     """Take the exclusive lock of ``path`` (``PATH.lock``, ``flock``) and return its fd; the
-    lock lives until the fd is closed (or the process dies — kill -9 included).
+    lock lives until :func:`unlock_journal` (or the process dies — kill -9 included, which
+    leaves the empty lock file behind, unlocked).
+
+    The lock file is removed at unlock, so a lock taken on a file that was meanwhile unlinked
+    (or replaced) is retried on the file now at the path: two processes never both hold it.
 
     Raises:
         JournalError: another process holds it.
     """
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise JournalError(path, "locked by another hlmaker process",
-                           f"stop that process first, or {_ELSEWHERE}") from None
-    return fd
+    lock_path = f"{path}.lock"
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalError(path, "locked by another hlmaker process",
+                               f"stop that process first, or {_ELSEWHERE}") from None
+        try:
+            same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # the holder before us unlinked it: lock the file at the path now
+
+
+def unlock_journal(path: Path, fd: int) -> None:
+    """Remove ``PATH.lock`` and release the lock taken by :func:`lock_journal` (unlink first,
+    while still holding it, so nobody locks a file that is about to disappear)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(f"{path}.lock")
+    os.close(fd)
 
 
 def open_db(path: str | os.PathLike[str], *, create: bool = True,

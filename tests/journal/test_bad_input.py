@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -98,6 +99,13 @@ async def test_a_full_queue_drops_counts_and_records_a_hole(tmp_path: Path) -> N
     assert not r.matched and r.gap is not None and "4–10" in r.gap
 
 
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll the journal's writer thread (bounded by the caller's fail_after) — not a fixed
+    sleep, which a loaded machine outruns; the thread has no event to wait on."""
+    while not condition():  # noqa: ASYNC110
+        await trio.sleep(0.01)
+
+
 async def test_a_failing_write_is_counted_and_trading_goes_on(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     clock = FixedClock()
@@ -109,12 +117,12 @@ async def test_a_failing_write_is_counted_and_trading_goes_on(
         async with trio.open_nursery() as nursery:
             await nursery.start(journal.run)
             journal.observer.core_step(None, clock.now_ms(), [])
-            await trio.sleep(0.3)
+            await _until(lambda: journal.steps == 1)  # taken by the writer: its own batch
             journal.observer.core_step(_big_fills(3000), clock.now_ms(), [])  # > the cap
-            await trio.sleep(0.3)
+            await _until(lambda: journal.write_errors > 0)
             assert journal.write_errors == 1
             journal.observer.core_step(None, clock.now_ms(), [])  # the disk has room again
-            await trio.sleep(0.3)
+            await _until(lambda: journal.steps == 3)
             await journal.close()
     assert "write failed" in caplog.text and str(path) in caplog.text
     with sqlite3.connect(path) as db:
@@ -142,3 +150,18 @@ def test_no_journal_trades_despite_a_bad_default_journal(
     assert "journal:" not in ok.stdout and "summary fills=" in ok.stdout
     both = CliRunner().invoke(main, ["run", "--journal", str(bad), "--no-journal"])
     assert both.exit_code == 2 and "exclude" in both.output
+
+
+def test_closing_removes_the_lock_file_and_a_stale_one_is_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    lock = tmp_path / "j.sqlite.lock"
+    first = Journal.open(path)
+    assert lock.exists()
+    _refused(path, "locked by another hlmaker process")  # held while open
+    first.close_unstarted()
+    assert not lock.exists()  # a clean close leaves nothing behind
+    lock.write_bytes(b"")  # what a kill -9 leaves: the file, unlocked
+    second = Journal.open(path)
+    assert lock.exists()
+    second.close_unstarted()
+    assert not lock.exists()
