@@ -38,6 +38,7 @@ exactly). Not the wall clock itself: it may jump (a campaign fault), a 60 s wind
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from typing import Any
 
@@ -168,10 +169,8 @@ class IpWeightBudget:
 
     def _now_ms(self) -> int:
         """trio time in ms (the last one seen when called outside ``trio.run``)."""
-        try:
+        with contextlib.suppress(RuntimeError):
             self._last_ms = round(trio.current_time() * 1000)
-        except RuntimeError:
-            pass
         return self._last_ms
 
     def ceiling(self, priority: Priority) -> int:
