@@ -160,6 +160,7 @@ class SimService:
         self.ip_weight_peak = 0
         """The most weight one IP spent within 60 s."""
         self.ws_messages = SlidingWindow(limits.ws_messages_per_min)
+        self.ws_connects = SlidingWindow(limits.ws_new_connections_per_min)
         self.tape = TradeTape()
         self.funding = FundingBook()
         self.ledger = UserLedger()
