@@ -42,7 +42,7 @@ import trio
 from hlmaker.actors.book import open_book_channels, run_book
 from hlmaker.actors.budget import BudgetView
 from hlmaker.actors.dead_man import run_dead_man
-from hlmaker.actors.executor import ExecutorDeps, run_executor
+from hlmaker.actors.executor import ExecutorDeps, reserve_weight, run_executor
 from hlmaker.actors.feed import FeedStats, run_feed
 from hlmaker.actors.latest import Latest
 from hlmaker.actors.posting import RoutePoster, WsPostLink
@@ -409,13 +409,22 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
             views.publish(holder.core.view(clock.now_ms()))
             observer.view_published()
 
+        async def buy_requests() -> None:
+            # [executor] reserve_request_weight: buy when the address budget runs low
+            n, below = (config.executor.reserve_request_weight,
+                        config.executor.reserve_below_headroom)
+            if n > 0 and deps.budget.known and deps.budget.headroom < below:
+                error = await reserve_weight(deps, n)
+                if error is not None:
+                    log.warning("reserveRequestWeight %d failed: %s", n, error)
+
         def make_reconciler() -> Incarnation:
             rx, tx = ch.requests_receive.clone(), inbox_s.clone()
             return Incarnation(run=lambda task_status: run_reconciler(
                 rx, tx, rstatus, rest=rest, user=wallet.query_address, clock=clock,
                 interval_s=config.reconcile.interval_s, min_gap_s=config.reconcile.min_gap_s,
                 is_ours=ownership.is_ours, budget=deps.budget, ip_weight=ip_weight,
-                task_status=task_status),
+                after_budget=buy_requests, task_status=task_status),
                 owns=[rx, tx])
 
         def make_executor() -> Incarnation:

@@ -48,6 +48,7 @@ from hlmaker.hyperliquid.actions import (
     cancel_by_cloid_action,
     order_action,
     order_wire_from_request,
+    reserve_request_weight_action,
     schedule_cancel_action,
 )
 from hlmaker.hyperliquid.envelope import build_envelope
@@ -530,3 +531,23 @@ async def _schedule(cmd: ScheduleCancel, deps: ExecutorDeps, report: Report) -> 
     if error:
         log.warning("executor scheduleCancel at=%s failed: %s", cmd.at_ms, error)
     await report(ScheduleCancelResult(request_id=cmd.request_id, at_ms=cmd.at_ms, error=error))
+
+
+async def reserve_weight(deps: ExecutorDeps, weight: int, *, ttl_ms: int = 10_000) -> str | None:
+    """Buy ``weight`` address requests with ``reserveRequestWeight`` (0.0005 USDC each, §8),
+    sent like a cancel (first in the IP-weight ledger, allowed while the budget is spent);
+    on success the budget counts them at once (:meth:`AddressBudget.reserved`). Returns
+    ``None``, or why it failed (the exchange's text; never raises for an exchange answer)."""
+    result = await _send("reserve", reserve_request_weight_action(weight), 0,
+                         deps.clock.now_ms() + ttl_ms, deps, request_id=-1, priority=True)
+    if isinstance(result, _Unknown):
+        return result.reason
+    if isinstance(result, _Rejected):
+        return result.text
+    try:
+        parse_default_response(result)
+    except (ExchangeError, CodecError) as exc:
+        return str(exc)
+    deps.budget.reserved(weight)
+    log.info("executor bought %d address requests (reserveRequestWeight)", weight)
+    return None

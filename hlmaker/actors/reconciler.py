@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -94,6 +94,7 @@ async def run_reconciler(
     is_ours: Callable[[str | None], bool] = lambda _cloid: True,
     budget: AddressBudget | None = None,
     ip_weight: IpWeightBudget | None = None,
+    after_budget: Callable[[], Awaitable[None]] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Sweep until ``requests`` is closed or the actor is cancelled.
@@ -104,7 +105,9 @@ async def run_reconciler(
     skipped and counted, an unreadable row of ours fails the sweep;
     ``budget``, when given, learns the address request budget (``userRateLimit``) after each
     sweep (a failed read leaves it as counted); ``ip_weight``, when given, is the per-IP weight
-    ledger the (gated) ``rest`` draws from: sweeps wait for room and the budget read thins out.
+    ledger the (gated) ``rest`` draws from: sweeps wait for room and the budget read thins out;
+    ``after_budget`` is awaited after each ``userRateLimit`` read (the maker buys requests
+    there when configured to).
     """
     task_status.started()
     sweeps, failures = status.value.sweeps, status.value.failures
@@ -171,6 +174,8 @@ async def run_reconciler(
         if budget is not None:
             if ip_weight is None or ip_weight.fits(info_weight("userRateLimit"), Priority.READ):
                 await learn_budget(rest, user, budget)
+                if after_budget is not None:
+                    await after_budget()
             else:
                 ip_weight.thinned += 1
 

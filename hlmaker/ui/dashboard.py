@@ -261,6 +261,8 @@ def budget_part(status: Status) -> str:
         out += " only_cancels=true"
     elif b.requote_scale > 1:
         out += f" requote_scale={b.requote_scale}"
+    if b.bought:
+        out += f" bought={b.bought}"
     return out
 
 
