@@ -446,8 +446,8 @@ class FaultedExchange:
         if cap is not None and conn.posts_in_flight >= cap:
             # past the in-flight posts (§8): answered at once, not applied
             self._trace("post-refused", conn.session.session_id)
-            conn.put(post_error(req_id if isinstance(req_id, int) else 0,
-                                ERR_WS_INFLIGHT_POSTS.format(n=cap)), None)
+            conn.put(dumps({"channel": "error", "data": ERR_WS_INFLIGHT_POSTS.format(
+                id=req_id if isinstance(req_id, int) else 0)}), None)
             return
         request = msg.get("request") if isinstance(msg, dict) else None
         payload = request.get("payload") if isinstance(request, dict) else None

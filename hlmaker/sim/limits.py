@@ -19,10 +19,11 @@ epoch) from the caller; nothing here reads a clock.
 * WebSocket limits (checked by :class:`~hlmaker.sim.ws.WsSession`, the faulted exchange and
   the server) — per IP: subscriptions (1,000), distinct users in user feeds (10), client
   messages per minute (2,000), connections (10), new connections per minute (30); per
-  connection, ``post`` requests in flight (100: the 101st is answered at once with a post
-  ``error``, not applied); a connection sent nothing for 60 s is closed (the exchange's
-  writer). Refusals are ``error``-channel texts (⚠ the exchange's texts are undocumented: the
-  subscription and user texts are those ``@nktkas/hyperliquid`` mirrors, the others ours).
+  connection, ``post`` requests in flight (100: the 101st is refused at once, not applied); a
+  connection sent nothing for 60 s is closed (the exchange's writer). Refusals are
+  ``error``-channel texts: the subscription, user, message-rate and pending-post texts are the
+  exchange's as ``@nktkas/hyperliquid`` quotes them (issue #78); the connection texts are ours
+  (⚠ undocumented).
 
 Every limit is a :class:`Limits` field; ``None`` turns that limit off.
 """
@@ -220,7 +221,13 @@ class SlidingWindow:
 
 ERR_WS_SUBSCRIPTIONS = "Cannot subscribe to more than {n} channels."
 ERR_WS_USERS = "Cannot track more than {n} total users."
-ERR_WS_MESSAGES = "Too many messages: more than {n} per minute."  # ⚠ invented text
+ERR_WS_MESSAGES = "Cannot send more than {n} messages per minute."
+"""The exchange's text (``@nktkas/hyperliquid`` issue #78 quotes
+``{"channel":"error","data":"Cannot send more than 2000 messages per minute."}``)."""
 ERR_WS_CONNECTIONS = "Too many connections: more than {n}."  # ⚠ invented text
 ERR_WS_NEW_CONNECTIONS = "Too many new connections: more than {n} per minute."  # ⚠ invented
-ERR_WS_INFLIGHT_POSTS = "Too many in-flight post requests: more than {n}."  # ⚠ invented text
+ERR_WS_INFLIGHT_POSTS = "too many pending post requests id={id}"
+"""The exchange's text, on the ``error`` channel with the refused post's id
+(``@nktkas/hyperliquid`` issue #78 quotes
+``{"channel":"error","data":"too many pending post requests id=1234"}``; its WebSocket
+transport rejects the post by that trailing id)."""
