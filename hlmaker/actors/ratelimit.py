@@ -238,6 +238,10 @@ class IpWeightBudget:
         self.waited_s += delay
         await trio.sleep(delay)
 
+    def thin(self) -> None:
+        """A read was skipped for lack of room (counted in the view's ``thinned``)."""
+        self.thinned += 1
+
     # ---- 429 ---------------------------------------------------------------------------------
 
     def on_rate_limited(self, retry_after_s: float | None = None) -> None:

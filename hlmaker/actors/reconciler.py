@@ -177,7 +177,7 @@ async def run_reconciler(
                 if after_budget is not None:
                     await after_budget()
             else:
-                ip_weight.thinned += 1
+                ip_weight.thin()
 
 
 def sweep_weight(reqs: Sequence[ReconcileRequest]) -> int:
