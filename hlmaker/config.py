@@ -29,6 +29,8 @@ Example::
     request_timeout_s = 5.0
     use_ws_post = true
     ip_weight_per_minute = 1200
+    reserve_request_weight = 0
+    reserve_below_headroom = 1000
 
     [reconcile]
     interval_s = 5.0
@@ -134,9 +136,16 @@ class ExecutorConfig:
     use_ws_post: bool = True
     """Send actions as WebSocket ``post`` requests (REST stays the fallback)."""
     ip_weight_per_minute: int = 1200
-    """The exchange's per-IP REST budget (§8); the executor's token bucket."""
+    """The exchange's per-IP REST weight per minute (§8): every REST request of hlmaker draws
+    from one ledger of it (:mod:`hlmaker.actors.ratelimit`)."""
     max_in_flight: int = 16
     """Commands in flight at once (1–100)."""
+    reserve_request_weight: int = 0
+    """Requests to buy with ``reserveRequestWeight`` (0.0005 USDC each, §8) whenever the address
+    budget's headroom is below ``reserve_below_headroom`` after a sweep; 0 (the default): never
+    buy."""
+    reserve_below_headroom: int = 1000
+    """The address-budget headroom (requests) under which ``reserve_request_weight`` buys."""
 
 
 @attrs.frozen(kw_only=True)
@@ -251,6 +260,10 @@ def _validate(cfg: MakerConfig) -> None:
         raise ConfigError("executor.ip_weight_per_minute", "must be at least 10")
     if not 1 <= ex.max_in_flight <= 100:
         raise ConfigError("executor.max_in_flight", "must be between 1 and 100")
+    if ex.reserve_request_weight < 0:
+        raise ConfigError("executor.reserve_request_weight", "must be >= 0 (0 = never buy)")
+    if ex.reserve_below_headroom < 0:
+        raise ConfigError("executor.reserve_below_headroom", "must be >= 0")
     if cfg.reconcile.interval_s <= 0:
         raise ConfigError("reconcile.interval_s", "must be positive")
     if cfg.reconcile.min_gap_s < 0:

@@ -42,12 +42,12 @@ import trio
 from hlmaker.actors.book import open_book_channels, run_book
 from hlmaker.actors.budget import BudgetView
 from hlmaker.actors.dead_man import run_dead_man
-from hlmaker.actors.executor import ExecutorDeps, run_executor
+from hlmaker.actors.executor import ExecutorDeps, reserve_weight, run_executor
 from hlmaker.actors.feed import FeedStats, run_feed
 from hlmaker.actors.latest import Latest
 from hlmaker.actors.posting import RoutePoster, WsPostLink
 from hlmaker.actors.quoter import run_quoter
-from hlmaker.actors.ratelimit import TokenBucket
+from hlmaker.actors.ratelimit import IpWeightBudget, IpWeightView, Priority
 from hlmaker.actors.reconciler import ReconcileStatus, learn_budget, run_reconciler
 from hlmaker.clock import Clock, WallClock
 from hlmaker.config import MakerConfig
@@ -169,6 +169,12 @@ class Maker:
         """The address request budget now: used / cap / headroom, whether only cancels go out
         (:class:`~hlmaker.actors.budget.AddressBudget`)."""
         return self.executor.budget.view()
+
+    @property
+    def ip_weight(self) -> IpWeightView:
+        """The per-IP REST weight now: used in the last 60 s / limit / headroom, peak, 429s
+        (:class:`~hlmaker.actors.ratelimit.IpWeightBudget`)."""
+        return self.executor.ip_weight.view()
 
     @property
     def inbox_backlog(self) -> int:
@@ -313,7 +319,12 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
     ownership = config.maker.ownership()
     cloids = CloidSource(ownership.prefix, cloid_bits or secrets.randbits)
     async with RestClient(url, transport=rest_transport,
-                          timeout_s=config.executor.request_timeout_s) as rest:
+                          timeout_s=config.executor.request_timeout_s) as raw_rest:
+        # One per-IP weight ledger for every REST caller (§8): the executor charges its actions
+        # itself (a WS post is refunded), so its poster gets the ungated client; the reads
+        # (start-up, reconciler) are gated at read priority, the venue shutdown's at action's.
+        ip_weight = IpWeightBudget(config.executor.ip_weight_per_minute)
+        rest = raw_rest.gated(ip_weight.gate(Priority.READ))
         assets = await _first_contact(rest, url, config.maker.startup_timeout_s, rng)
         unknown = [c for c in coins if c not in assets]
         if unknown:
@@ -343,9 +354,9 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
             wallet=wallet, nonces=NonceManager(
                 clock, floor=max(clock.now_ms(), journal.nonce_floor if journal else 0),
                 observer=observer),
-            assets=assets, clock=clock, poster=RoutePoster(rest, link),
+            assets=assets, clock=clock, poster=RoutePoster(raw_rest, link),
             is_mainnet=config.endpoint.is_mainnet,
-            bucket=TokenBucket(config.executor.ip_weight_per_minute, 60.0),
+            ip_weight=ip_weight,
             request_timeout_s=config.executor.request_timeout_s,
             max_in_flight=config.executor.max_in_flight, observer=observer)
         await learn_budget(rest, wallet.query_address, deps.budget)
@@ -372,7 +383,8 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
             journal.core_created(seed, clock.now_ms(), ownership, cloids)
 
         async def cancel_all_before_giving_up(error: SupervisorGaveUp) -> None:
-            await maker.give_up_shutdown(error, rest=rest, action_ttl_ms=book_cfg.action_ttl_ms)
+            await maker.give_up_shutdown(error, rest=raw_rest.gated(ip_weight.gate(
+                Priority.ACTION)), action_ttl_ms=book_cfg.action_ttl_ms)
 
         sup.before_give_up = cancel_all_before_giving_up
 
@@ -397,12 +409,22 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
             views.publish(holder.core.view(clock.now_ms()))
             observer.view_published()
 
+        async def buy_requests() -> None:
+            # [executor] reserve_request_weight: buy when the address budget runs low
+            n, below = (config.executor.reserve_request_weight,
+                        config.executor.reserve_below_headroom)
+            if n > 0 and deps.budget.known and deps.budget.headroom < below:
+                error = await reserve_weight(deps, n)
+                if error is not None:
+                    log.warning("reserveRequestWeight %d failed: %s", n, error)
+
         def make_reconciler() -> Incarnation:
             rx, tx = ch.requests_receive.clone(), inbox_s.clone()
             return Incarnation(run=lambda task_status: run_reconciler(
                 rx, tx, rstatus, rest=rest, user=wallet.query_address, clock=clock,
                 interval_s=config.reconcile.interval_s, min_gap_s=config.reconcile.min_gap_s,
-                is_ours=ownership.is_ours, budget=deps.budget, task_status=task_status),
+                is_ours=ownership.is_ours, budget=deps.budget, ip_weight=ip_weight,
+                after_budget=buy_requests, task_status=task_status),
                 owns=[rx, tx])
 
         def make_executor() -> Incarnation:

@@ -44,6 +44,7 @@ from prometheus_client import (
 )
 
 from hlmaker.actors.budget import BudgetView
+from hlmaker.actors.ratelimit import IpWeightView
 from hlmaker.messages import BookView, CancelOrders, Command, Counters, ModifyOrders, PlaceOrders
 from hlmaker.observer import Observer
 from hlmaker.webserver import HttpHandler, Request, Respond, Response, WebServer
@@ -123,6 +124,17 @@ class Metrics:
         self.budget_exhausted = Gauge("address_budget_exhausted",
                                       "1 while only cancels go out (budget spent).",
                                       namespace=namespace, registry=r)
+        self.ip_weight_used = Gauge("ip_weight_used",
+                                    "Per-IP REST weight sent in the last 60 s (in flight "
+                                    "included).", namespace=namespace, registry=r)
+        self.ip_weight_limit = Gauge("ip_weight_limit", "Per-IP REST weight allowed per 60 s.",
+                                     namespace=namespace, registry=r)
+        self.ip_weight_headroom = Gauge("ip_weight_headroom",
+                                        "Per-IP REST weight left in the current 60 s window.",
+                                        namespace=namespace, registry=r)
+        self.ip_weight_429 = Gauge("ip_weight_rate_limited",
+                                   "HTTP 429 answers seen since start.",
+                                   namespace=namespace, registry=r)
         self._last = Counters()
         self._coins: set[str] = set()
         self._order_coins: set[str] = set()
@@ -157,6 +169,13 @@ class Metrics:
         self.budget_cap.set(budget.cap)
         self.budget_headroom.set(budget.headroom)
         self.budget_exhausted.set(1 if budget.exhausted else 0)
+
+    def observe_ip_weight(self, weight: IpWeightView) -> None:
+        """Set the per-IP REST weight gauges (§8)."""
+        self.ip_weight_used.set(weight.used)
+        self.ip_weight_limit.set(weight.limit)
+        self.ip_weight_headroom.set(weight.headroom)
+        self.ip_weight_429.set(weight.rate_limited)
 
     def observe_command(self, cmd: Command) -> None:
         """Count the orders in a command the book sent to the executor."""

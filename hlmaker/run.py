@@ -235,6 +235,7 @@ async def _metrics(maker: Maker, metrics: Metrics, port: int) -> None:
             metrics.observe_view(view)
             metrics.observe_backlog(maker.inbox_backlog)
             metrics.observe_budget(maker.budget)
+            metrics.observe_ip_weight(maker.ip_weight)
             await trio.sleep(0.5)
 
 

@@ -17,13 +17,16 @@ from hlmaker.maker import Maker, open_maker
 from hlmaker.messages import CancelAll
 from hlmaker.observer import Observer
 from hlmaker.run import DEFAULT_STRATEGY, sim_key
+from hlmaker.sim.limits import Limits
 from hlmaker.sim.server import Simulator, open_simulator
+from hlmaker.sim.service import ServiceConfig
 from hlmaker.strategy.factory import ladder_config
 from hlmaker.strategy.ladder import LadderQuoter
 from hlmaker.supervisor import SupervisorGaveUp
 from hlmaker.ui.bridge import MakerView, status_of
 
 EPOCH = 1_700_000_000_000
+D0 = Decimal(0)
 COINS = {"BTC", "ETH"}
 
 pytestmark = pytest.mark.slow
@@ -280,3 +283,42 @@ async def test_a_coin_the_exchange_does_not_list_is_a_config_error() -> None:
                                       base_url=sim.base_url):
                     raise AssertionError("the maker started with an unknown coin")
     assert info.value.field == "strategy.coins" and "NOPE" in str(info.value)
+
+
+@asynccontextmanager
+async def on_a_40_request_budget(key: int, cfg: MakerConfig) -> AsyncIterator[tuple[Simulator,
+                                                                                    Maker]]:
+    small = ServiceConfig(limits=Limits(address_budget=40))
+    async with open_simulator(port=0, faults="none", epoch_ms=EPOCH,
+                              service_config=small) as sim, \
+            open_maker(cfg, wallet=Wallet(sim_key(key)), clock=WallClock(EPOCH),
+                       strategy=LadderQuoter(ladder_config(cfg.strategy)),
+                       base_url=sim.base_url) as maker:
+        yield sim, maker
+
+
+async def test_reserve_request_weight_buys_requests_when_the_budget_runs_low() -> None:
+    # A 40-request address budget: the first ladder leaves less than 30, so the sweep after it
+    # buys 500 requests (0.25 USDC) and quoting never runs out.
+    cfg = make_config(executor={"reserve_request_weight": 500, "reserve_below_headroom": 30})
+    with trio.fail_after(30):
+        async with on_a_40_request_budget(23, cfg) as (sim, maker):
+            await started(maker, sim)
+            await until(lambda: maker.budget.bought > 0)
+            view = maker.budget
+            assert view.bought == 500 and not view.exhausted and view.headroom > 400
+            wire = sim.service.budget.wire(maker.user, D0)
+            # the exchange's count: the bought requests exceed those used
+            assert wire["nRequestsUsed"] == 0 and wire["nRequestsSurplus"] > 400, wire
+            assert maker.executor.stats.budget_held == 0
+
+
+async def test_without_reserve_request_weight_nothing_is_bought() -> None:
+    cfg = make_config()
+    assert cfg.executor.reserve_request_weight == 0  # off by default
+    with trio.fail_after(30):
+        async with on_a_40_request_budget(24, cfg) as (sim, maker):
+            await started(maker, sim)
+            await until(lambda: maker.reconcile_status.value.sweeps >= 3)
+            assert maker.budget.bought == 0
+            assert sim.service.budget.wire(maker.user, D0)["nRequestsSurplus"] == 0

@@ -12,7 +12,7 @@ Module map::
     dead_man    run_dead_man: renews the exchange's scheduleCancel as a lease
     latest      Latest: the newest value and its version (book views, reconcile status)
     posting     RoutePoster, WsPostLink: WebSocket post with REST fallback
-    ratelimit   TokenBucket, action_weight: the exchange's IP-weight budget
+    ratelimit   IpWeightBudget: the per-IP REST weight ledger every REST caller draws from (§8)
 
 Wiring (which channel goes where, restart policies) is :mod:`hlmaker.maker`'s; probes reach the
 actors only through the :class:`~hlmaker.observer.Observer` they are given.

@@ -47,6 +47,8 @@ class BudgetView:
     headroom: int = 0
     exhausted: bool = False
     requote_scale: Decimal = Decimal(1)
+    bought: int = 0
+    """Requests bought with ``reserveRequestWeight`` since start."""
 
 
 class AddressBudget:
@@ -63,6 +65,8 @@ class AddressBudget:
         """Placements and modifies held back while the budget was spent."""
         self.refusals = 0
         """Actions the exchange refused for the budget."""
+        self.bought = 0
+        """Requests bought with ``reserveRequestWeight`` (confirmed by the exchange)."""
 
     def learn(self, reply: Any) -> bool:
         """Take a ``userRateLimit`` reply (§2.11); returns whether it was readable. Resets the
@@ -114,6 +118,13 @@ class AddressBudget:
         """Count an action of ``n`` requests sent."""
         self._counted += n
 
+    def reserved(self, n: int) -> None:
+        """The exchange confirmed ``n`` requests bought (``reserveRequestWeight``): they count
+        as headroom at once (the next :meth:`learn` has them in ``nRequestsUsed``/``Surplus``)."""
+        self._counted -= n
+        self._refused = False
+        self.bought += n
+
     def refused(self, n: int) -> None:
         """The exchange refused an action of ``n`` requests for the budget (it cost nothing)."""
         self._counted -= n
@@ -137,4 +148,4 @@ class AddressBudget:
         """A snapshot for the UI and the metrics."""
         return BudgetView(known=self.known, used=self.used, cap=self._cap,
                           headroom=self.headroom, exhausted=self.exhausted,
-                          requote_scale=self.requote_scale())
+                          requote_scale=self.requote_scale(), bought=self.bought)

@@ -19,11 +19,14 @@ Every order in every command gets exactly one outcome, sent to the book's inbox:
 * an action not sent before its ``expiresAfter`` is rejected with ``expired before send``.
 
 Transport: WebSocket ``post`` when a post connection is up (:class:`RoutePoster`), REST otherwise;
-HTTP 429 and 5xx are retried with backoff until the action expires. A token bucket modelled on
-the exchange's IP weights paces sends; cancels skip the queue. The address request budget
-(:class:`~hlmaker.actors.budget.AddressBudget`) counts every action sent; once it is spent,
-placements and modifies are rejected unsent (``address request budget spent…``) and only
-cancels (and ``scheduleCancel``) go out.
+HTTP 429 and 5xx are retried with backoff until the action expires. Every attempt draws its
+weight from the shared per-IP ledger (:class:`~hlmaker.actors.ratelimit.IpWeightBudget`, the one
+the reconciler's reads draw from) before it is sent — cancels and ``scheduleCancel`` first, then
+placements and modifies, reads last; an attempt that went as a WebSocket ``post`` is refunded
+(the REST weight counts REST requests only, §8); a 429 makes the ledger back off. The address
+request budget (:class:`~hlmaker.actors.budget.AddressBudget`) counts every action sent; once
+it is spent, placements and modifies are rejected unsent (``address request budget spent…``) and
+only cancels (and ``scheduleCancel``) go out.
 
 The executor keeps only request bookkeeping; it never decides anything about orders.
 """
@@ -45,6 +48,7 @@ from hlmaker.hyperliquid.actions import (
     cancel_by_cloid_action,
     order_action,
     order_wire_from_request,
+    reserve_request_weight_action,
     schedule_cancel_action,
 )
 from hlmaker.hyperliquid.envelope import build_envelope
@@ -94,7 +98,7 @@ from hlmaker.observer import NO_OBSERVER, Observer
 
 from .budget import EXHAUSTED_TEXT, HELD_TEXT, AddressBudget
 from .posting import Poster
-from .ratelimit import TokenBucket, action_weight
+from .ratelimit import IpWeightBudget, Priority, Ticket, action_weight
 
 log = logging.getLogger("hlmaker.executor")
 
@@ -133,7 +137,8 @@ class ExecutorDeps:
     clock: Clock
     poster: Poster
     is_mainnet: bool
-    bucket: TokenBucket
+    ip_weight: IpWeightBudget
+    """The shared per-IP REST weight ledger (the reconciler's reads draw from it too)."""
     request_timeout_s: float = 5.0
     max_in_flight: int = 16
     stats: ExecutorStats = attrs.Factory(ExecutorStats)
@@ -211,8 +216,9 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
         deps.stats.budget_held += 1
         deps.budget.held += 1
         return _Rejected(HELD_TEXT)
-    await deps.bucket.acquire(action_weight(n), priority=priority)
-    if clock.now_ms() >= expires_after_ms:
+    klass = Priority.CANCEL if priority else Priority.ACTION
+    ticket = await _acquire_before(deps, action_weight(n), klass, expires_after_ms)
+    if ticket is None:
         deps.stats.expired_before_send += 1
         return _Rejected(EXPIRED)
     wallet = deps.wallet
@@ -242,10 +248,16 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
         t0 = trio.current_time()
         if attempt == 0:
             deps.budget.spend(n)
+        else:
+            retry_ticket = await _acquire_before(deps, action_weight(n), klass, expires_after_ms)
+            if retry_ticket is None:  # expired waiting for room: the loop's top decides
+                continue
+            ticket = retry_ticket
+            remaining_s = (expires_after_ms - clock.now_ms()) / 1000
         try:
             deps.stats.actions_sent += attempt == 0
-            reply, via = await deps.poster.post_action(
-                envelope, min(deps.request_timeout_s, remaining_s))
+            reply, via = await _post_counted(deps, envelope,
+                                             min(deps.request_timeout_s, remaining_s), ticket)
         except ExchangeError as exc:
             # Each envelope has its own fresh nonce: "duplicate nonce" means a copy of it may
             # have landed (a retry, or a WS post whose connection died before the answer). And
@@ -294,6 +306,42 @@ async def _send(kind: str, action: dict[str, Any], n: int, expires_after_ms: int
         deps.stats.retries += 1
         left_s = (expires_after_ms - clock.now_ms()) / 1000
         await trio.sleep(max(0.0, min(0.25 * 2 ** min(attempt, 4), 2.0, left_s)))
+
+
+async def _acquire_before(deps: ExecutorDeps, weight: int, klass: Priority,
+                          expires_after_ms: int) -> Ticket | None:
+    """Charge ``weight`` to the IP-weight ledger, waiting for room at most until the action
+    expires (``None`` then, nothing charged)."""
+    left_s = (expires_after_ms - deps.clock.now_ms()) / 1000
+    if left_s <= 0:
+        return None
+    with trio.move_on_after(left_s):
+        ticket = await deps.ip_weight.acquire(weight, klass)
+        if deps.clock.now_ms() < expires_after_ms:
+            return ticket
+        deps.ip_weight.refund(ticket)
+    return None
+
+
+async def _post_counted(deps: ExecutorDeps, envelope: dict[str, Any], timeout_s: float,
+                        ticket: Ticket) -> tuple[Any, str]:
+    """Post ``envelope``; settle its IP-weight ``ticket`` (refund it when it went over the
+    WebSocket) and tell the ledger of a 429."""
+    try:
+        reply, via = await deps.poster.post_action(envelope, timeout_s)
+    except RateLimited as exc:
+        deps.ip_weight.settle(ticket)
+        deps.ip_weight.on_rate_limited(exc.retry_after_s)
+        raise
+    except BaseException:
+        deps.ip_weight.settle(ticket)
+        raise
+    if via == "ws":
+        deps.ip_weight.refund(ticket)
+    else:
+        deps.ip_weight.settle(ticket)
+        deps.ip_weight.on_answered()
+    return reply, via
 
 
 def _parsed(parse: Callable[[Any, int], list[Any]], reply: Any, n: int) -> list[Any] | None:
@@ -352,7 +400,7 @@ async def cancel_directly(orders: Sequence[OpenOrder], deps: ExecutorDeps, *,
                           ttl_ms: int = 10_000) -> int:
     """Cancel ``orders`` (rows of ``frontendOpenOrders``) by oid with ``deps``, without the
     book or the executor actor — the last resort when one of them is the actor that failed.
-    Chunks of at most 200, cancels' priority in the token bucket, ``expiresAfter`` now +
+    Chunks of at most 200, cancels' priority in the IP-weight ledger, ``expiresAfter`` now +
     ``ttl_ms``. Returns how many the exchange confirmed cancelled; never raises for an
     exchange answer (a failure leaves the order for the caller's next read)."""
     now = deps.clock.now_ms()
@@ -483,3 +531,23 @@ async def _schedule(cmd: ScheduleCancel, deps: ExecutorDeps, report: Report) -> 
     if error:
         log.warning("executor scheduleCancel at=%s failed: %s", cmd.at_ms, error)
     await report(ScheduleCancelResult(request_id=cmd.request_id, at_ms=cmd.at_ms, error=error))
+
+
+async def reserve_weight(deps: ExecutorDeps, weight: int, *, ttl_ms: int = 10_000) -> str | None:
+    """Buy ``weight`` address requests with ``reserveRequestWeight`` (0.0005 USDC each, §8),
+    sent like a cancel (first in the IP-weight ledger, allowed while the budget is spent);
+    on success the budget counts them at once (:meth:`AddressBudget.reserved`). Returns
+    ``None``, or why it failed (the exchange's text; never raises for an exchange answer)."""
+    result = await _send("reserve", reserve_request_weight_action(weight), 0,
+                         deps.clock.now_ms() + ttl_ms, deps, request_id=-1, priority=True)
+    if isinstance(result, _Unknown):
+        return result.reason
+    if isinstance(result, _Rejected):
+        return result.text
+    try:
+        parse_default_response(result)
+    except (ExchangeError, CodecError) as exc:
+        return str(exc)
+    deps.budget.reserved(weight)
+    log.info("executor bought %d address requests (reserveRequestWeight)", weight)
+    return None

@@ -19,13 +19,20 @@ and sends one :class:`~hlmaker.messages.ReconcileSnapshot`, stamped with the tim
 *requested* (the book's protection window starts there). It mutates nothing; a failed sweep is
 logged and retried with backoff (up to 30 s) — it never crashes the actor. A ``startup`` or
 ``reconnect`` request resets the backoff: a blind, restarted book must not wait it out.
+
+Every read draws from the shared per-IP weight ledger (the ``rest`` it is given is gated at
+read priority, :mod:`hlmaker.actors.ratelimit`). Given the ledger (``ip_weight``), a sweep first
+waits until the window has room for all its reads (≈ 20 + 2 + 120 + 2 per unknown outcome:
+§8), merging the requests that arrive meanwhile into it — sweeps thin out instead of drawing
+429s — and the ``userRateLimit`` read after a sweep is skipped (counted ``thinned``) when it
+does not fit at once.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +53,7 @@ from hlmaker.messages import (
 )
 
 from .latest import Latest
+from .ratelimit import ITEM_EXTRA_MAX, IpWeightBudget, Priority, info_weight
 
 log = logging.getLogger("hlmaker.reconciler")
 
@@ -85,6 +93,8 @@ async def run_reconciler(
     min_gap_s: float = 0.5,
     is_ours: Callable[[str | None], bool] = lambda _cloid: True,
     budget: AddressBudget | None = None,
+    ip_weight: IpWeightBudget | None = None,
+    after_budget: Callable[[], Awaitable[None]] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Sweep until ``requests`` is closed or the actor is cancelled.
@@ -94,7 +104,10 @@ async def run_reconciler(
     ``is_ours`` tells our cloids (prefix) from foreign ones: an unreadable foreign row is
     skipped and counted, an unreadable row of ours fails the sweep;
     ``budget``, when given, learns the address request budget (``userRateLimit``) after each
-    sweep (a failed read leaves it as counted).
+    sweep (a failed read leaves it as counted); ``ip_weight``, when given, is the per-IP weight
+    ledger the (gated) ``rest`` draws from: sweeps wait for room and the budget read thins out;
+    ``after_budget`` is awaited after each ``userRateLimit`` read (the maker buys requests
+    there when configured to).
     """
     task_status.started()
     sweeps, failures = status.value.sweeps, status.value.failures
@@ -126,6 +139,14 @@ async def run_reconciler(
             continue
         if not pending and now_t < last_sweep + interval_s:
             continue
+        if ip_weight is not None and not ip_weight.fits(sweep_weight(pending), Priority.READ):
+            await ip_weight.wait_room(sweep_weight(pending), Priority.READ)
+            while True:  # what arrived while waiting joins this sweep
+                try:
+                    pending.append(requests.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            now_t = trio.current_time()
         merged = _merge(pending)
         last_sweep = now_t
         try:
@@ -151,7 +172,20 @@ async def run_reconciler(
         log.info("reconcile sweep reason=%s open=%d fills=%d statuses=%d", merged.reason,
                  len(snap.open_orders), len(snap.fills), len(snap.order_statuses))
         if budget is not None:
-            await learn_budget(rest, user, budget)
+            if ip_weight is None or ip_weight.fits(info_weight("userRateLimit"), Priority.READ):
+                await learn_budget(rest, user, budget)
+                if after_budget is not None:
+                    await after_budget()
+            else:
+                ip_weight.thin()
+
+
+def sweep_weight(reqs: Sequence[ReconcileRequest]) -> int:
+    """The IP weight a sweep for ``reqs`` charges up front (§8): ``orderStatus`` 2 per cloid,
+    ``frontendOpenOrders`` 20, ``clearinghouseState`` 2, one fills page 20 + its largest
+    per-item extra."""
+    cloids = {c for r in reqs for c in r.cloids}
+    return 2 * len(cloids) + 20 + 2 + 20 + ITEM_EXTRA_MAX
 
 
 async def learn_budget(rest: RestClient, user: str, budget: AddressBudget) -> None:

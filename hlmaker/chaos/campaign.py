@@ -158,6 +158,15 @@ class CampaignReport:
             "convergence_p99_s": _pct(conv, 0.99),
             "convergence_max_s": max(conv, default=0.0),
             "converged_seeds": len(conv),
+            # the per-IP REST weight (§8): 429s the simulator answered for it, the most weight
+            # spent within 60 s (at the simulator, and as the bot's ledger counted it)
+            "ip_429": sum(s.get("exchange", {}).get("ip_429", 0) for s in st),
+            "ip_weight_peak": max((s.get("exchange", {}).get("ip_weight_peak", 0) for s in st),
+                                  default=0),
+            "ip_weight_peak_bot": max((s.get("executor", {}).get("ip_weight_peak", 0)
+                                       for s in st), default=0),
+            "ip_reads_thinned": sum(s.get("executor", {}).get("ip_reads_thinned", 0)
+                                    for s in st),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -210,6 +219,8 @@ class CampaignReport:
             f"convergence after last fault: p50={f['convergence_p50_s']:.1f} "
             f"p99={f['convergence_p99_s']:.1f} max={f['convergence_max_s']:.1f} "
             f"({f['converged_seeds']}/{len(self.results)} seeds)",
+            f"ip weight (limit 1200/min): 429s={f['ip_429']} peak/min={f['ip_weight_peak']} "
+            f"(bot's ledger {f['ip_weight_peak_bot']}) reads thinned={f['ip_reads_thinned']}",
             f"determinism: {self.determinism_seeds} seeds x 2 runs, digest mismatches="
             f"{len(self.digest_mismatches)}"
             + (f" (seeds {self.digest_mismatches[:10]})" if self.digest_mismatches else ""),

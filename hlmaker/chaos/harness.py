@@ -270,11 +270,10 @@ class _Run:
         self.exchange = SimExchange(
             clock=self.clock, faults=self.faults, market_rng=stream(spec.seed, "market"),
             recorder=recorder, market=market_config(spec.seed),
-            # The per-IP weight limit is off here: under the campaign's fault storms the
-            # reconciler's sweeps exceed 1,200/min (seed 43 of the CI campaign); the address
-            # budget (F19) and the WS limits stay on.
+            # Every limit of the exchange is on (the per-IP weight too: every REST caller of
+            # the maker draws from one ledger, hlmaker.actors.ratelimit).
             service_config=ServiceConfig(l2_push_interval_ms=500, mids_push_interval_ms=1000,
-                                         limits=Limits(ip_weight_per_min=None)),
+                                         limits=Limits()),
             step_ms=spec.step_ms, on_step=self._after_step)
         self.wallet = wallet_for(spec.seed)
         self.exchange.bot_user = self.wallet.query_address
@@ -546,6 +545,9 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
                     "unknown": st.unknown, "rejected_actions": st.rejected_actions,
                     "via_ws": st.via_ws, "via_rest": st.via_rest,
                     "budget_held": st.budget_held}
+        ipw = maker.ip_weight
+        executor.update({"ip_weight_peak": ipw.peak, "ip_429_seen": ipw.rate_limited,
+                         "ip_reads_thinned": ipw.thinned, "ip_waited_s": ipw.waited_s})
     ex = run.exchange
     return RunResult(
         seed=spec.seed, label=spec.label, digest=recorder.digest(), violations=violations,
@@ -556,6 +558,8 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
         exchange={**{k: (dict(v) if isinstance(v, Counter) else v)
                      for k, v in ex.stats.__dict__.items()},
                   "fills": run.checker.stats.fills_exchange,
+                  "ip_429": ex.service.ip_refusals,
+                  "ip_weight_peak": ex.service.ip_weight_peak,
                   },
         executor=executor, logs=dict(sorted(logs.counts.items())),
         probes=dict(sorted(run.observer.probes.items())),

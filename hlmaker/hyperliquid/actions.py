@@ -246,6 +246,18 @@ def schedule_cancel_action(time_ms: int | None) -> dict[str, Any]:
     return {"type": "scheduleCancel", "time": time_ms}
 
 
+def reserve_request_weight_action(weight: int) -> dict[str, Any]:
+    """``{"type": "reserveRequestWeight", "weight": n}`` — buy ``weight`` address requests at
+    0.0005 USDC each from the perp balance (§4, §8, ``[DOCS:exchange-endpoint]``).
+
+    Raises:
+        ValueError: ``weight`` not a positive int.
+    """
+    if isinstance(weight, bool) or not isinstance(weight, int) or weight <= 0:
+        raise ValueError(f"weight must be a positive int, got {weight!r}")
+    return {"type": "reserveRequestWeight", "weight": weight}
+
+
 def noop_action() -> dict[str, Any]:
     """``{"type": "noop"}`` — burns a nonce (invalidates in-flight actions with lower ones)."""
     return {"type": "noop"}

@@ -23,11 +23,12 @@ Usage::
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from decimal import Decimal
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import trio
@@ -59,6 +60,18 @@ TESTNET_URL = "https://api.hyperliquid-testnet.xyz"
 _HEADERS = {"Content-Type": "application/json"}
 
 
+class RequestGate(Protocol):
+    """Paces a client's requests (hlmaker's per-IP weight ledger,
+    :class:`hlmaker.actors.ratelimit.WeightGate`): ``enter`` is awaited before each request
+    (it may wait) and returns a token; ``leave`` is called once with it when the request is
+    over — ``status`` the HTTP status (``None``: no answer), ``reply`` the decoded body of a 2xx,
+    the ``Retry-After`` seconds (or ``None``) of a 429."""
+
+    async def enter(self, path: str, body: Any) -> object: ...
+
+    def leave(self, token: object, status: int | None, reply: Any) -> None: ...
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
@@ -87,6 +100,14 @@ class RestClient:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout_s, headers=_HEADERS)
+        self._gate: RequestGate | None = None
+
+    def gated(self, gate: RequestGate | None) -> RestClient:
+        """A view of this client whose every request passes ``gate`` (waits before, is counted
+        after); it shares the connection pool — close the original, not the view."""
+        view = copy.copy(self)
+        view._gate = gate
+        return view
 
     async def __aenter__(self) -> RestClient:
         return self
@@ -102,6 +123,29 @@ class RestClient:
         await self._client.aclose()
 
     async def _post(self, path: str, body: Any) -> Any:
+        gate = self._gate
+        if gate is None:
+            return await self._send(path, body)
+        token = await gate.enter(path, body)
+        status: int | None = None
+        reply: Any = None
+        try:
+            reply = await self._send(path, body)
+            status = 200
+            return reply
+        except RateLimited as exc:
+            status, reply = 429, exc.retry_after_s
+            raise
+        except (ServerError, BadRequest) as exc:
+            status = exc.status_code
+            raise
+        except CodecError:
+            status = 200
+            raise
+        finally:
+            gate.leave(token, status, reply)
+
+    async def _send(self, path: str, body: Any) -> Any:
         content = json.dumps(body, separators=(",", ":")).encode()
         try:
             with trio.fail_after(self.timeout_s):

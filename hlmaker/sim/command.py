@@ -139,6 +139,22 @@ def _decimal(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
     help="WebSocket messages per IP per minute.",
 )
 @click.option(
+    "--ws-max-inflight-posts",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1),
+    help="WebSocket post requests in flight per connection; past it a post is answered with "
+    "an error.",
+)
+@click.option(
+    "--ws-new-connections-per-min",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1),
+    help="New WebSocket connections per IP per minute; past it the socket gets an error "
+    "frame and is closed.",
+)
+@click.option(
     "--ws-max-connections",
     default=10,
     show_default=True,
@@ -169,6 +185,8 @@ def sim_command(
     ws_max_users: int,
     ws_messages_per_min: int,
     ws_max_connections: int,
+    ws_max_inflight_posts: int,
+    ws_new_connections_per_min: int,
     no_limits: bool,
 ) -> None:
     """Serve the built-in Hyperliquid exchange simulator (REST and WebSocket on one port)."""
@@ -188,6 +206,8 @@ def sim_command(
         ws_max_users=ws_max_users,
         ws_messages_per_min=ws_messages_per_min,
         ws_max_connections=ws_max_connections,
+        ws_max_inflight_posts=ws_max_inflight_posts,
+        ws_new_connections_per_min=ws_new_connections_per_min,
     )
     service = ServiceConfig(auto_fund=auto_fund, auto_fund_usdc=balance, limits=limits)
     epoch_ms = int(time.time() * 1000)  # the wall-clock anchor, read at the edge

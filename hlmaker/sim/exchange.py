@@ -54,6 +54,7 @@ from hlmaker.sim.faults import (
     RequestDecision,
     RequestFault,
 )
+from hlmaker.sim.limits import ERR_WS_INFLIGHT_POSTS
 from hlmaker.sim.market import SyntheticMarket
 from hlmaker.sim.pushes import PushRouter
 from hlmaker.sim.service import RequestIntercept, ServiceConfig, SimService
@@ -143,6 +144,8 @@ class Outbox:
     """Trio time before which nothing is sent (F5)."""
     closed: bool = False
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    posts_in_flight: int = 0
+    """``post`` requests received and not yet answered (the per-connection limit, §8)."""
 
     def put(self, text: str, push: Push | None) -> None:
         """Queue ``text`` for the client (ignored once closed)."""
@@ -438,6 +441,14 @@ class FaultedExchange:
                 conn.put(self.filter_reply(reply), None)
             return
         msg = _loads(text)
+        req_id = msg.get("id", 0) if isinstance(msg, dict) else 0
+        cap = self.service.config.limits.ws_max_inflight_posts
+        if cap is not None and conn.posts_in_flight >= cap:
+            # past the in-flight posts (§8): answered at once, not applied
+            self._trace("post-refused", conn.session.session_id)
+            conn.put(dumps({"channel": "error", "data": ERR_WS_INFLIGHT_POSTS.format(
+                id=req_id if isinstance(req_id, int) else 0)}), None)
+            return
         request = msg.get("request") if isinstance(msg, dict) else None
         payload = request.get("payload") if isinstance(request, dict) else None
         endpoint = "exchange" if isinstance(request, dict) and request.get(
@@ -453,7 +464,7 @@ class FaultedExchange:
             replies, captured = self._captured(lambda: session.on_text(text, self.now_ms()))
             captured, extra = self.shape_reply(captured)
         self._trace("post", endpoint, on, decision.fault.value)
-        req_id = msg.get("id", 0) if isinstance(msg, dict) else 0
+        conn.posts_in_flight += 1
         nursery.start_soon(self._ws_post_reply, conn, req_id, decision, replies, captured, extra)
 
     async def _ws_post_reply(self, conn: Outbox, req_id: Any, decision: RequestDecision,
@@ -468,7 +479,10 @@ class FaultedExchange:
             for reply in replies:
                 conn.put(reply, None)
 
-        await self._answer(decision, captured, extra_ms, answer)
+        try:
+            await self._answer(decision, captured, extra_ms, answer)
+        finally:
+            conn.posts_in_flight -= 1
 
     async def _writer(self, conn: Outbox) -> None:
         send_many = getattr(conn.transport, "send_many", None)

@@ -16,11 +16,14 @@ epoch) from the caller; nothing here reads a clock.
   ``clearinghouseState``, ``orderStatus``, ``spotClearinghouseState``, ``exchangeStatus``, 60
   for ``userRole``, 20 otherwise, plus 1 per 20 items returned by the listed heavy reads (per
   60 for ``candleSnapshot``). Refusal: HTTP 429 (body undocumented ⚠).
-* WebSocket limits (checked by :class:`~hlmaker.sim.ws.WsSession` and the server) — per IP:
-  subscriptions (1,000), distinct users in user feeds (10), client messages per minute
-  (2,000), connections (10); a connection sent nothing for 60 s is closed (the exchange's
-  writer). Refusals are ``error``-channel texts (⚠ the exchange's texts are undocumented: the
-  subscription and user texts are those ``@nktkas/hyperliquid`` mirrors, the others ours).
+* WebSocket limits (checked by :class:`~hlmaker.sim.ws.WsSession`, the faulted exchange and
+  the server) — per IP: subscriptions (1,000), distinct users in user feeds (10), client
+  messages per minute (2,000), connections (10), new connections per minute (30); per
+  connection, ``post`` requests in flight (100: the 101st is refused at once, not applied); a
+  connection sent nothing for 60 s is closed (the exchange's writer). Refusals are
+  ``error``-channel texts: the subscription, user, message-rate and pending-post texts are the
+  exchange's as ``@nktkas/hyperliquid`` quotes them (issue #78); the connection texts are ours
+  (⚠ undocumented).
 
 Every limit is a :class:`Limits` field; ``None`` turns that limit off.
 """
@@ -62,11 +65,16 @@ class Limits:
     ws_max_connections: int | None = 10
     ws_idle_close_ms: int | None = 60_000
     """A connection the server has sent nothing to for this long is closed (§6.1)."""
+    ws_max_inflight_posts: int | None = 100
+    """``post`` requests received on one connection and not yet answered (§8: "≤ 100 in-flight
+    post messages")."""
+    ws_new_connections_per_min: int | None = 30
+    """New WebSocket connections per IP in any 60 s (§8: "≤ 30 new connections / minute")."""
 
     @classmethod
     def off(cls) -> Limits:
         """No limit enforced."""
-        return cls(None, None, None, None, None, None, None)
+        return cls(**{f: None for f in cls.__dataclass_fields__})
 
 
 def err_budget(used: int, cap: int, volume: Decimal) -> str:
@@ -213,5 +221,13 @@ class SlidingWindow:
 
 ERR_WS_SUBSCRIPTIONS = "Cannot subscribe to more than {n} channels."
 ERR_WS_USERS = "Cannot track more than {n} total users."
-ERR_WS_MESSAGES = "Too many messages: more than {n} per minute."  # ⚠ invented text
+ERR_WS_MESSAGES = "Cannot send more than {n} messages per minute."
+"""The exchange's text (``@nktkas/hyperliquid`` issue #78 quotes
+``{"channel":"error","data":"Cannot send more than 2000 messages per minute."}``)."""
 ERR_WS_CONNECTIONS = "Too many connections: more than {n}."  # ⚠ invented text
+ERR_WS_NEW_CONNECTIONS = "Too many new connections: more than {n} per minute."  # ⚠ invented
+ERR_WS_INFLIGHT_POSTS = "too many pending post requests id={id}"
+"""The exchange's text, on the ``error`` channel with the refused post's id
+(``@nktkas/hyperliquid`` issue #78 quotes
+``{"channel":"error","data":"too many pending post requests id=1234"}``; its WebSocket
+transport rejects the post by that trailing id)."""

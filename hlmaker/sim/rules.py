@@ -66,7 +66,9 @@ ERR_TOO_MANY_OPEN = "Too many open orders."  # ⚠ text unknown; status tooManyO
 ERR_DUPLICATE_CLOID = "Duplicate cloid."  # ⚠ unknown whether the exchange rejects a live cloid
 ERR_UNKNOWN_ASSET = "Invalid asset."  # ⚠ text unknown
 ERR_BAD_TRIGGER_PX = "Invalid TP/SL price."  # [DOCS:error-responses] badTriggerPxRejected
-ERR_MODIFY_MISSING = "Cannot modify canceled or filled order"  # ⚠ text unconfirmed
+ERR_MODIFY_MISSING = "Cannot modify canceled or filled order"
+"""Live text: a bot's logs of the exchange's answers to modifies of a filled order quote it
+(``recomma/recomma``, ``bugs/bug_2025-11-19_repeated_base_modify.md``)."""
 
 
 def alo_error(bid: Decimal | None, ask: Decimal | None) -> str:
@@ -101,8 +103,13 @@ def err_duplicate_nonce(nonce: int) -> str:
 
 
 def err_nonce_too_low(nonce: int, lowest: int) -> str:
-    """⚠ Nonce not above the smallest of the signer's 100 highest nonces (text unconfirmed)."""
-    return f"Invalid nonce: nonce {nonce} is lower than the smallest kept nonce {lowest}"
+    """Nonce not above the smallest of the signer's 100 highest nonces (§5.3). The text is
+    the live one as client code quotes it "verbatim from a production gateway log":
+    ``Invalid nonce: nonce too low 1776584283874 < 1776584799101`` (a public TypeScript
+    client's error tests, found by code search; a second client's table of Hyperliquid
+    refusals has the same ``Invalid nonce: nonce too low {nonce} < {least}``). Not in the
+    recordings."""
+    return f"Invalid nonce: nonce too low {nonce} < {lowest}"
 
 
 def err_nonce_window(nonce: int, now_ms: int) -> str:

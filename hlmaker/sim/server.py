@@ -44,7 +44,7 @@ from hlmaker.clock import Clock, WallClock
 from hlmaker.sim.engine import Engine, EngineConfig
 from hlmaker.sim.exchange import FaultedExchange, HttpReply
 from hlmaker.sim.faults import ERROR_TEXT, FaultInjector, FaultProfile
-from hlmaker.sim.limits import ERR_WS_CONNECTIONS
+from hlmaker.sim.limits import ERR_WS_CONNECTIONS, ERR_WS_NEW_CONNECTIONS
 from hlmaker.sim.market import MarketConfig, SyntheticMarket, TradeReplay
 from hlmaker.sim.rules import DEFAULT_UNIVERSE, AssetSpec
 from hlmaker.sim.service import ServiceConfig
@@ -161,12 +161,18 @@ class Simulator(FaultedExchange):
     async def handle_websocket(self, ws: WebSocket) -> None:
         """A :data:`~hlmaker.webserver.WsHandler` for ``/ws``: one session and outbox until
         the client closes or the exchange drops the connection (then closed with 1012). Past
-        the per-IP connection limit the socket gets an ``error`` frame and is closed (1008)."""
-        limit = self.service.config.limits.ws_max_connections
-        if limit is not None and self.open_connections() >= limit:
+        the per-IP connection limit, or the new connections per minute, the socket gets an
+        ``error`` frame and is closed (1008)."""
+        limits = self.service.config.limits
+        refusal = None
+        if limits.ws_max_connections is not None \
+                and self.open_connections() >= limits.ws_max_connections:
+            refusal = ERR_WS_CONNECTIONS.format(n=limits.ws_max_connections)
+        elif not self.service.ws_connects.take("loopback", 1, self.now_ms()):
+            refusal = ERR_WS_NEW_CONNECTIONS.format(n=limits.ws_new_connections_per_min)
+        if refusal is not None:
             with trio.move_on_after(1.0, shield=True):
-                await ws.send(dumps({"channel": "error",
-                                     "data": ERR_WS_CONNECTIONS.format(n=limit)}))
+                await ws.send(dumps({"channel": "error", "data": refusal}))
                 await ws.close(CLOSE_POLICY)
             return
         await self.serve_connection(self.open_connection(_SocketWs(ws)))

@@ -155,7 +155,12 @@ class SimService:
         limits = self.config.limits
         self.budget = AddressBudget(limits.address_budget)
         self.ip_weights = SlidingWindow(limits.ip_weight_per_min)
+        self.ip_refusals = 0
+        """REST requests answered 429 for the per-IP weight."""
+        self.ip_weight_peak = 0
+        """The most weight one IP spent within 60 s."""
         self.ws_messages = SlidingWindow(limits.ws_messages_per_min)
+        self.ws_connects = SlidingWindow(limits.ws_new_connections_per_min)
         self.tape = TradeTape()
         self.funding = FundingBook()
         self.ledger = UserLedger()
@@ -228,7 +233,11 @@ class SimService:
         (:meth:`charge_reply`)."""
         req = body if isinstance(body, dict) else None
         weight = exchange_weight(req) if endpoint == "exchange" else info_weight(req)
-        return self.ip_weights.take(ip, weight, now_ms)
+        if not self.ip_weights.take(ip, weight, now_ms):
+            self.ip_refusals += 1
+            return False
+        self.ip_weight_peak = max(self.ip_weight_peak, self.ip_weights.total(ip, now_ms))
+        return True
 
     def charge_reply(self, body: Any, reply: Any, now_ms: int, ip: str = "loopback") -> None:
         """Add the per-item weight of an ``/info`` reply (1 per 20 rows of the heavy reads)."""
@@ -236,6 +245,7 @@ class SimService:
         extra = info_weight(req, reply) - info_weight(req)
         if extra:
             self.ip_weights.take(ip, extra, now_ms, force=True)
+            self.ip_weight_peak = max(self.ip_weight_peak, self.ip_weights.total(ip, now_ms))
 
     # ---- /info -----------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import attrs
 from hlmaker.actors.budget import BudgetView
 from hlmaker.actors.feed import FeedStats
 from hlmaker.actors.latest import Latest
+from hlmaker.actors.ratelimit import IpWeightView
 from hlmaker.actors.reconciler import ReconcileStatus
 from hlmaker.clock import Clock
 from hlmaker.messages import BookView
@@ -105,6 +106,11 @@ class MakerView(Protocol):
         """The address request budget."""
         ...
 
+    @property
+    def ip_weight(self) -> IpWeightView:
+        """The per-IP REST weight."""
+        ...
+
     def totals(self) -> Mapping[str, Any]:
         """The book's counters summed over every incarnation (``fills_applied``, ``closed_pnl``,
         ``fees``…)."""
@@ -151,4 +157,5 @@ def status_of(maker: MakerView, base_url: str) -> Status:
         journal=None if journal is None else {"dropped": journal.dropped,
                                                "write_errors": journal.write_errors},
         budget=maker.budget,
+        ip_weight=maker.ip_weight,
     )

@@ -56,7 +56,7 @@ def _header(s: Status) -> Panel:
         "  feed ", Text("up", style="green") if s.feed_connected
         else Text("down", style="bold red"),
         f"  reconcile {age}  unresolved {v.unresolved}",
-        _budget(s), f"  {when}",
+        _budget(s), _ip_weight(s), f"  {when}",
     )
     return Panel(line, padding=(0, 1))
 
@@ -72,6 +72,16 @@ def _budget(s: Status) -> Text:
     elif b.requote_scale > 1:
         text += f" requote x{b.requote_scale}"
     return Text(text, style=style)
+
+
+def _ip_weight(s: Status) -> Text:
+    w = s.ip_weight
+    if w is None:
+        return Text("")
+    text = f"  ip weight {w.used}/{w.limit}/min (headroom {w.headroom})"
+    if w.rate_limited:
+        text += f" 429s {w.rate_limited}"
+    return Text(text, style="yellow" if w.headroom < w.limit // 10 else "")
 
 
 def _markets(s: Status) -> Table:
@@ -203,7 +213,8 @@ async def run_dashboard(get_status: Callable[[], Status], *, console: Console,
 
 def status_line(status: Status) -> str:
     """One ``key=value`` line: ``sync exchange_open=4 local_open=4 position=BTC:0.01
-    fills=12 synced=true ready=true feed=up … budget=used/cap headroom=N …`` (values without
+    fills=12 synced=true ready=true feed=up … budget=used/cap headroom=N
+    ip_weight=used/limit ip_headroom=N …`` (values without
     spaces)."""
     v = status.view
     positions = ",".join(f"{c}:{fmt(q)}" for c, q in sorted(v.positions.items()) if q) or "flat"
@@ -220,6 +231,7 @@ def status_line(status: Status) -> str:
         "reconcile_age_s=" + ("-" if status.reconcile_age_s is None
                               else f"{status.reconcile_age_s:.1f}"),
         budget_part(status),
+        *ip_weight_part(status),
         f"pnl={fmt(status.pnl, 2) if status.pnl is not None else '-'}".replace(",", ""),
         f"upnl={fmt(status.upnl, 2) if status.upnl is not None else '-'}".replace(",", ""),
     ]
@@ -249,6 +261,19 @@ def budget_part(status: Status) -> str:
         out += " only_cancels=true"
     elif b.requote_scale > 1:
         out += f" requote_scale={b.requote_scale}"
+    if b.bought:
+        out += f" bought={b.bought}"
+    return out
+
+
+def ip_weight_part(status: Status) -> list[str]:
+    """``ip_weight=used/limit ip_headroom=N`` (+ ``ip_429=N`` once any), or nothing."""
+    w = status.ip_weight
+    if w is None:
+        return []
+    out = [f"ip_weight={w.used}/{w.limit}", f"ip_headroom={w.headroom}"]
+    if w.rate_limited:
+        out.append(f"ip_429={w.rate_limited}")
     return out
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 import attrs
 
 from hlmaker.actors.budget import BudgetView
+from hlmaker.actors.ratelimit import IpWeightView
 from hlmaker.messages import BookView, OrderView
 
 
@@ -50,7 +51,9 @@ class Status:
     * ``journal`` — the flight recorder's ``dropped`` (book steps lost to a full channel) and
       ``write_errors`` (failed batch writes), ``None`` when the journal is off;
     * ``budget`` — the address request budget: used / cap / headroom, whether only cancels go
-      out (``None``: not tracked).
+      out (``None``: not tracked);
+    * ``ip_weight`` — the per-IP REST weight: used in the last 60 s / limit / headroom, 429s
+      seen (``None``: not tracked).
     """
 
     now_ms: int
@@ -69,6 +72,7 @@ class Status:
     base_url: str = ""
     journal: Mapping[str, int] | None = attrs.field(default=None, hash=False)
     budget: BudgetView | None = None
+    ip_weight: IpWeightView | None = None
 
     @property
     def quotes(self) -> dict[str, CoinQuotes]:

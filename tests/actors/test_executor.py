@@ -15,7 +15,7 @@ import trio.testing
 
 from hlmaker.actors.executor import EXPIRED, ExecutorDeps, run_executor
 from hlmaker.actors.posting import RoutePoster
-from hlmaker.actors.ratelimit import TokenBucket
+from hlmaker.actors.ratelimit import IpWeightBudget, Priority
 from hlmaker.clock import WallClock
 from hlmaker.hyperliquid.nonces import NonceManager
 from hlmaker.hyperliquid.rest import RestClient
@@ -74,14 +74,17 @@ class ExecRig:
 
 
 @asynccontextmanager
-async def executor_rig(venue: FakeVenue, *, bucket: TokenBucket | None = None,
+async def executor_rig(venue: FakeVenue, *, ip_limit: int = 1200, ip_prefill: int = 0,
                        request_timeout_s: float = 1.0) -> AsyncIterator[ExecRig]:
     clock = WallClock(EPOCH)
+    ip_weight = IpWeightBudget(ip_limit)
+    if ip_prefill:  # weight another caller spent just now
+        ip_weight.settle(await ip_weight.acquire(ip_prefill, Priority.CANCEL))
     rest = RestClient("http://fake", transport=venue.transport(), timeout_s=30.0)
     deps = ExecutorDeps(
         wallet=WALLET, nonces=NonceManager(clock), assets=ASSETS, clock=clock,
         poster=RoutePoster(rest, None), is_mainnet=False,
-        bucket=bucket or TokenBucket(1200, 60.0), request_timeout_s=request_timeout_s)
+        ip_weight=ip_weight, request_timeout_s=request_timeout_s)
     cmd_s, cmd_r = trio.open_memory_channel[Command](math.inf)
     out_s, out_r = trio.open_memory_channel[object](math.inf)
     async with rest, trio.open_nursery() as nursery:
@@ -239,9 +242,8 @@ async def test_an_expired_command_is_never_sent(
 async def test_a_command_that_expires_while_waiting_for_tokens_is_never_sent(
         venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
     with trio.fail_after(30):
-        bucket = TokenBucket(10, 60.0)
-        await bucket.acquire(10)  # empty: the next token comes in 6 s
-        async with executor_rig(venue, bucket=bucket) as rig:
+        # the window is full: room comes back in 60 s
+        async with executor_rig(venue, ip_limit=10, ip_prefill=10) as rig:
             await rig.commands.send(place(rig, order(1), rid=1, ttl_ms=2_000))
             got = await rig.outcome()
     assert got == OrderRejected(request_id=1, cloid=cloid(1), error=EXPIRED)
@@ -323,11 +325,12 @@ async def test_an_unsendable_order_is_rejected_alone(
     assert [o["c"] for o in sent.body["action"]["orders"]] == [cloid(1)]
 
 
-async def test_token_bucket_paces_a_burst_over_the_budget(
+async def test_the_ip_weight_paces_a_burst_over_the_limit(
         venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
-    # 10 weight per minute: 10 actions at once, then one every 6 s
+    # 10 weight per minute, placements up to 90 %: 9 actions at once, the other 6 once the
+    # first 9 left the 60 s window
     with trio.fail_after(120):
-        async with executor_rig(venue, bucket=TokenBucket(10, 60.0)) as rig:
+        async with executor_rig(venue, ip_limit=10) as rig:
             t0 = trio.current_time()
             for i in range(15):
                 await rig.commands.send(place(rig, order(i + 1), rid=i + 1, ttl_ms=100_000))
@@ -337,8 +340,9 @@ async def test_token_bucket_paces_a_burst_over_the_budget(
                 done.append(trio.current_time() - t0)
     sent = venue.of("/exchange")
     assert len(sent) == 15
-    assert max(done[:10]) < 0.01
-    assert [round(t) for t in done[10:]] == [6, 12, 18, 24, 30]
+    assert max(done[:9]) < 0.01
+    assert [round(t) for t in done[9:]] == [60] * 6
+    assert rig.deps.ip_weight.view().peak == 9
     nonces = [s.body["nonce"] for s in sent]
     assert len(set(nonces)) == 15
 
@@ -349,26 +353,26 @@ async def test_cancels_do_not_queue_behind_paced_placements(
         ok_cancel(["success"] * len(body["action"]["cancels"]))
         if body["action"]["type"] == "cancel" else ok_order([{"resting": {"oid": 1}}]))
     with trio.fail_after(200):
-        async with executor_rig(venue, bucket=TokenBucket(10, 60.0)) as rig:
+        # 20 weight per minute: placements may fill 18 of it, cancels all 20
+        async with executor_rig(venue, ip_limit=20) as rig:
             t0 = trio.current_time()
-            for i in range(15):
+            for i in range(25):
                 await rig.commands.send(place(rig, order(i + 1), rid=i + 1, ttl_ms=150_000))
-            await rig.take(10)  # the budget is spent; five placements wait for tokens
+            await rig.take(18)  # placements filled their share; seven wait for room
             # 40 cancels in one action weigh 2
             await rig.commands.send(CancelOrders(
                 request_id=99, expires_after_ms=rig.clock.now_ms() + 150_000,
                 cancels=tuple(CancelRequest(coin="BTC", cloid=cloid(100 + i), oid=100 + i)
                               for i in range(40))))
             done: list[tuple[float, str]] = []
-            for _ in range(45):
+            for _ in range(47):
                 outcome = await rig.outcome()
                 done.append((trio.current_time() - t0, type(outcome).__name__))
     placed_at = [t for t, kind in done if kind == "OrderResting"]
     cancelled_at = {t for t, kind in done if kind == "CancelOk"}
-    assert len(placed_at) == 5 and len(cancelled_at) == 1
-    # the cancel takes the first two tokens that accrue (12 s), ahead of the placements
-    assert cancelled_at.pop() <= 12.5
-    assert placed_at[-1] >= 30  # the placements are still paced
+    assert len(placed_at) == 7 and len(cancelled_at) == 1
+    assert cancelled_at.pop() < 0.01  # the cancel goes out at once, ahead of the placements
+    assert min(placed_at) >= 60  # the placements still wait for the window
 
 
 async def test_batches_over_200_are_sent_as_chunks_of_at_most_200(
@@ -387,7 +391,7 @@ async def test_batches_over_200_are_sent_as_chunks_of_at_most_200(
     cancels = tuple(CancelRequest(coin="BTC", cloid=cloid(n), oid=n) for n in range(1, 451))
     ladder = tuple(order(n, px=str(50_000 + n)) for n in range(1, 251))
     with trio.fail_after(30):
-        async with executor_rig(venue, bucket=TokenBucket(100_000, 60.0)) as rig:
+        async with executor_rig(venue, ip_limit=100_000) as rig:
             await rig.commands.send(CancelOrders(
                 request_id=9, expires_after_ms=rig.clock.now_ms() + 10_000, cancels=cancels))
             got = await rig.take(450)

@@ -1,7 +1,7 @@
 """The exchange's limits in the simulator, each configured small enough to reach: the
 per-address budget (with the cancel cap, the 10 s slow lane and reserveRequestWeight), the
 per-IP REST weight (429), and the WebSocket limits (subscriptions, users, messages,
-connections)."""
+connections, new connections per minute, posts in flight)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from decimal import Decimal
 
 import httpx
 import pytest
+import trio
 import websocket
 
+from hlmaker.hyperliquid.ws import WsClient
 from hlmaker.sim.engine import Engine
+from hlmaker.sim.faults import FaultProfile
 from hlmaker.sim.limits import Limits
 from hlmaker.sim.market import MarketConfig
 from hlmaker.sim.service import ServiceConfig, SimService
@@ -130,3 +133,76 @@ def test_ws_connection_sent_nothing_is_closed_when_idle(limited: SimulatorThread
             if quiet.recv() == "":
                 raise websocket.WebSocketConnectionClosedException("closed")
     assert 1.4 < time.monotonic() - started < 4.5
+
+
+SLOW = FaultProfile(name="slow", ack_latency_median_ms=400, ack_latency_p99_ms=400)
+"""Every request answered 400 ms late (nothing else faulted): posts pile up in flight."""
+
+
+@pytest.fixture(scope="module")
+def slow_posts() -> Iterator[SimulatorThread]:
+    cfg = ServiceConfig(limits=Limits(**{**OFF.__dict__, "ws_max_inflight_posts": 100}))
+    market = MarketConfig(taker_rate_per_s=0.0, volatility_bps=0.0)
+    with SimulatorThread(epoch_ms=int(time.time() * 1000), seed=3, market=market,
+                         service_config=cfg, faults=SLOW) as s:
+        yield s
+
+
+def _post(i: int) -> str:
+    return json.dumps({"method": "post", "id": i,
+                       "request": {"type": "info", "payload": {"type": "allMids"}}})
+
+
+def test_ws_posts_past_100_in_flight_are_refused(slow_posts: SimulatorThread) -> None:
+    url = slow_posts.base_url.replace("http", "ws", 1) + "/ws"
+    ws = websocket.create_connection(url, timeout=5)
+    try:
+        for i in range(1, 106):
+            ws.send(_post(i))
+        answers, errors = {}, []
+        while len(answers) + len(errors) < 105:
+            msg = json.loads(ws.recv())
+            if msg["channel"] == "error":
+                errors.append(msg["data"])
+            else:
+                answers[msg["data"]["id"]] = msg["data"]["response"]
+    finally:
+        ws.close()
+    # the exchange's text, naming the refused post (nktkas/hyperliquid#78)
+    assert errors == [f"too many pending post requests id={i}" for i in range(101, 106)]
+    assert sorted(answers) == list(range(1, 101))
+    assert all(r["type"] == "info" for r in answers.values())
+
+
+async def test_hlmakers_ws_post_path_stays_within_100_in_flight(
+        slow_posts: SimulatorThread) -> None:
+    url = slow_posts.base_url.replace("http", "ws", 1) + "/ws"
+    replies: list[object] = []
+    async with WsClient.open(url, request_timeout_s=20.0) as client:
+
+        async def one() -> None:
+            replies.append(await client.post_info({"type": "allMids"}))
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(150):  # 50 more than the exchange takes in flight: they wait
+                nursery.start_soon(one)
+    assert len(replies) == 150 and all(isinstance(r, dict) for r in replies)
+
+
+def test_new_ws_connections_past_the_per_minute_limit_are_refused() -> None:
+    cfg = ServiceConfig(limits=Limits(**{**OFF.__dict__, "ws_new_connections_per_min": 3}))
+    market = MarketConfig(taker_rate_per_s=0.0, volatility_bps=0.0)
+    with SimulatorThread(epoch_ms=int(time.time() * 1000), seed=3, market=market,
+                         service_config=cfg) as sim:
+        url = sim.base_url.replace("http", "ws", 1) + "/ws"
+        for _ in range(3):  # opened and closed: only the rate counts
+            ws = websocket.create_connection(url, timeout=5)
+            ws.send('{"method":"ping"}')
+            assert json.loads(ws.recv()) == {"channel": "pong"}
+            ws.close()
+        fourth = websocket.create_connection(url, timeout=5)
+        try:
+            assert json.loads(fourth.recv()) == {
+                "channel": "error", "data": "Too many new connections: more than 3 per minute."}
+        finally:
+            fourth.close()

@@ -10,6 +10,7 @@ import attrs
 from hlmaker.actors.budget import BudgetView
 from hlmaker.actors.feed import FeedStats
 from hlmaker.actors.latest import Latest
+from hlmaker.actors.ratelimit import IpWeightView
 from hlmaker.actors.reconciler import ReconcileStatus
 from hlmaker.clock import FixedClock
 from hlmaker.messages import BookView, Counters, OpenOrder
@@ -43,6 +44,8 @@ class FakeMaker:
                 _row(1, ours=True), _row(2, ours=True), _row(3, ours=False))))
         self.network = "sim"
         self.budget = BudgetView(known=True, used=120, cap=10_500, headroom=10_380)
+        self.ip_weight = IpWeightView(limit=1200, used=300, headroom=900, peak=800,
+                                      waited_s=0.0, rate_limited=0, thinned=0)
 
     def totals(self) -> dict[str, Any]:
         return {"fills_applied": 5, "closed_pnl": D("7.5"), "fees": D("0.5")}
@@ -60,7 +63,7 @@ def test_status_of_a_maker() -> None:
     assert s.reconcile_age_s == 3.0 and s.exchange_open == 2
     assert s.feed_connected and s.network == "sim" and s.restarts == {"feed": 1}
     assert s.events_per_s == {}
-    assert s.budget == m.budget
+    assert s.budget == m.budget and s.ip_weight == m.ip_weight
     m.clock.advance(2000)
     m.feed_stats.market_events = 300
     s = status_of(m, "http://127.0.0.1:1234")

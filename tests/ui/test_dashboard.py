@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+import attrs
 import pytest
 import trio
 from rich.console import Console
 
 from hlmaker.actors.budget import BudgetView
+from hlmaker.actors.ratelimit import IpWeightView
 from hlmaker.messages import BookView, Counters, OrderView
 from hlmaker.ui import Status, render, run_dashboard, run_status_log, status_line
 
@@ -107,6 +109,19 @@ async def test_run_status_log(autojump_clock: object, caplog: pytest.LogCaptureF
             await run_status_log(status, interval_s=5.0)
         lines = [r.getMessage() for r in caplog.records if r.name == "hlmaker.status"]
         assert len(lines) == 2 and lines[0].startswith("sync exchange_open=4")
+
+
+def test_ip_weight_in_status_line_and_view() -> None:
+    assert not any(p.startswith("ip_") for p in status_line(status()).split())
+    w = IpWeightView(limit=1200, used=850, headroom=350, peak=900, waited_s=1.5,
+                     rate_limited=0, thinned=2)
+    line = status_line(status(ip_weight=w)).split()
+    assert "ip_weight=850/1200" in line and "ip_headroom=350" in line
+    assert not any(p.startswith("ip_429") for p in line)
+    hit = attrs.evolve(w, rate_limited=3)
+    assert "ip_429=3" in status_line(status(ip_weight=hit)).split()
+    assert "ip weight 850/1200/min (headroom 350) 429s 3" in text_of(render(status(
+        ip_weight=hit)))
 
 
 def test_budget_in_status_line_and_view() -> None:
