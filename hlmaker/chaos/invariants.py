@@ -339,10 +339,11 @@ class InvariantChecker:
     def _check_exposure(self, core: OrderBookCore, resting: dict[int, Any]) -> None:
         """S9: our orders resting per coin and side never exceed the strategy's target plus
         the placements in flight — orders the book has sent and not settled (pending new,
-        unknown outcome, being modified or cancelled) and this process's late landings it is
-        cancelling (orphans). Orders of a previous process, or of a crashed book, that the
-        current book does not track are not in flight: a ladder beside them is a double
-        ladder."""
+        unknown outcome, being modified or cancelled), this book's late landings it is
+        cancelling (orphans), and late landings of a crashed book's or a dead process's
+        placements that it found after its first sync and is cancelling (leftovers). Orders
+        of a previous process, or of a crashed book, that the current book does not track and
+        is not cancelling are not in flight: a ladder beside them is a double ladder."""
         assert self.levels_per_side is not None
         count: dict[tuple[str, str], int] = {}
         for order in resting.values():
@@ -361,6 +362,15 @@ class InvariantChecker:
             if order is not None and core.registry.placed_here(order.cloid):
                 key = (order.coin, order.side)
                 allowance[key] = allowance.get(key, 0) + 1
+        if core.registry.ready:
+            # Late landings of a crashed incarnation's (or a dead process's) placements after
+            # the first sync, which the book is cancelling as leftovers. Before it, the book
+            # does not quote: every leftover must be gone first (that is the double ladder).
+            for oid in core.registry.leftovers:
+                order = resting.get(oid)
+                if order is not None:
+                    key = (order.coin, order.side)
+                    allowance[key] = allowance.get(key, 0) + 1
         for key, n in sorted(count.items()):
             bound = self.levels_per_side + allowance.get(key, 0)
             if n > bound:
