@@ -54,11 +54,15 @@ from hlmaker.sim.engine import Engine
 ZERO = Decimal(0)
 DAY_MS = 86_400_000
 LIVE = (OrderState.RESTING, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANCEL,
-        OrderState.PENDING_MODIFY)
+        OrderState.PENDING_MODIFY, OrderState.WAITING)
+"""States of an order that is on the exchange with an oid — a trigger order waiting for its
+trigger (WAITING) included: it is listed among the account's open orders."""
 PENDING = (OrderState.PENDING_NEW, OrderState.UNKNOWN)
 TERMINAL = frozenset(s for s in OrderState if s.is_terminal)
 IN_FLIGHT = (OrderState.PENDING_NEW, OrderState.UNKNOWN, OrderState.PENDING_MODIFY,
              OrderState.PENDING_CANCEL)
+SETTLED_LIVE = tuple(s for s in LIVE if s not in IN_FLIGHT)
+"""Live with nothing of ours in flight: what a converged book's open orders are (L1)."""
 
 
 @dataclass(frozen=True)
@@ -548,7 +552,7 @@ class InvariantChecker:
         for o in core.orders.values():
             if o.state.is_terminal:
                 continue
-            if o.state not in (OrderState.RESTING, OrderState.PARTIALLY_FILLED) or o.oid is None:
+            if o.state not in SETTLED_LIVE or o.oid is None:
                 return False, f"order {o.cloid} is {o.state.value}"
             local_open.add(o.oid)
         if exch_open != local_open:

@@ -14,13 +14,14 @@ the contract (``../shared/reliability.md``):
    count after a restart, F9).
 2. **orderStatus reports** resolve unknown outcomes: ``unknownOid`` is final only when it was
    asked after the action's ``expiresAfter`` (S6).
-3. **Open orders.** A listed order we track is confirmed; one whose cloid is pending is bound
-   (its ack is still in flight, F13 — never an orphan); one we finalized within the protection
-   window is left alone; a foreign one (no cloid of ours) is recorded, never touched under
-   ``foreign_orders = "ignore"``; one of ours this book does not track is a *leftover* when
-   the book has not synced yet (cancelled at once, or adopted: ``on_start``) or when this book
-   incarnation did not draw its cloid — a late landing of another process's or of a crashed
-   earlier incarnation's placement (cancelled at once, the book unsynced until a sweep
+3. **Open orders.** A listed order we track is confirmed (a row with ``isTrigger`` true — a
+   trigger order waiting for its trigger — as WAITING, not RESTING); one whose cloid is pending
+   is bound (its ack is still in flight, F13 — never an orphan); one we finalized within the
+   protection window is left alone; a foreign one (no cloid of ours) is recorded, never touched
+   under ``foreign_orders = "ignore"``; one of ours this book does not track is a *leftover*
+   when the book has not synced yet (cancelled at once, or adopted: ``on_start``) or when this
+   book incarnation did not draw its cloid — a late landing of another process's or of a
+   crashed earlier incarnation's placement (cancelled at once, the book unsynced until a sweep
    confirms); anything else — a cloid this incarnation drew — is an *orphan*: first seen now,
    cancelled only when a later snapshot still lists it after the grace period (S4, S5).
 4. **Stale orders**: live locally, absent from the snapshot, no request in flight and no evidence
@@ -42,6 +43,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from decimal import Decimal
+from typing import get_args
 
 import attrs
 
@@ -54,6 +56,7 @@ from hlmaker.messages import (
     OrderStatusReport,
     ReconcileRequest,
     ReconcileSnapshot,
+    Tif,
 )
 from hlmaker.orders.actions import Action
 from hlmaker.orders.apply_events import apply_fill, attach, fill_order_state, on_fills
@@ -148,7 +151,8 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
                 if (order.state is OrderState.UNKNOWN and order.unknown_kind == "modify"
                         and snap.requested_at_ms <= (order.expires_after_ms or 0)):
                     continue  # the old leg still rests; the replace may yet land
-                reg.transition(order, Ev.SNAPSHOT_OPEN, now_ms, "listed in snapshot")
+                reg.transition(order, _listed_event(row, order.state), now_ms,
+                               "listed in snapshot")
                 order.evidence_ms = max(order.evidence_ms, snap.requested_at_ms)
                 continue
             recent = order.finalized_ms is not None and order.finalized_ms >= protect_from
@@ -290,11 +294,12 @@ def _settle_leftover(reg: OrderRegistry, row: OpenOrder, now_ms: int, *, adopt: 
     cancelled. Returns True when a cancel should go out."""
     if adopt and reg.ownership.on_start == "adopt":
         order = TrackedOrder(cloid=row.cloid or "", coin=row.coin, side=row.side,
-                             px=row.limit_px, sz=row.sz, tif="Gtc", reduce_only=row.reduce_only,
+                             px=row.limit_px, sz=row.sz, tif=_adopted_tif(row),
+                             reduce_only=row.reduce_only,
                              created_ms=now_ms, tag="adopted")
         reg.add_order(order)
         reg.bind(order, row.oid, now_ms)
-        reg.transition(order, Ev.SNAPSHOT_OPEN, now_ms, "adopted at start-up")
+        reg.transition(order, _listed_event(row), now_ms, "adopted at start-up")
         reg.counters.leftovers_adopted += 1
         log.info("book start-up: adopted oid=%s cloid=%s coin=%s", row.oid, row.cloid, row.coin)
         return False
@@ -304,6 +309,32 @@ def _settle_leftover(reg: OrderRegistry, row: OpenOrder, now_ms: int, *, adopt: 
         return False
     reg.leftover_cancel_sent(row.oid, now_ms)
     return True
+
+
+def _listed_event(row: OpenOrder, state: OrderState | None = None) -> Ev:
+    """The event an open row is for its order (now in ``state``): ``UPDATE_WAITING`` for a
+    trigger order waiting for its trigger (``isTrigger`` true in ``frontendOpenOrders`` /
+    ``orderStatus``, protocol ref §2.6, §2.10: open but off the book, so WAITING, never
+    RESTING); ``UPDATE_TRIGGERED`` when a frontend row (it names its ``orderType``) shows an
+    order we hold WAITING as no longer a trigger — it fired and rests, its ``triggered`` push
+    was missed (⚠ a fired limit trigger shows ``isTrigger: false``: the simulator's assumption,
+    :mod:`hlmaker.sim.triggers`); otherwise ``SNAPSHOT_OPEN`` (on the book)."""
+    if row.is_trigger:
+        return Ev.UPDATE_WAITING
+    if state is OrderState.WAITING and row.kind is not None:
+        return Ev.UPDATE_TRIGGERED
+    return Ev.SNAPSHOT_OPEN
+
+
+def _adopted_tif(row: OpenOrder) -> Tif:
+    """The time in force an adopted order keeps: the frontend row's ``tif`` when it names one
+    the book quotes with, else ``"Gtc"`` (a basic ``openOrders`` row, or a trigger order's
+    ``null``)."""
+    tif = row.kind.tif if row.kind is not None else None
+    for known in get_args(Tif):
+        if tif == known:
+            return known  # type: ignore[no-any-return]
+    return "Gtc"
 
 
 def _orphan_due(reg: OrderRegistry, row: OpenOrder, now_ms: int) -> bool:
@@ -351,6 +382,6 @@ def _apply_status_report(reg: OrderRegistry, rep: OrderStatusReport, now_ms: int
         if (order.state is OrderState.UNKNOWN and order.unknown_kind == "modify"
                 and rep.queried_at_ms <= (order.expires_after_ms or 0)):
             return  # the old leg still rests; the replace may yet land
-        ev = Ev.SNAPSHOT_OPEN
+        ev = _listed_event(rep.order, order.state)
     order.evidence_ms = max(order.evidence_ms, rep.queried_at_ms)
     reg.transition(order, ev, now_ms, f"orderStatus={rep.status}")
