@@ -280,3 +280,52 @@ async def test_a_coin_the_exchange_does_not_list_is_a_config_error() -> None:
                                       base_url=sim.base_url):
                     raise AssertionError("the maker started with an unknown coin")
     assert info.value.field == "strategy.coins" and "NOPE" in str(info.value)
+
+
+async def test_a_restart_with_on_start_adopt_reuses_the_dead_process_ladder() -> None:
+    """A process dies (no shutdown: its ladder stays on the exchange); the next one, with
+    ``on_start = "adopt"``, adopts that ladder and quotes with it — never a second ladder
+    beside it (S9, checked on every poll against the simulator's engine)."""
+    from hlmaker.chaos.invariants import Bounds, InvariantChecker
+
+    wallet = Wallet(sim_key(26))
+    cfg = make_config()
+    levels = int(DEFAULT_STRATEGY["levels"])
+    with trio.fail_after(25):
+        async with simulator() as sim:
+            with trio.CancelScope() as process:  # the first process, killed
+                async with open_maker(cfg, wallet=wallet, clock=WallClock(EPOCH),
+                                      strategy=LadderQuoter(ladder_config(cfg.strategy)),
+                                      base_url=sim.base_url) as dead:
+                    await started(dead, sim)
+                    await until(lambda: len(our_orders(sim, dead)) == 2 * len(COINS) * levels)
+                    await dead.views.wait_for(lambda v: v.is_synced)
+                    dead.abort_shutdown()
+                    process.cancel()
+            old = {o.cloid for o in our_orders(sim, dead)}
+            assert len(old) == 2 * len(COINS) * levels  # the exchange keeps the dead ladder
+            adopt = make_config(maker={"on_start": "adopt"})
+            checker = InvariantChecker(
+                sim.engine, wallet.query_address, bounds=Bounds(),
+                now_s=trio.current_time, exchange_ms=lambda: EPOCH,
+                is_ours=adopt.maker.ownership().is_ours, levels_per_side=levels)
+            async with open_maker(adopt, wallet=wallet, clock=WallClock(EPOCH),
+                                  strategy=LadderQuoter(ladder_config(adopt.strategy)),
+                                  base_url=sim.base_url) as maker:
+                checker.get_core = lambda: maker.holder.core
+                most = 0
+                with trio.move_on_after(3.0):
+                    while True:
+                        checker.check_exchange()
+                        most = max(most, len(our_orders(sim, maker)))
+                        await trio.sleep(0.005)
+                counters = maker.holder.core.counters
+                assert counters.leftovers_adopted == len(old)
+                assert counters.leftovers_cancelled == 0 and counters.orphans_detected == 0
+                kept = old & {o.cloid for o in our_orders(sim, maker)}
+                assert kept, "the ladder placed anew instead of reusing the adopted orders"
+            left = our_orders(sim, maker)
+    assert [v for v in checker.violations if v.invariant == "S9"] == []
+    assert most <= 2 * len(COINS) * levels, most
+    assert left == []
+    assert maker.summary()["shutdown"]["confirmed_no_open_orders"] is True
