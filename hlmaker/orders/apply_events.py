@@ -2,7 +2,8 @@
 
 Plain functions over an :class:`~hlmaker.orders.registry.OrderRegistry`, each taking ``now_ms``
 (ms since the epoch) and returning the actions to take (:data:`~hlmaker.orders.actions.Action`:
-here only reconcile requests). Rules followed:
+reconcile requests, and the cancel of a leftover seen live after the first sync). Rules
+followed:
 
 * **Exactly-once fills**: every fill is keyed ``(oid, tid)`` (Hyperliquid's unique fill id is
   the ``tid`` per order) in the bounded window; the position moves in the same step as a new
@@ -45,8 +46,9 @@ def on_event(reg: OrderRegistry, msg: object, now_ms: int) -> list[Action]:
     """Apply one exchange event: :class:`Fills` (WebSocket ``userFills``/``user``, the
     subscription snapshot, or a reconcile's ``userFillsByTime``), :class:`OrderUpdates`
     (``orderUpdates``), :class:`NonUserCancel` (``userEvents``), :class:`FeedConnected` /
-    :class:`FeedDisconnected`. Returns at most one :class:`ReconcileRequest` (gap, reconnect).
-    Anything else is bad input (counted, noted, ``[]``)."""
+    :class:`FeedDisconnected`. Returns at most one :class:`ReconcileRequest` (gap, reconnect),
+    or the :class:`~hlmaker.messages.CancelOrders` of leftovers an update showed live
+    (:func:`cancel_leftover`). Anything else is bad input (counted, noted, ``[]``)."""
     if isinstance(msg, Fills):
         return on_fills(reg, msg, now_ms)
     if isinstance(msg, OrderUpdates):
