@@ -158,9 +158,9 @@ async def test_a_book_crash_restarts_a_fresh_book_that_resyncs() -> None:
     assert summary["restarts"] == 1
     # the dead book's orders, found by the fresh book's first sweep, cancelled before it quoted
     assert summary["leftovers_cancelled"] >= 1
-    # No orphan assertion: a placement the dead book had in flight may land after the fresh
-    # book's first sync (real sockets, real time) and then counts as an orphan of this process
-    # (a book crash is a fault); `left == []` above shows nothing of ours was left resting.
+    # A placement the dead book had in flight may land after the fresh book's first sync: a
+    # leftover of the dead incarnation (cancelled at once), never an orphan of the fresh one.
+    assert summary["orphans_detected"] == 0
     assert summary["is_synced"] is True
     assert summary["shutdown"]["confirmed_no_open_orders"] is True
 
@@ -322,3 +322,52 @@ async def test_without_reserve_request_weight_nothing_is_bought() -> None:
             await until(lambda: maker.reconcile_status.value.sweeps >= 3)
             assert maker.budget.bought == 0
             assert sim.service.budget.wire(maker.user, D0)["nRequestsSurplus"] == 0
+
+
+async def test_a_restart_with_on_start_adopt_reuses_the_dead_process_ladder() -> None:
+    """A process dies (no shutdown: its ladder stays on the exchange); the next one, with
+    ``on_start = "adopt"``, adopts that ladder and quotes with it — never a second ladder
+    beside it (S9, checked on every poll against the simulator's engine)."""
+    from hlmaker.chaos.invariants import Bounds, InvariantChecker
+
+    wallet = Wallet(sim_key(26))
+    cfg = make_config()
+    levels = int(DEFAULT_STRATEGY["levels"])
+    with trio.fail_after(25):
+        async with simulator() as sim:
+            with trio.CancelScope() as process:  # the first process, killed
+                async with open_maker(cfg, wallet=wallet, clock=WallClock(EPOCH),
+                                      strategy=LadderQuoter(ladder_config(cfg.strategy)),
+                                      base_url=sim.base_url) as dead:
+                    await started(dead, sim)
+                    await until(lambda: len(our_orders(sim, dead)) == 2 * len(COINS) * levels)
+                    await dead.views.wait_for(lambda v: v.is_synced)
+                    dead.abort_shutdown()
+                    process.cancel()
+            old = {o.cloid for o in our_orders(sim, dead)}
+            assert len(old) == 2 * len(COINS) * levels  # the exchange keeps the dead ladder
+            adopt = make_config(maker={"on_start": "adopt"})
+            checker = InvariantChecker(
+                sim.engine, wallet.query_address, bounds=Bounds(),
+                now_s=trio.current_time, exchange_ms=lambda: EPOCH,
+                is_ours=adopt.maker.ownership().is_ours, levels_per_side=levels)
+            async with open_maker(adopt, wallet=wallet, clock=WallClock(EPOCH),
+                                  strategy=LadderQuoter(ladder_config(adopt.strategy)),
+                                  base_url=sim.base_url) as maker:
+                checker.get_core = lambda: maker.holder.core
+                most = 0
+                with trio.move_on_after(3.0):
+                    while True:
+                        checker.check_exchange()
+                        most = max(most, len(our_orders(sim, maker)))
+                        await trio.sleep(0.005)
+                counters = maker.holder.core.counters
+                assert counters.leftovers_adopted == len(old)
+                assert counters.leftovers_cancelled == 0 and counters.orphans_detected == 0
+                kept = old & {o.cloid for o in our_orders(sim, maker)}
+                assert kept, "the ladder placed anew instead of reusing the adopted orders"
+            left = our_orders(sim, maker)
+    assert [v for v in checker.violations if v.invariant == "S9"] == []
+    assert most <= 2 * len(COINS) * levels, most
+    assert left == []
+    assert maker.summary()["shutdown"]["confirmed_no_open_orders"] is True

@@ -154,6 +154,10 @@ class CampaignReport:
             "orphans_max_age_s": max((s.get("max_orphan_age_s", 0.0) for s in st), default=0.0),
             "wrongful_cancels": sum(s.get("wrongful_cancels", 0) for s in st),
             "restarts": sum(sum(r.restarts.values()) for r in rs),
+            "leftovers_adopted": sum(int(c.get("leftovers_adopted_all_processes", 0))
+                                     for c in counters),
+            "leftovers_cancelled": sum(int(c.get("leftovers_cancelled_all_processes", 0))
+                                       for c in counters),
             "convergence_p50_s": _pct(conv, 0.5),
             "convergence_p99_s": _pct(conv, 0.99),
             "convergence_max_s": max(conv, default=0.0),
@@ -216,6 +220,8 @@ class CampaignReport:
             f"max_unresolved_s={f['max_unresolved_s']:.1f}",
             f"orphans: detected={f['orphans_detected']} max_age_s={f['orphans_max_age_s']:.1f}"
             f"  wrongful_cancels={f['wrongful_cancels']}",
+            f"leftovers (orders of a dead process or book): cancelled="
+            f"{f['leftovers_cancelled']} adopted={f['leftovers_adopted']}",
             f"convergence after last fault: p50={f['convergence_p50_s']:.1f} "
             f"p99={f['convergence_p99_s']:.1f} max={f['convergence_max_s']:.1f} "
             f"({f['converged_seeds']}/{len(self.results)} seeds)",

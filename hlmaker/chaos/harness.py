@@ -180,11 +180,14 @@ def market_config(seed: int) -> MarketConfig:
     )
 
 
-def maker_config(seed: int) -> MakerConfig:
-    """The bot's configuration in the simulation (the library's defaults, the seed's strategy)."""
+def maker_config(seed: int, on_start: str = "") -> MakerConfig:
+    """The bot's configuration in the simulation (the library's defaults, the seed's strategy;
+    ``on_start``: the ``[maker] on_start`` policy, ``""`` for the default)."""
+    maker = MakerSection(startup_timeout_s=STARTUP_TIMEOUT_S)
+    if on_start:
+        maker = MakerSection(startup_timeout_s=STARTUP_TIMEOUT_S, on_start=on_start)
     return MakerConfig(endpoint=EndpointConfig(network="sim", base_url=BASE_URL),
-                       strategy=strategy_table(seed),
-                       maker=MakerSection(startup_timeout_s=STARTUP_TIMEOUT_S))
+                       strategy=strategy_table(seed), maker=maker)
 
 
 def wallet_for(seed: int) -> Wallet:
@@ -294,6 +297,10 @@ class _Run:
         self.maker: Any = None
         self.process_scope: trio.CancelScope | None = None
         self.restart_after_s: float | None = None
+        self.restart_on_start = ""
+        """``[maker] on_start`` of the process the last F17 restart starts."""
+        self.earlier_lifetimes: Counter[str] = Counter()
+        """Leftover counters of the processes F17 killed (the last one reports its own)."""
         self.foreign_rng = stream(spec.seed, "foreign")
         self.ownership = maker_config(spec.seed).maker.ownership()
         crash.on_inject = self._crashed
@@ -369,7 +376,7 @@ class _Run:
         elif ev.what == "crash":
             self.crash.arm(ev.actor)
         elif ev.what == "process_crash":
-            self._kill_process(ev.duration_s)
+            self._kill_process(ev.duration_s, ev.on_start)
         elif ev.what == "foreign":
             coin = STRATEGY_COINS[self.foreign_rng.randrange(len(STRATEGY_COINS))]
             kind = ex.foreign_activity(coin, self.foreign_rng, self.ownership.is_ours)
@@ -388,14 +395,16 @@ class _Run:
             raise ValueError(f"unknown timeline event {ev.what!r}")
         self.checker.check_exchange()
 
-    def _kill_process(self, restart_after_s: float) -> None:
+    def _kill_process(self, restart_after_s: float, on_start: str = "") -> None:
         """F17: the process dies at once — no shutdown, no cancel: every actor, the supervisor
         and the book lose their memory; the exchange keeps our orders (and the dead-man lease
-        armed). A new process starts ``restart_after_s`` later."""
+        armed). A new process starts ``restart_after_s`` later, with ``[maker] on_start =
+        on_start`` (``""``: the default)."""
         if self.maker is None or self.process_scope is None or self.restart_after_s is not None:
             return
         self.maker.abort_shutdown()
         self.restart_after_s = restart_after_s
+        self.restart_on_start = on_start
         self.process_scope.cancel()
         self.checker.get_core = None  # no process: nothing of the bot to check until the next
         self.observer.checking_views = False
@@ -413,9 +422,10 @@ class _Run:
 
     # ---- the run -------------------------------------------------------------------------------
 
-    async def _process(self, lifetime: int) -> Any:
+    async def _process(self, lifetime: int, on_start: str = "") -> Any:
         """One process lifetime: a fresh maker (its own ``bot`` and ``cloids`` streams, nothing
-        remembered) until the run ends — then the orderly shutdown — or F17 kills it."""
+        remembered; ``[maker] on_start = on_start``) until the run ends — then the orderly
+        shutdown — or F17 kills it."""
         from hlmaker.journal import Journal
         from hlmaker.maker import open_maker
 
@@ -423,7 +433,7 @@ class _Run:
         ex = self.exchange
         suffix = "" if lifetime == 0 else f"/{lifetime}"
         async with open_maker(
-            maker_config(spec.seed), wallet=self.wallet, clock=self.bot_clock,
+            maker_config(spec.seed, on_start), wallet=self.wallet, clock=self.bot_clock,
             rng=stream(spec.seed, "bot" + suffix), rest_transport=SimHttpTransport(ex),
             ws_connector=sim_connector(ex), base_url=BASE_URL,
             observer=self.observer, cloid_bits=stream(spec.seed, "cloids" + suffix).getrandbits,
@@ -453,9 +463,14 @@ class _Run:
             while True:  # one process per lifetime; F17 ends one and starts the next
                 self.restart_after_s = None
                 with trio.CancelScope() as self.process_scope:
-                    maker = await self._process(lifetime)
+                    maker = await self._process(
+                        lifetime, self.restart_on_start if lifetime else "")
                 if self.restart_after_s is None:
                     break
+                if self.maker is not None:  # the dead process's leftover figures
+                    totals = self.maker.holder.totals()
+                    for name in ("leftovers_adopted", "leftovers_cancelled"):
+                        self.earlier_lifetimes[name] += int(totals[name])
                 await trio.sleep(self.restart_after_s)
                 lifetime += 1
             failed = sorted(a for a, s in maker.supervisor.states.items() if s == "failed")
@@ -539,6 +554,10 @@ def simulate(spec: RunSpec, *, wall_limit: float | None = None) -> RunResult:
         # not at all), so no book ever counts them resolved.
         counters["unknown_lost_in_crash"] = sum(
             max(0, c.unknown_outcomes - c.unknown_resolved) for c in maker.holder.lost)
+        # Leftovers settled by every process of the run (F17 restarts start new ones).
+        for name in ("leftovers_adopted", "leftovers_cancelled"):
+            counters[f"{name}_all_processes"] = (int(counters.get(name, 0))
+                                                 + run.earlier_lifetimes[name])
         restarts = dict(sorted(maker.supervisor.restarts.items()))
         st = maker.executor.stats
         executor = {"actions_sent": st.actions_sent, "retries": st.retries,

@@ -27,6 +27,7 @@ from hlmaker.sim.engine import Engine
 from hlmaker.sim.market import TAKER_ADDRESS
 from hlmaker.sim.rules import round_price
 from hlmaker.sim.service import SimService
+from hlmaker.sim.triggers import Tpsl, TriggerSpec
 from hlmaker.sim.ws import Push, dumps
 
 RATE_LIMIT_TEXT = ("Too many cumulative requests sent (10001 > 10000) for cumulative volume "
@@ -160,9 +161,12 @@ def foreign_activity(engine: Engine, service: SimService, user: str, coin: str,
                      now_ms: int) -> str | None:
     """F18: one act of another client trading on ``user``'s account without our prefix
     (``is_ours``): place a resting limit order 1–3 % away from the mark (a cloid of its own
-    namespace or none), modify one of its orders (cancel-replace, same cloid), cancel one, or
+    namespace or none), place a trigger order (a ``tp`` or ``sl``, market or limit, its
+    trigger 1–3 % away on the side where it waits: :mod:`hlmaker.sim.triggers`), modify one of
+    its resting orders (cancel-replace, same cloid), cancel one (trigger orders included), or
     trade (an IOC crossing the book, as a taker). Publishes the effects; returns the kind done
-    (``foreign_place``, ``foreign_modify``, ``foreign_cancel``, ``foreign_trade``) or ``None``.
+    (``foreign_place``, ``foreign_trigger``, ``foreign_modify``, ``foreign_cancel``,
+    ``foreign_trade``) or ``None``.
     """
     acct = engine.account(user)
     if acct is None:
@@ -173,8 +177,9 @@ def foreign_activity(engine: Engine, service: SimService, user: str, coin: str,
     lot = Decimal(1).scaleb(-spec.sz_decimals)
     theirs = sorted((o for o in acct.open_orders.values() if o.coin == coin
                      and not is_ours(o.cloid)), key=lambda o: o.oid)
-    what = rng.choices(("place", "modify", "cancel", "trade"), (4, 2, 2, 2))[0]
-    if what in ("modify", "cancel") and not theirs:
+    what = rng.choices(("place", "modify", "cancel", "trade", "trigger"), (4, 2, 2, 2, 2))[0]
+    resting = [o for o in theirs if o.trigger is None]
+    if (what == "modify" and not resting) or (what == "cancel" and not theirs):
         what = "place"
     sz = (Decimal(rng.randint(15, 40)) / mark).quantize(lot, rounding=ROUND_UP)
     if what == "place":
@@ -185,8 +190,25 @@ def foreign_activity(engine: Engine, service: SimService, user: str, coin: str,
                  if rng.random() < 0.5 else None)
         _, fx = engine.place(user, [OrderEntry(asset, is_buy, px, sz, False, "Gtc", cloid)],
                              now_ms)
+    elif what == "trigger":
+        is_buy = rng.random() < 0.5
+        tpsl: Tpsl = rng.choice(("tp", "sl"))
+        is_market = rng.random() < 0.5
+        away = Decimal(rng.randint(100, 300)) / 10_000
+        # It waits on the side it fires from: a sell stop or a buy take-profit fires when the
+        # mark falls to its trigger, the others when the mark rises to it.
+        below = (not is_buy and tpsl == "sl") or (is_buy and tpsl == "tp")
+        trigger_px = round_price(mark * (1 - away if below else 1 + away), spec.sz_decimals)
+        # A market trigger's limit price is the worst it accepts (10 % of slippage).
+        slip = Decimal("1.1") if is_buy else Decimal("0.9")
+        px = round_price(trigger_px * slip, spec.sz_decimals) if is_market else trigger_px
+        cloid = (f"{FOREIGN_CLOID_PREFIX}{rng.getrandbits(112):028x}"
+                 if rng.random() < 0.5 else None)
+        _, fx = engine.place(user, [OrderEntry(asset, is_buy, px, sz, False, "Trigger", cloid,
+                                               TriggerSpec(trigger_px, is_market, tpsl))],
+                             now_ms)
     elif what == "modify":
-        old = rng.choice(theirs)
+        old = rng.choice(resting)
         is_buy = old.side == "B"
         away = Decimal(rng.randint(100, 300)) / 10_000
         px = round_price(mark * (1 - away if is_buy else 1 + away), spec.sz_decimals)

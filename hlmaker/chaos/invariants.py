@@ -54,11 +54,15 @@ from hlmaker.sim.engine import Engine
 ZERO = Decimal(0)
 DAY_MS = 86_400_000
 LIVE = (OrderState.RESTING, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANCEL,
-        OrderState.PENDING_MODIFY)
+        OrderState.PENDING_MODIFY, OrderState.WAITING)
+"""States of an order that is on the exchange with an oid — a trigger order waiting for its
+trigger (WAITING) included: it is listed among the account's open orders."""
 PENDING = (OrderState.PENDING_NEW, OrderState.UNKNOWN)
 TERMINAL = frozenset(s for s in OrderState if s.is_terminal)
 IN_FLIGHT = (OrderState.PENDING_NEW, OrderState.UNKNOWN, OrderState.PENDING_MODIFY,
              OrderState.PENDING_CANCEL)
+SETTLED_LIVE = tuple(s for s in LIVE if s not in IN_FLIGHT)
+"""Live with nothing of ours in flight: what a converged book's open orders are (L1)."""
 
 
 @dataclass(frozen=True)
@@ -339,10 +343,11 @@ class InvariantChecker:
     def _check_exposure(self, core: OrderBookCore, resting: dict[int, Any]) -> None:
         """S9: our orders resting per coin and side never exceed the strategy's target plus
         the placements in flight — orders the book has sent and not settled (pending new,
-        unknown outcome, being modified or cancelled) and this process's late landings it is
-        cancelling (orphans). Orders of a previous process, or of a crashed book, that the
-        current book does not track are not in flight: a ladder beside them is a double
-        ladder."""
+        unknown outcome, being modified or cancelled), this book's late landings it is
+        cancelling (orphans), and late landings of a crashed book's or a dead process's
+        placements that it found after its first sync and is cancelling (leftovers). Orders
+        of a previous process, or of a crashed book, that the current book does not track and
+        is not cancelling are not in flight: a ladder beside them is a double ladder."""
         assert self.levels_per_side is not None
         count: dict[tuple[str, str], int] = {}
         for order in resting.values():
@@ -361,6 +366,15 @@ class InvariantChecker:
             if order is not None and core.registry.placed_here(order.cloid):
                 key = (order.coin, order.side)
                 allowance[key] = allowance.get(key, 0) + 1
+        if core.registry.ready:
+            # Late landings of a crashed incarnation's (or a dead process's) placements after
+            # the first sync, which the book is cancelling as leftovers. Before it, the book
+            # does not quote: every leftover must be gone first (that is the double ladder).
+            for oid in core.registry.leftovers:
+                order = resting.get(oid)
+                if order is not None:
+                    key = (order.coin, order.side)
+                    allowance[key] = allowance.get(key, 0) + 1
         for key, n in sorted(count.items()):
             bound = self.levels_per_side + allowance.get(key, 0)
             if n > bound:
@@ -538,7 +552,7 @@ class InvariantChecker:
         for o in core.orders.values():
             if o.state.is_terminal:
                 continue
-            if o.state not in (OrderState.RESTING, OrderState.PARTIALLY_FILLED) or o.oid is None:
+            if o.state not in SETTLED_LIVE or o.oid is None:
                 return False, f"order {o.cloid} is {o.state.value}"
             local_open.add(o.oid)
         if exch_open != local_open:

@@ -50,6 +50,7 @@ CATALOGUE: dict[str, str] = {
     "foreign_modify": "F18",
     "foreign_cancel": "F18",
     "foreign_trade": "F18",
+    "foreign_trigger": "F18",
     "budget_exhaust": "F19",
 }
 """Fault kind → reliability-catalogue id (kinds absent here are counted under their own name)."""
@@ -107,7 +108,8 @@ class Event:
     ``partition`` (F16 when ``horizon_s`` is set: ``duration_s``), ``crash`` (F9, ``actor``),
     ``rate_limit`` (F8: order and modify actions refused for ``duration_s``, cancels pass),
     ``process_crash`` (F17: the whole process dies — no shutdown, every actor's memory lost —
-    and a new one starts ``duration_s`` later, on the same account), ``foreign`` (F18: another
+    and a new one starts ``duration_s`` later, on the same account, with ``[maker] on_start =
+    on_start``: ``"cancel"`` or ``"adopt"``, ``""`` for the default), ``foreign`` (F18: another
     client acts on the account without our prefix: place, modify, cancel or trade),
     ``budget_exhaust`` (F19: the bot's address request budget spent for ``duration_s``, the
     simulator's own limit enforcing it),
@@ -121,6 +123,7 @@ class Event:
     offset_ms: int = 0
     horizon_s: float = 0.0
     actor: str = ""
+    on_start: str = ""
 
 
 @dataclass(frozen=True)

@@ -248,8 +248,10 @@ SCENARIOS: dict[str, Scenario] = {s.fault: s for s in (
         lambda r: _all(_ge(sum(n for k, n in r.fault_kinds.items() if k.startswith("foreign_")),
                            12, "foreign acts"),
                        _ge(_kind(r, "foreign_place"), 1, "foreign orders placed"),
+                       _ge(_kind(r, "foreign_trigger"), 1, "foreign trigger orders placed"),
                        _ge(_c(r, "fills_foreign"), 1, "foreign fills applied")),
-        "foreign orders rested untouched (S8), their fills moved the position", 1018),
+        "foreign orders and trigger orders rested untouched (S8), their fills moved the "
+        "position", 1018),
     Scenario(
         "F19", "the address request budget runs out",
         _plan("F19", events=(Event(20.0, "budget_exhaust", duration_s=25.0),

@@ -32,7 +32,9 @@ F19   the address request budget runs out for 5–25 s              half the see
 ====  ==========================================================  ===========================
 
 F19 is drawn from its own stream (``swarm-budget``), so the plans of F1–F18 are those of the
-campaign before F19 existed.
+campaign before F19 existed. Likewise the start-up policy of the process each F17 restart
+starts (``[maker] on_start``: ``adopt`` for half the restarts, else ``cancel``) comes from
+``swarm-restart``.
 
 Every draw comes from the seed's ``swarm`` stream, so the plan is a pure function of the seed.
 """
@@ -151,6 +153,7 @@ def swarm_plan(seed: int, sim_seconds: float, quiet_s: float,
             events.append(Event(t, "stall",
                                 duration_s=round(min(rng.uniform(5.0, 60.0), end - t), 2)))
     if "F17" in kept:
+        restart_rng = stream(seed, "swarm-restart")
         last = -60.0
         times = _poisson_times(rng, 0.5 * intensity, WARMUP_S, end) or [
             round(rng.uniform(WARMUP_S, max(WARMUP_S, end - 5.0)), 3)]  # kept: at least once
@@ -162,7 +165,8 @@ def swarm_plan(seed: int, sim_seconds: float, quiet_s: float,
                 delay = round(rng.uniform(*LEASE_OUT_S), 2)  # the dead-man lease fires first
             if t + delay >= end:
                 continue
-            events.append(Event(t, "process_crash", duration_s=delay))
+            on_start = "adopt" if restart_rng.random() < 0.5 else "cancel"
+            events.append(Event(t, "process_crash", duration_s=delay, on_start=on_start))
             last = t + delay
     if "F18" in kept:
         for t in _poisson_times(rng, 4.0 * intensity, WARMUP_S, end):

@@ -2,7 +2,8 @@
 
 Plain functions over an :class:`~hlmaker.orders.registry.OrderRegistry`, each taking ``now_ms``
 (ms since the epoch) and returning the actions to take (:data:`~hlmaker.orders.actions.Action`:
-here only reconcile requests). Rules followed:
+reconcile requests, and the cancel of a leftover seen live after the first sync). Rules
+followed:
 
 * **Exactly-once fills**: every fill is keyed ``(oid, tid)`` (Hyperliquid's unique fill id is
   the ``tid`` per order) in the bounded window; the position moves in the same step as a new
@@ -21,6 +22,8 @@ from __future__ import annotations
 import logging
 
 from hlmaker.messages import (
+    CancelOrders,
+    CancelRequest,
     FeedConnected,
     FeedDisconnected,
     Fill,
@@ -43,8 +46,9 @@ def on_event(reg: OrderRegistry, msg: object, now_ms: int) -> list[Action]:
     """Apply one exchange event: :class:`Fills` (WebSocket ``userFills``/``user``, the
     subscription snapshot, or a reconcile's ``userFillsByTime``), :class:`OrderUpdates`
     (``orderUpdates``), :class:`NonUserCancel` (``userEvents``), :class:`FeedConnected` /
-    :class:`FeedDisconnected`. Returns at most one :class:`ReconcileRequest` (gap, reconnect).
-    Anything else is bad input (counted, noted, ``[]``)."""
+    :class:`FeedDisconnected`. Returns at most one :class:`ReconcileRequest` (gap, reconnect),
+    or the :class:`~hlmaker.messages.CancelOrders` of leftovers an update showed live
+    (:func:`cancel_leftover`). Anything else is bad input (counted, noted, ``[]``)."""
     if isinstance(msg, Fills):
         return on_fills(reg, msg, now_ms)
     if isinstance(msg, OrderUpdates):
@@ -168,12 +172,12 @@ def fill_order_state(reg: OrderRegistry, fill: Fill, now_ms: int) -> None:
         if _foreign_fill(reg, fill):
             reg.counters.fills_foreign += 1  # the account's position moved; not our order
             return
-        if fill.oid in reg.leftovers:
-            return  # an order of ours placed before this book, being cancelled at start-up
         if fill.oid in reg.retired:
             reg.counters.late_events += 1
             reg.note(NoteKind.LATE_EVENT, f"fill for retired oid={fill.oid}")
             return
+        if fill.oid in reg.leftovers or is_leftover(reg, fill.cloid):
+            return  # an order of ours this book did not place: no lifecycle to track here
         reg.counters.fills_untracked += 1
         reg.hold(fill.oid, fill, now_ms)
         reg.note(NoteKind.HELD, f"fill for unknown oid={fill.oid} tid={fill.tid}")
@@ -204,6 +208,34 @@ def _foreign_fill(reg: OrderRegistry, fill: Fill) -> bool:
     return not any(o.oid is None and not o.state.is_terminal for o in reg.orders.values())
 
 
+def is_leftover(reg: OrderRegistry, cloid: str | None) -> bool:
+    """``cloid`` is ours (our prefix) but this book incarnation did not draw it: an order of a
+    previous process or of a crashed book (a *leftover*, never an orphan). Call it only for an
+    event no tracked order matched — a tracked order (adopted, say) is found first."""
+    return cloid is not None and reg.is_ours(cloid) and not reg.placed_here(cloid)
+
+
+def cancel_leftover(reg: OrderRegistry, coin: str, oid: int, cloid: str | None,
+                    now_ms: int) -> list[Action]:
+    """A leftover seen live after this book's first sync (a late landing of a dead book's or
+    process's placement): ``[CancelOrders]`` at once — no grace, nothing of this book is in
+    flight for it — unless our cancel of it went out less than an action's lifetime ago
+    (``[]``). Before the first sync nothing is sent: that sync settles every leftover
+    (``on_start``). The book is unsynced until a sweep confirms it is gone."""
+    cfg = reg.config
+    sent = reg.leftovers.get(oid)
+    if not reg.ready or (sent is not None
+                         and now_ms - sent < cfg.action_ttl_ms + cfg.watchdog_grace_ms):
+        return []
+    reg.leftover_cancel_sent(oid, now_ms)
+    reg.mark_unsynced()
+    log.warning("book late landing of an earlier book's or process's order: cancelling "
+                "oid=%s cloid=%s coin=%s", oid, cloid, coin)
+    rid, exp = reg.open_request("cancel", [], now_ms, parts=1)
+    return [CancelOrders(request_id=rid, expires_after_ms=exp,
+                         cancels=(CancelRequest(coin=coin, cloid=cloid, oid=oid),))]
+
+
 def apply_update(reg: OrderRegistry, u: OrderUpdate, now_ms: int) -> list[Action]:
     """Apply one ``orderUpdates`` entry (see :func:`apply_status`); held if its oid is not
     known yet and it names no cloid of ours."""
@@ -214,23 +246,28 @@ def apply_status(reg: OrderRegistry, coin: str, oid: int, cloid: str | None, sta
                  now_ms: int, *, update: OrderUpdate | None = None,
                  source: str = "ws") -> list[Action]:
     """Apply an exchange status (``open``, ``filled``, ``canceled`` and every ``*Canceled``,
-    ``rejected``…) for ``oid``. ``triggered`` changes nothing; an unknown status is bad input.
-    News of a replaced leg is late (its ``canceled`` is the replace itself, F12); news of the
-    leg a modify is replacing is kept as a flag for the modify's outcome to decide.
-    Returns ``[]``."""
+    ``rejected``…, ``waitingForTrigger``/``waitingForFill``, ``triggered``; protocol ref §2.10,
+    §4.3) for ``oid``; an unknown status is bad input. News of a replaced leg is late (its
+    ``canceled`` is the replace itself, F12); news of the leg a modify is replacing is kept as a
+    flag for the modify's outcome to decide. News of a foreign order changes nothing; live news
+    (``open``, waiting, ``triggered``) of a leftover after the first sync is cancelled at once
+    (:func:`cancel_leftover`). Returns ``[]`` or that ``[CancelOrders]``."""
     ev = status_event(status)
     if ev is None:
-        if status in ("triggered",):
-            return []
         return reg.bad(f"unknown order status {status!r} oid={oid}")
     order, current = attach(reg, oid, cloid, now_ms, rejected=ev is Ev.UPDATE_REJECTED)
     if order is None:
-        if oid in reg.foreign or oid in reg.leftovers or (
-                cloid is not None and not reg.is_ours(cloid)):
-            return []  # a foreign order, or one being cancelled at start-up: not ours to track
+        if oid in reg.foreign or (cloid is not None and not reg.is_ours(cloid)):
+            return []  # a foreign order: not ours to track
         if oid in reg.retired:
             reg.counters.late_events += 1
             reg.note(NoteKind.LATE_EVENT, f"{status} for retired oid={oid}")
+            return []
+        if oid in reg.leftovers or is_leftover(reg, cloid):
+            # An order of ours this book did not place: being cancelled at start-up, or a late
+            # landing of a dead book's (or process's) placement — a leftover, never held.
+            if ev in (Ev.UPDATE_OPEN, Ev.UPDATE_WAITING, Ev.UPDATE_TRIGGERED):
+                return cancel_leftover(reg, coin, oid, cloid, now_ms)
             return []
         if update is not None:
             reg.hold(oid, update, now_ms)

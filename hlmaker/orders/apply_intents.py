@@ -140,8 +140,10 @@ def cancel_command(reg: OrderRegistry, orders: list[TrackedOrder],
                    now_ms: int) -> CancelOrders | None:
     """One :class:`CancelOrders` for those of ``orders`` that can take a cancel now (not
     terminal, no cancel already on its way); each is marked as wanting a cancel and moved by
-    ``CANCEL_SENT``. Cancels by oid, by cloid when the oid is not known or the order's outcome is
-    unknown (the exchange accepts either). ``None`` when nothing is to be sent."""
+    ``CANCEL_SENT`` — except an order whose modify is in flight: marked only, its cancel goes
+    out when the modify's outcome arrives (by the new oid if it landed). Cancels by oid, by
+    cloid when the oid is not known or the order's outcome is unknown (the exchange accepts
+    either). ``None`` when nothing is to be sent."""
     chosen: list[TrackedOrder] = []
     for o in orders:
         if o.state.is_terminal:
@@ -149,6 +151,13 @@ def cancel_command(reg: OrderRegistry, orders: list[TrackedOrder],
         if o.state is OrderState.PENDING_CANCEL and o.inflight is not None:
             continue  # a cancel is already on its way
         o.cancel_wanted = True
+        if o.state is OrderState.PENDING_MODIFY and reg.inflight_kind(o) == "modify":
+            # A cancel by the old oid races the replace: it fails once the modify has landed,
+            # and the old leg's `canceled` (the replace itself) would then finalize an order
+            # whose new leg rests untracked (found by tests/test_maker.py's book-crash test at
+            # shutdown). Wanted now, sent when the modify's outcome settles (the state tables'
+            # Flag.CANCEL_UNSENT: a resend on MODIFY_OK / MODIFY_REJECTED).
+            continue
         if not reg.transition(o, Ev.CANCEL_SENT, now_ms):
             continue
         chosen.append(o)

@@ -168,11 +168,14 @@ def on_cancel_outcome(reg: OrderRegistry, msg: CancelOk | CancelFailed,
                 orphan.cancel_sent_ms = None  # gone or not: the next snapshot tells
             return []
         if msg.oid is not None and msg.oid in reg.leftovers:
-            # An order placed before this book, cancelled at start-up: a whole-history sweep
-            # confirms it is gone before the strategy may quote.
+            # An order of ours this book did not place. Cancelled at start-up: a whole-history
+            # sweep confirms it is gone before the strategy may quote. A late landing after the
+            # first sync: a sweep confirms it and re-syncs the book.
             if isinstance(msg, CancelOk):
                 reg.counters.leftovers_cancelled += 1
-                log.info("book start-up: cancelled oid=%s", msg.oid)
+                log.info("book cancelled leftover oid=%s", msg.oid)
+            if reg.ready:
+                return list(reg.ask_reconcile("orphan"))
             return [ReconcileRequest(reason="startup", since_ms=None)]
         if msg.cloid is None or msg.cloid not in reg.orders:
             reg.counters.late_events += 1

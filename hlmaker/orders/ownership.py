@@ -131,3 +131,12 @@ class CloidSource:
     def placed_here(self, cloid: str | None) -> bool:
         """True when ``cloid`` came from this source (this process)."""
         return cloid is not None and cloid.lower().startswith(self._head)
+
+    def drawn_after(self, cloid: str | None, drawn: int) -> bool:
+        """True when ``cloid`` came from this source after its first ``drawn`` cloids: one
+        a book incarnation built when :meth:`state` said ``drawn`` placed itself (an earlier
+        incarnation of the same process — a crashed book — drew the ones up to ``drawn``)."""
+        if not self.placed_here(cloid) or cloid is None or len(cloid) != 2 + CLOID_HEX:
+            return False
+        tail = cloid[-SEQUENCE_HEX:].lower()
+        return _HEX.fullmatch(tail) is not None and int(tail, 16) > drawn

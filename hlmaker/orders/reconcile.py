@@ -14,13 +14,16 @@ the contract (``../shared/reliability.md``):
    count after a restart, F9).
 2. **orderStatus reports** resolve unknown outcomes: ``unknownOid`` is final only when it was
    asked after the action's ``expiresAfter`` (S6).
-3. **Open orders.** A listed order we track is confirmed; one whose cloid is pending is bound
-   (its ack is still in flight, F13 — never an orphan); one we finalized within the protection
-   window is left alone; a foreign one (no cloid of ours) is recorded, never touched under
-   ``foreign_orders = "ignore"``; one of ours this book does not track is a *leftover* when
-   the book has not synced yet or another process placed it (cancelled at once, or adopted:
-   ``on_start``); anything else is an *orphan*: first seen now, cancelled only when a later
-   snapshot still lists it after the grace period (S4, S5).
+3. **Open orders.** A listed order we track is confirmed (a row with ``isTrigger`` true — a
+   trigger order waiting for its trigger — as WAITING, not RESTING); one whose cloid is pending
+   is bound (its ack is still in flight, F13 — never an orphan); one we finalized within the
+   protection window is left alone; a foreign one (no cloid of ours) is recorded, never touched
+   under ``foreign_orders = "ignore"``; one of ours this book does not track is a *leftover*
+   when the book has not synced yet (cancelled at once, or adopted: ``on_start``) or when this
+   book incarnation did not draw its cloid — a late landing of another process's or of a
+   crashed earlier incarnation's placement (cancelled at once, the book unsynced until a sweep
+   confirms); anything else — a cloid this incarnation drew — is an *orphan*: first seen now,
+   cancelled only when a later snapshot still lists it after the grace period (S4, S5).
 4. **Stale orders**: live locally, absent from the snapshot, no request in flight and no evidence
    since the snapshot was requested (minus the protection window) → cancelled locally.
    Unknown-outcome orders are never removed this way.
@@ -40,6 +43,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from decimal import Decimal
+from typing import get_args
 
 import attrs
 
@@ -52,6 +56,7 @@ from hlmaker.messages import (
     OrderStatusReport,
     ReconcileRequest,
     ReconcileSnapshot,
+    Tif,
 )
 from hlmaker.orders.actions import Action
 from hlmaker.orders.apply_events import apply_fill, attach, fill_order_state, on_fills
@@ -131,6 +136,7 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
     to_cancel: list[OpenOrder] = []
     leftovers: list[OpenOrder] = []
     foreign: dict[int, OpenOrder] = {}
+    late_leftovers = 0
     protect_from = snap.requested_at_ms - cfg.protect_ms
     for row in snap.open_orders:
         listed.add(row.oid)
@@ -145,7 +151,8 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
                 if (order.state is OrderState.UNKNOWN and order.unknown_kind == "modify"
                         and snap.requested_at_ms <= (order.expires_after_ms or 0)):
                     continue  # the old leg still rests; the replace may yet land
-                reg.transition(order, Ev.SNAPSHOT_OPEN, now_ms, "listed in snapshot")
+                reg.transition(order, _listed_event(row, order.state), now_ms,
+                               "listed in snapshot")
                 order.evidence_ms = max(order.evidence_ms, snap.requested_at_ms)
                 continue
             recent = order.finalized_ms is not None and order.finalized_ms >= protect_from
@@ -159,15 +166,18 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
                 log.warning("book exchange lists oid=%s that we finalized as %s",
                             row.oid, order.state.value)
         if order is None and (initial or not reg.placed_here(row.cloid)):
-            # An order of ours this book did not place (before it quotes), or that another
-            # process placed (a late landing of a dead one's action): settled at once.
-            if _settle_leftover(reg, row, now_ms):
+            # An order of ours this book did not place: found before it quotes, or a late
+            # landing of a placement by another process or an earlier (crashed) incarnation of
+            # this book — a leftover, settled at once, never an orphan (found on F9/F17).
+            if _settle_leftover(reg, row, now_ms, adopt=initial):
                 leftovers.append(row)
+            if not initial:
+                late_leftovers += 1
             continue
         if _orphan_due(reg, row, now_ms):
             to_cancel.append(row)
     reg.keep_orphans(listed)
-    reg.keep_leftovers(listed)
+    reg.keep_leftovers(listed, snap.requested_at_ms)
     reg.set_foreign(foreign)
 
     # 4. stale
@@ -219,8 +229,12 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
         reg.counters.orphans_detected += 1  # still unexplained after the grace period
         log.warning("book orphan cancel oid=%s cloid=%s coin=%s", r.oid, r.cloid, r.coin)
     for r in leftovers:
-        log.warning("book start-up: cancelling our order placed before this book oid=%s "
-                    "cloid=%s coin=%s", r.oid, r.cloid, r.coin)
+        if initial:
+            log.warning("book start-up: cancelling our order placed before this book oid=%s "
+                        "cloid=%s coin=%s", r.oid, r.cloid, r.coin)
+        else:
+            log.warning("book late landing of an earlier book's or process's order: "
+                        "cancelling oid=%s cloid=%s coin=%s", r.oid, r.cloid, r.coin)
     if to_cancel or leftovers:
         rows = [*leftovers, *to_cancel]
         rid, exp = reg.open_request("cancel", [], now_ms, parts=len(rows))
@@ -229,7 +243,8 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
 
     actions += flush_cancels(reg, now_ms)
     unresolved = reg.unresolved()
-    in_sync = not drifted and not deferred and not reg.orphans and stale == 0 and not unresolved
+    in_sync = (not drifted and not deferred and not reg.orphans and stale == 0
+               and not unresolved and not late_leftovers)
     if deferred:
         actions += reg.ask_reconcile("gap")
     if initial and reg.leftovers:
@@ -271,18 +286,20 @@ def _initial_fills(reg: OrderRegistry, fills: list[Fill], pos_time: int, now_ms:
             apply_fill(reg, f, now_ms, check_gap=False)
 
 
-def _settle_leftover(reg: OrderRegistry, row: OpenOrder, now_ms: int) -> bool:
-    """An order of ours (our prefix) that this book did not place, found before it quotes:
-    adopt it (``on_start = "adopt"``) or say it must be cancelled now — no grace: nothing of
-    this book is in flight for it — unless our cancel went out less than an action's lifetime
-    ago. Returns True when a cancel should go out."""
-    if reg.ownership.on_start == "adopt":
+def _settle_leftover(reg: OrderRegistry, row: OpenOrder, now_ms: int, *, adopt: bool) -> bool:
+    """An order of ours (our prefix) that this book did not place: adopt it (``adopt``, before
+    the book quotes, and ``on_start = "adopt"``) or say it must be cancelled now — no grace:
+    nothing of this book is in flight for it — unless our cancel went out less than an action's
+    lifetime ago. After the first sync (a late landing beside the ladder) it is always
+    cancelled. Returns True when a cancel should go out."""
+    if adopt and reg.ownership.on_start == "adopt":
         order = TrackedOrder(cloid=row.cloid or "", coin=row.coin, side=row.side,
-                             px=row.limit_px, sz=row.sz, tif="Gtc", reduce_only=row.reduce_only,
+                             px=row.limit_px, sz=row.sz, tif=_adopted_tif(row),
+                             reduce_only=row.reduce_only,
                              created_ms=now_ms, tag="adopted")
         reg.add_order(order)
         reg.bind(order, row.oid, now_ms)
-        reg.transition(order, Ev.SNAPSHOT_OPEN, now_ms, "adopted at start-up")
+        reg.transition(order, _listed_event(row), now_ms, "adopted at start-up")
         reg.counters.leftovers_adopted += 1
         log.info("book start-up: adopted oid=%s cloid=%s coin=%s", row.oid, row.cloid, row.coin)
         return False
@@ -292,6 +309,32 @@ def _settle_leftover(reg: OrderRegistry, row: OpenOrder, now_ms: int) -> bool:
         return False
     reg.leftover_cancel_sent(row.oid, now_ms)
     return True
+
+
+def _listed_event(row: OpenOrder, state: OrderState | None = None) -> Ev:
+    """The event an open row is for its order (now in ``state``): ``UPDATE_WAITING`` for a
+    trigger order waiting for its trigger (``isTrigger`` true in ``frontendOpenOrders`` /
+    ``orderStatus``, protocol ref §2.6, §2.10: open but off the book, so WAITING, never
+    RESTING); ``UPDATE_TRIGGERED`` when a frontend row (it names its ``orderType``) shows an
+    order we hold WAITING as no longer a trigger — it fired and rests, its ``triggered`` push
+    was missed (⚠ a fired limit trigger shows ``isTrigger: false``: the simulator's assumption,
+    :mod:`hlmaker.sim.triggers`); otherwise ``SNAPSHOT_OPEN`` (on the book)."""
+    if row.is_trigger:
+        return Ev.UPDATE_WAITING
+    if state is OrderState.WAITING and row.kind is not None:
+        return Ev.UPDATE_TRIGGERED
+    return Ev.SNAPSHOT_OPEN
+
+
+def _adopted_tif(row: OpenOrder) -> Tif:
+    """The time in force an adopted order keeps: the frontend row's ``tif`` when it names one
+    the book quotes with, else ``"Gtc"`` (a basic ``openOrders`` row, or a trigger order's
+    ``null``)."""
+    tif = row.kind.tif if row.kind is not None else None
+    for known in get_args(Tif):
+        if tif == known:
+            return known  # type: ignore[no-any-return]
+    return "Gtc"
 
 
 def _orphan_due(reg: OrderRegistry, row: OpenOrder, now_ms: int) -> bool:
@@ -339,6 +382,6 @@ def _apply_status_report(reg: OrderRegistry, rep: OrderStatusReport, now_ms: int
         if (order.state is OrderState.UNKNOWN and order.unknown_kind == "modify"
                 and rep.queried_at_ms <= (order.expires_after_ms or 0)):
             return  # the old leg still rests; the replace may yet land
-        ev = Ev.SNAPSHOT_OPEN
+        ev = _listed_event(rep.order, order.state)
     order.evidence_ms = max(order.evidence_ms, rep.queried_at_ms)
     reg.transition(order, ev, now_ms, f"orderStatus={rep.status}")

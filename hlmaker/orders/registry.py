@@ -120,11 +120,15 @@ class OrderRegistry:
         self.ownership = ownership or Ownership()
         self._cloids = cloids or CloidSource(self.ownership.prefix,
                                              (rng or random.Random(0)).getrandbits)
+        self._first_draw = self._cloids.state()[2]
+        """Cloids the source had drawn when this registry (book incarnation) was built: those
+        belong to earlier incarnations."""
         self.foreign: dict[int, OpenOrder] = {}
         """Foreign open orders (no cloid of ours) by oid, as the last full snapshot listed."""
         self.leftovers: dict[int, int] = {}
-        """oid → when our cancel was sent, for orders of ours this book found at start-up
-        and is cancelling before it quotes (``on_start = "cancel"``)."""
+        """oid → when our cancel was sent, for orders of ours this book did not place and is
+        cancelling: found at start-up, before it quotes (``on_start = "cancel"``), or late
+        landings of another process's or a crashed incarnation's placements after it."""
         self.orders: dict[str, TrackedOrder] = {}
         self.oid_to_cloid: dict[int, str] = {}
         self.retired: dict[int, str] = {}
@@ -181,8 +185,12 @@ class OrderRegistry:
                 return cloid
 
     def placed_here(self, cloid: str | None) -> bool:
-        """The cloid came from this process's cloid source (any book incarnation)."""
-        return self._cloids.placed_here(cloid)
+        """The cloid was drawn by this book incarnation: from this process's cloid source,
+        after this registry was built. An order of ours (our prefix) that is not — placed by
+        another process, or by an earlier incarnation of this book that crashed (F9, F17) — is
+        a *leftover* this book never tracks. An order of this incarnation whose ack is merely
+        late is placed here (the pending order binds it by cloid)."""
+        return self._cloids.drawn_after(cloid, self._first_draw)
 
     def is_ours(self, cloid: str | None) -> bool:
         """The cloid carries our prefix (:meth:`Ownership.is_ours`)."""
@@ -485,12 +493,15 @@ class OrderRegistry:
         self.foreign = rows
 
     def leftover_cancel_sent(self, oid: int, now_ms: int) -> None:
-        """Our start-up cancel of the leftover ``oid`` went out at ``now_ms``."""
+        """Our cancel of the leftover ``oid`` went out at ``now_ms``."""
         self.leftovers[oid] = now_ms
 
-    def keep_leftovers(self, listed: set[int]) -> None:
-        """Forget the leftovers no longer listed (cancelled, filled, or gone)."""
-        for oid in [oid for oid in self.leftovers if oid not in listed]:
+    def keep_leftovers(self, listed: set[int], requested_at_ms: int) -> None:
+        """Forget the leftovers a snapshot requested at ``requested_at_ms`` no longer lists
+        (cancelled, filled, or gone) — except those whose cancel went out after it was
+        requested (a late landing seen live: the snapshot may predate it)."""
+        for oid in [oid for oid, sent in self.leftovers.items()
+                    if oid not in listed and sent <= requested_at_ms]:
             del self.leftovers[oid]
 
     def drop_orphan(self, oid: int) -> None:

@@ -217,6 +217,10 @@ def _edges() -> dict[tuple[OrderState, Ev], OrderState]:
     add(pm, Ev.UPDATE_FILLED, S.FILLED)
     add(pm, Ev.UPDATE_CANCELED, S.CANCELED)
     add(pm, Ev.CANCEL_SENT, S.PENDING_CANCEL)
+    # An orphan cancel of another leg of this cloid (a sweep listed it untracked), routed here
+    # by the cloid, failed: it says nothing about the leg being replaced — the modify's outcome
+    # decides (a cancel we want waits for it; found by the simulation campaign, seed 25).
+    add(pm, Ev.CANCEL_FAILED, pm)
     add(pm, Ev.SNAPSHOT_ABSENT, S.CANCELED)
     add(pm, Ev.ACK_RESTING, pm)  # a duplicate or late place ack
     add(pm, Ev.UPDATE_WAITING, pm)
@@ -322,9 +326,15 @@ LIVE_EVIDENCE = frozenset({Ev.ACK_RESTING, Ev.UPDATE_OPEN, Ev.SNAPSHOT_OPEN, Ev.
 """Events by which the exchange shows an order alive on the book."""
 
 CANCEL_RESEND_STATES = frozenset({S.RESTING, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.WAITING})
-"""With :attr:`Flag.CANCEL_UNSENT`, live evidence leading to one of these states means a cancel
-must go out again: the first one lost a race with the placement (it found nothing to cancel) or
-the placement's outcome was unknown when it went."""
+"""With :attr:`Flag.CANCEL_UNSENT`, live evidence (or a settled modify:
+:data:`CANCEL_RESEND_EVENTS`) leading to one of these states means a cancel must go out
+(again): the first one lost a race with the placement (it found nothing to cancel), the
+placement's outcome was unknown when it went, or it waited for a modify in flight."""
+
+CANCEL_RESEND_EVENTS = LIVE_EVIDENCE | {Ev.MODIFY_REJECTED}
+"""Events after which a wanted, unsent cancel goes out: live evidence, and a refused modify (a
+cancel wanted while the modify was in flight waited for its outcome; the old leg may still
+rest)."""
 
 NO_FLAGS: tuple[Flag, ...] = ()
 
@@ -367,7 +377,7 @@ def step(state: OrderState, event: Ev, *, partly_filled: bool,
         dst = S.PARTIALLY_FILLED
     for flag in flags:
         dst = STATE_TRIGGERED_TRANSITIONS.get((dst, flag), dst)
-    resend = (Flag.CANCEL_UNSENT in flags and event in LIVE_EVIDENCE
+    resend = (Flag.CANCEL_UNSENT in flags and event in CANCEL_RESEND_EVENTS
               and dst in CANCEL_RESEND_STATES)
     return dst, resend
 

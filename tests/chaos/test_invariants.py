@@ -11,6 +11,7 @@ from hlmaker.orders.states import OrderState
 from hlmaker.orders.tracked import TrackedOrder
 from hlmaker.sim.effects import OrderEntry
 from hlmaker.sim.engine import Engine
+from hlmaker.sim.triggers import TriggerSpec
 
 USER = "0x" + "ab" * 20
 TAKER = "0x" + "cd" * 20
@@ -148,3 +149,20 @@ def test_memory_caps_and_terminal_retention() -> None:
     assert rig.invariants() == []
     rig.checker.check_memory(T0 + 3_600_000)
     assert rig.invariants() == ["MEM"]
+
+
+def test_a_trigger_order_waiting_off_the_book_is_live_for_convergence() -> None:
+    """L1: an order of ours waiting for its trigger is on the account's open orders; the book
+    holding it WAITING (with its oid) equals the exchange."""
+    rig = Rig()
+    cloid = "0x" + "22" * 16
+    statuses, _ = rig.engine.place(USER, [OrderEntry(
+        0, False, "90000", "0.001", False, "Trigger", cloid,
+        TriggerSpec(trigger_px="90000", is_market=True, tpsl="sl"))], T0)
+    oid = int(statuses[0]["resting"]["oid"])
+    assert oid in rig.engine.account(USER).open_orders
+    rig.core.orders[cloid] = TrackedOrder(
+        cloid=cloid, coin="BTC", side="A", px=D(90000), sz=D("0.001"), tif="Gtc",
+        reduce_only=False, created_ms=T0, state=OrderState.WAITING, oid=oid)
+    rig.core.oid_to_cloid[oid] = cloid
+    assert rig.checker.converged() == (True, "")

@@ -24,7 +24,7 @@ from hlmaker.messages import (
 from hlmaker.orders import BookConfig, OrderBookCore
 from hlmaker.orders.ownership import CloidSource, Ownership, prefix_for
 
-from .helpers import EPOCH, fill, open_row, snapshot
+from .helpers import EPOCH, fill, open_row, snapshot, update
 
 D = Decimal
 OURS = Ownership(prefix="a1b2")
@@ -164,10 +164,71 @@ def test_fills_before_start_are_history_and_rereads_are_no_anomaly() -> None:
 def test_after_sync_another_process_order_is_cancelled_at_once_ours_gets_the_grace() -> None:
     c = core()
     c.handle(snapshot(EPOCH), EPOCH)
-    late_here = c.registry.new_cloid()  # a late landing of this process (e.g. a crashed book)
-    rows = (open_row(8, cloid=ours(8)), open_row(9, cloid=late_here))
+    drawn_here = c.registry.new_cloid()  # drawn by this very book, tracked nowhere
+    rows = (open_row(8, cloid=ours(8)), open_row(9, cloid=drawn_here))
     assert cancels(c.handle(snapshot(EPOCH + 1_000, rows), EPOCH + 1_000)) == [8]
     assert 9 in c.orphans and c.view(EPOCH + 1_000).counters.orphans_detected == 0
+
+
+def crashed_and_fresh(**own: str) -> tuple[str, OrderBookCore]:
+    """A book that placed an order and crashed with it in flight (its cloid), and the fresh
+    incarnation the supervisor then builds: one process, one cloid source (F9)."""
+    source = CloidSource("a1b2", random.Random(3).getrandbits)
+    ownership = Ownership(prefix="a1b2", **own)  # type: ignore[arg-type]
+    cfg = BookConfig(coins=("BTC",))
+    dead = OrderBookCore(cfg, random.Random(1), ownership=ownership, cloids=source)
+    dead.handle(snapshot(EPOCH), EPOCH)
+    (cmd,) = dead.handle(PlaceOrder(coin="BTC", side="B", px=D(100), sz=D(1)), EPOCH)
+    assert isinstance(cmd, PlaceOrders)
+    return cmd.orders[0].cloid, OrderBookCore(cfg, random.Random(2), ownership=ownership,
+                                              cloids=source)
+
+
+@pytest.mark.parametrize("on_start", ["cancel", "adopt"])
+def test_a_crashed_books_placement_landing_after_the_first_sync_is_a_leftover(
+        on_start: str) -> None:
+    late, fresh = crashed_and_fresh(on_start=on_start)
+    fresh.handle(snapshot(EPOCH + 100), EPOCH + 100)  # its first sync: nothing listed yet
+    assert fresh.view(EPOCH + 100).ready
+    # ...this incarnation quotes; its own placement's ack is merely late
+    (mine,) = fresh.handle(PlaceOrder(coin="BTC", side="A", px=D(101), sz=D(1)), EPOCH + 200)
+    assert isinstance(mine, PlaceOrders)
+    own = mine.orders[0].cloid
+    rows = (open_row(7, cloid=late), open_row(8, cloid=own, side="A", px="101"))
+    actions = fresh.handle(snapshot(EPOCH + 1_000, rows), EPOCH + 1_000)
+    assert cancels(actions) == [7]  # at once, no grace, adopt or not: the ladder is up
+    assert fresh.orders[own].oid == 8 and fresh.orders[own].state.value == "resting"
+    assert 7 not in fresh.orphans and not fresh.view(EPOCH + 1_000).is_synced
+    (cmd7,) = [a for a in actions if isinstance(a, CancelOrders)]
+    after = fresh.handle(CancelOk(request_id=cmd7.request_id, cloid=late, oid=7), EPOCH + 1_050)
+    assert any(isinstance(a, ReconcileRequest) for a in after)
+    # a sweep taken before the cancel landed sends nothing twice
+    assert cancels(fresh.handle(snapshot(EPOCH + 1_100, rows), EPOCH + 1_100)) == []
+    fresh.handle(snapshot(EPOCH + 2_000, rows[1:]), EPOCH + 2_000)
+    view = fresh.view(EPOCH + 2_000)
+    assert view.is_synced and view.counters.leftovers_cancelled == 1
+    assert view.counters.orphans_detected == 0 and view.counters.leftovers_adopted == 0
+
+
+def test_a_crashed_books_late_landing_seen_live_is_cancelled_without_waiting_for_a_sweep(
+        ) -> None:
+    late, fresh = crashed_and_fresh()
+    assert fresh.handle(update(7, "open", cloid=late), EPOCH + 50) == []  # before its sync
+    fresh.handle(snapshot(EPOCH + 100), EPOCH + 100)
+    actions = fresh.handle(update(7, "open", cloid=late), EPOCH + 200)
+    assert cancels(actions) == [7]
+    assert fresh.handle(update(7, "open", cloid=late), EPOCH + 210) == []  # sent once
+    fresh.handle(Fills(fills=(fill(7, 1, "0.5", cloid=late),)), EPOCH + 220)  # fills first
+    # a sweep requested before the landing does not list it, and forgets nothing
+    fresh.handle(snapshot(EPOCH + 230, requested_at=EPOCH + 150), EPOCH + 230)
+    (cancel,) = [a for a in actions if isinstance(a, CancelOrders)]
+    fresh.handle(CancelOk(request_id=cancel.request_id, cloid=late, oid=7), EPOCH + 300)
+    fresh.handle(update(7, "canceled", cloid=late), EPOCH + 310)
+    counters = fresh.view(EPOCH + 310).counters
+    assert counters.leftovers_cancelled == 1 and counters.orphans_detected == 0
+    for name in ("fills_untracked", "early_events_held", "late_events", "bad_inputs"):
+        assert getattr(counters, name) == 0, name
+    assert fresh.view(EPOCH + 310).position("BTC") == D("0.5")  # the account's position moved
 
 
 def test_an_order_we_placed_acked_normally_is_ours() -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hlmaker.messages import PlaceOrder, PlaceOrders
+from hlmaker.messages import OpenOrder, OrderKind, OrderStatusReport, PlaceOrder, PlaceOrders
 from hlmaker.orders import BookConfig, OrderBookCore
+from hlmaker.orders.ownership import Ownership
 from hlmaker.orders.states import (
     STATUS_EVENTS,
     TRANSITIONS,
@@ -18,7 +19,7 @@ from hlmaker.orders.states import (
     status_event,
 )
 
-from .helpers import EPOCH, D, as_fills, fill, update
+from .helpers import EPOCH, D, as_fills, fill, open_row, snapshot, update
 
 S = OrderState
 
@@ -131,3 +132,59 @@ def test_an_unknown_status_is_a_counted_bad_input_and_changes_nothing() -> None:
     assert core.handle(update(9, "futureCanceledKind", cloid=cloid, side="A"), EPOCH + 1) == []
     assert core.counters.bad_inputs == before + 1
     assert core.orders[cloid].state is S.RESTING
+
+
+def test_a_foreign_trigger_order_firing_changes_nothing_of_ours() -> None:
+    """`triggered` is a state-table event like any other status (apply_status has no special
+    branch for it): for a foreign order (another prefix, or no cloid) it is ignored — neither
+    held for an ack nor bad input."""
+    core = OrderBookCore(BookConfig(coins=("BTC",)))
+    core.handle(snapshot(EPOCH, (open_row(32),)), EPOCH)  # a sweep lists the cloid-less one
+    for oid, cloid in ((31, "0x" + "ff" * 16), (32, None)):
+        for status in ("waitingForTrigger", "triggered", "filled"):
+            assert core.handle(update(oid, status, cloid=cloid), EPOCH + 1) == []
+    counters = core.counters
+    assert (counters.bad_inputs, counters.early_events_held, counters.illegal_transitions,
+            counters.late_events) == (0, 0, 0, 0)
+    assert core.orders == {}
+
+
+STOP = OrderKind(order_type="Stop Market", tif=None, is_trigger=True, trigger_px=D("95"),
+                 trigger_condition="Price below 95")
+FIRED = OrderKind(order_type="Stop Limit", tif="Gtc")
+
+
+def _row(oid: int, cloid: str, kind: OrderKind) -> OpenOrder:
+    return OpenOrder(coin="BTC", side="A", limit_px=D("100"), sz=D("1"), oid=oid,
+                     timestamp_ms=EPOCH, orig_sz=D("1"), cloid=cloid, kind=kind)
+
+
+def test_a_sweep_lists_a_waiting_trigger_order_as_waiting_not_resting() -> None:
+    core = OrderBookCore(BookConfig(coins=("BTC",)))
+    core.handle(snapshot(EPOCH), EPOCH)
+    cloid = _placed(core)  # its ack is late; the sweep binds it by cloid
+    core.handle(snapshot(EPOCH + 10, (_row(7, cloid, STOP),)), EPOCH + 10)
+    order = core.orders[cloid]
+    assert (order.state, order.oid) == (S.WAITING, 7)
+    # it fired and rests; its `triggered` push was lost: the next frontend row says so
+    core.handle(snapshot(EPOCH + 5_000, (_row(7, cloid, FIRED),)), EPOCH + 5_000)
+    assert order.state is S.RESTING
+    assert core.counters.illegal_transitions == 0 and core.view(EPOCH + 5_000).is_synced
+
+
+def test_an_order_status_report_of_a_waiting_trigger_order_is_waiting() -> None:
+    core = OrderBookCore(BookConfig(coins=("BTC",)))
+    core.handle(snapshot(EPOCH), EPOCH)
+    cloid = _placed(core)
+    report = OrderStatusReport(cloid=cloid, queried_at_ms=EPOCH + 10, status="open",
+                               order=_row(7, cloid, STOP))
+    core.handle(snapshot(EPOCH + 10, (_row(7, cloid, STOP),), order_statuses=(report,)),
+                EPOCH + 10)
+    assert core.orders[cloid].state is S.WAITING
+
+
+def test_an_adopted_trigger_order_is_waiting() -> None:
+    core = OrderBookCore(BookConfig(coins=("BTC",)), ownership=Ownership(on_start="adopt"))
+    cloid = "0x" + Ownership().prefix + "ab" * 12
+    core.handle(snapshot(EPOCH, (_row(7, cloid, STOP),)), EPOCH)
+    assert core.orders[cloid].state is S.WAITING and core.counters.leftovers_adopted == 1
