@@ -325,6 +325,7 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
         # (start-up, reconciler) are gated at read priority, the venue shutdown's at action's.
         ip_weight = IpWeightBudget(config.executor.ip_weight_per_minute)
         rest = raw_rest.gated(ip_weight.gate(Priority.READ))
+        urgent_rest = raw_rest.gated(ip_weight.gate(Priority.CANCEL))  # the shutdown's sweep
         assets = await _first_contact(rest, url, config.maker.startup_timeout_s, rng)
         unknown = [c for c in coins if c not in assets]
         if unknown:
@@ -424,7 +425,7 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
                 rx, tx, rstatus, rest=rest, user=wallet.query_address, clock=clock,
                 interval_s=config.reconcile.interval_s, min_gap_s=config.reconcile.min_gap_s,
                 is_ours=ownership.is_ours, budget=deps.budget, ip_weight=ip_weight,
-                after_budget=buy_requests, task_status=task_status),
+                urgent_rest=urgent_rest, after_budget=buy_requests, task_status=task_status),
                 owns=[rx, tx])
 
         def make_executor() -> Incarnation:

@@ -62,6 +62,10 @@ FILL_PAGE_MIN = 500
 MAX_FILL_PAGES = 20
 FRESH_START = frozenset({"startup", "reconnect"})
 """Request reasons that reset the retry backoff."""
+URGENT = frozenset({"shutdown"})
+"""Request reasons whose sweep confirms cancels: it draws on the per-IP weight at the cancels'
+priority (the whole limit), not the reads' share, so a shutdown is never paced behind quoting's
+reads."""
 
 
 @attrs.frozen(kw_only=True)
@@ -94,6 +98,7 @@ async def run_reconciler(
     is_ours: Callable[[str | None], bool] = lambda _cloid: True,
     budget: AddressBudget | None = None,
     ip_weight: IpWeightBudget | None = None,
+    urgent_rest: RestClient | None = None,
     after_budget: Callable[[], Awaitable[None]] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -106,6 +111,8 @@ async def run_reconciler(
     ``budget``, when given, learns the address request budget (``userRateLimit``) after each
     sweep (a failed read leaves it as counted); ``ip_weight``, when given, is the per-IP weight
     ledger the (gated) ``rest`` draws from: sweeps wait for room and the budget read thins out;
+    ``urgent_rest`` (gated at cancel priority) makes a sweep asked for by a :data:`URGENT`
+    reason — the shutdown's confirmation;
     ``after_budget`` is awaited after each ``userRateLimit`` read (the maker buys requests
     there when configured to).
     """
@@ -139,8 +146,10 @@ async def run_reconciler(
             continue
         if not pending and now_t < last_sweep + interval_s:
             continue
-        if ip_weight is not None and not ip_weight.fits(sweep_weight(pending), Priority.READ):
-            await ip_weight.wait_room(sweep_weight(pending), Priority.READ)
+        urgent = urgent_rest is not None and any(r.reason in URGENT for r in pending)
+        klass = Priority.CANCEL if urgent else Priority.READ
+        if ip_weight is not None and not ip_weight.fits(sweep_weight(pending), klass):
+            await ip_weight.wait_room(sweep_weight(pending), klass)
             while True:  # what arrived while waiting joins this sweep
                 try:
                     pending.append(requests.receive_nowait())
@@ -150,7 +159,9 @@ async def run_reconciler(
         merged = _merge(pending)
         last_sweep = now_t
         try:
-            snap, skipped = await sweep_counted(rest, user, clock, merged, is_ours)
+            snap, skipped = await sweep_counted(
+                urgent_rest if urgent and urgent_rest is not None else rest, user, clock,
+                merged, is_ours)
         except (VenueError, trio.TooSlowError) as exc:
             failures += 1
             backoff = min(max(1.0, backoff * 2), 30.0)

@@ -16,6 +16,7 @@ import trio.testing
 
 from hlmaker.actors.budget import AddressBudget
 from hlmaker.actors.latest import Latest
+from hlmaker.actors.ratelimit import IpWeightBudget, Priority
 from hlmaker.actors.reconciler import FILL_PAGE_MIN, MAX_FILL_PAGES, ReconcileStatus, run_reconciler
 from hlmaker.clock import WallClock
 from hlmaker.hyperliquid.rest import RestClient
@@ -84,18 +85,21 @@ class ReconRig:
 @asynccontextmanager
 async def reconciler_rig(venue: FakeVenue, *, first: ReconcileRequest | None = None,
                          interval_s: float = 5.0, min_gap_s: float = 0.5,
-                         budget: AddressBudget | None = None) -> AsyncIterator[ReconRig]:
+                         budget: AddressBudget | None = None,
+                         ip_weight: IpWeightBudget | None = None) -> AsyncIterator[ReconRig]:
     clock = WallClock(EPOCH)
-    rest = RestClient("http://fake", transport=venue.transport(), timeout_s=2.0)
+    raw = RestClient("http://fake", transport=venue.transport(), timeout_s=2.0)
+    rest = raw if ip_weight is None else raw.gated(ip_weight.gate(Priority.READ))
+    urgent = None if ip_weight is None else raw.gated(ip_weight.gate(Priority.CANCEL))
     req_s, req_r = trio.open_memory_channel[ReconcileRequest](math.inf)
     book_s, book_r = trio.open_memory_channel[object](math.inf)
     status = Latest(ReconcileStatus(at_ms=0, sweeps=0))
     if first is not None:
         req_s.send_nowait(first)
-    async with rest, trio.open_nursery() as nursery:
+    async with raw, trio.open_nursery() as nursery:
         await nursery.start(partial(run_reconciler, req_r, book_s, status, rest=rest, user=USER,
                                     clock=clock, interval_s=interval_s, min_gap_s=min_gap_s,
-                                    budget=budget))
+                                    budget=budget, ip_weight=ip_weight, urgent_rest=urgent))
         yield ReconRig(req_s, book_r, status, clock)
         nursery.cancel_scope.cancel()
 
@@ -323,3 +327,27 @@ async def test_each_sweep_is_followed_by_a_user_rate_limit_read(
             await trio.testing.wait_all_tasks_blocked()
     assert venue.seen[-1].body == {"type": "userRateLimit", "user": USER}
     assert (budget.used, budget.cap, budget.headroom) == (700, 10_012, 9312)
+
+
+async def test_the_shutdown_sweep_is_not_paced_behind_the_reads_share_of_the_ip_weight(
+        venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
+    # The reads' share of the minute is spent: a timer sweep waits for the window to slide,
+    # the shutdown's confirmation goes out at once at the cancels' priority (a 10 s shutdown
+    # was seen in a 10-minute run before this).
+    standard(venue)
+    ip_weight = IpWeightBudget(1200)
+    ticket = await ip_weight.acquire(ip_weight.ceiling(Priority.READ), Priority.READ)
+    ip_weight.settle(ticket)
+    with trio.fail_after(120):
+        async with reconciler_rig(venue, interval_s=3600, ip_weight=ip_weight) as rig:
+            start = trio.current_time()
+            await rig.requests.send(ReconcileRequest(reason="timer", since_ms=None))
+            await rig.book.receive()
+            assert trio.current_time() - start > 50  # waited for the reads' share to free
+            ticket = await ip_weight.acquire(ip_weight.ceiling(Priority.READ) -
+                                             ip_weight.used(), Priority.READ)
+            ip_weight.settle(ticket)  # the reads' share is spent again
+            start = trio.current_time()
+            await rig.requests.send(ReconcileRequest(reason="shutdown", since_ms=None))
+            await rig.book.receive()
+            assert trio.current_time() - start < 1
