@@ -72,9 +72,15 @@ def main() -> None:
     samples: list[tuple[float, int, int]] = []
     try:
         wait_port(port)
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5.0)
+        # The sampler reads from loopback addresses of its own, in turn: the simulator keeps the
+        # exchange's per-IP weight (1,200/min, 20 per frontendOpenOrders), and two reads a
+        # second must neither spend the bots' weight nor be refused themselves.
+        clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5.0,
+                                transport=httpx.HTTPTransport(local_address=f"127.0.0.{n}"))
+                   for n in (2, 3, 4)]
 
         def sample(t0: float) -> None:
+            client = clients[len(samples) % len(clients)]
             rows = client.post("/info", json={"type": "frontendOpenOrders", "user": user}).json()
             ours = sum(1 for r in rows if str(r.get("cloid") or "").startswith(prefix))
             samples.append((round(time.monotonic() - t0, 2), ours, len(rows) - ours))

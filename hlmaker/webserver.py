@@ -62,13 +62,15 @@ TEXT = "text/plain; charset=utf-8"
 @dataclass(frozen=True)
 class Request:
     """One HTTP request: ``method`` (``"GET"``…), ``path`` (no query string), ``query``
-    (bytes after ``?``), lower-cased header names, the whole body."""
+    (bytes after ``?``), lower-cased header names, the whole body, and ``client``: the peer's
+    IP address (``""`` when the stream is not a socket)."""
 
     method: str
     path: str
     query: bytes
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
+    client: str = ""
 
 
 @dataclass(frozen=True)
@@ -368,7 +370,8 @@ class WebServer:
                 return None  # the client closed mid-request
         return Request(event.method.decode("ascii", "replace"),
                        path.decode("utf-8", "replace"), query,
-                       tuple((k.lower(), v) for k, v in event.headers), b"".join(chunks))
+                       tuple((k.lower(), v) for k, v in event.headers), b"".join(chunks),
+                       _peer_ip(stream))
 
     async def _respond_to(self, conn: h11.Connection, stream: trio.SocketStream,
                           request: Request) -> None:
@@ -436,6 +439,16 @@ def _is_websocket(request: Request) -> bool:
         if name == b"upgrade" and value.strip().lower() == b"websocket":
             return True
     return False
+
+
+def _peer_ip(stream: trio.abc.Stream) -> str:
+    """The peer's IP address of a socket stream, ``""`` for any other stream."""
+    sock = getattr(stream, "socket", None)
+    try:
+        peer = sock.getpeername() if sock is not None else None
+    except OSError:
+        return ""
+    return str(peer[0]) if isinstance(peer, tuple) and peer else ""
 
 
 async def _next(conn: h11.Connection, stream: trio.SocketStream) -> h11.Event | type[h11.PAUSED]:

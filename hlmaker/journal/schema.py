@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hlmaker.errors import HlmakerError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -45,7 +45,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             px TEXT NOT NULL, sz TEXT NOT NULL, side TEXT NOT NULL, time_ms INTEGER NOT NULL,
             start_position TEXT NOT NULL, dir TEXT NOT NULL, closed_pnl TEXT NOT NULL,
             hash TEXT NOT NULL, crossed INTEGER NOT NULL, fee TEXT NOT NULL, cloid TEXT,
-            fee_token TEXT NOT NULL, liquidation TEXT, builder_fee TEXT, twap_id INTEGER,
+            fee_token TEXT NOT NULL, liquidation INTEGER NOT NULL,
             PRIMARY KEY (venue, oid, tid))""",
         """CREATE TABLE order_events (
             run_id INTEGER NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL,
@@ -73,6 +73,23 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE TABLE gaps (
             run_id INTEGER NOT NULL, from_seq INTEGER NOT NULL, to_seq INTEGER NOT NULL,
             at_ms INTEGER NOT NULL, lost INTEGER NOT NULL, reason TEXT NOT NULL)""",
+    ),
+    # 2: fills keep the liquidation details (JSON text, was a flag), builderFee and twapId.
+    # A schema-1 flag of 1 becomes "{}" (liquidated, details not recorded), 0 becomes NULL.
+    2: (
+        """CREATE TABLE fills_v2 (
+            venue TEXT NOT NULL, oid INTEGER NOT NULL, tid INTEGER NOT NULL,
+            run_id INTEGER NOT NULL, seen_ms INTEGER NOT NULL, coin TEXT NOT NULL,
+            px TEXT NOT NULL, sz TEXT NOT NULL, side TEXT NOT NULL, time_ms INTEGER NOT NULL,
+            start_position TEXT NOT NULL, dir TEXT NOT NULL, closed_pnl TEXT NOT NULL,
+            hash TEXT NOT NULL, crossed INTEGER NOT NULL, fee TEXT NOT NULL, cloid TEXT,
+            fee_token TEXT NOT NULL, liquidation TEXT, builder_fee TEXT, twap_id INTEGER,
+            PRIMARY KEY (venue, oid, tid))""",
+        """INSERT INTO fills_v2 SELECT venue, oid, tid, run_id, seen_ms, coin, px, sz, side,
+            time_ms, start_position, dir, closed_pnl, hash, crossed, fee, cloid, fee_token,
+            CASE WHEN liquidation THEN '{}' END, NULL, NULL FROM fills""",
+        "DROP TABLE fills",
+        "ALTER TABLE fills_v2 RENAME TO fills",
     ),
 }
 

@@ -285,7 +285,7 @@ class FaultedExchange:
     # ---- requests (REST and WS post) ------------------------------------------------------
 
     async def http(self, endpoint: str, body: bytes, respond: Respond, *,
-                   lost_hold_s: float) -> None:
+                   lost_hold_s: float, ip: str = "loopback") -> None:
         """Serve one REST request to ``endpoint`` (``"info"`` or ``"exchange"``) with its fault.
 
         ``body`` is the raw JSON request body. ``respond`` is awaited exactly once: with
@@ -293,7 +293,8 @@ class FaultedExchange:
         a non-JSON error body as text, §1.1) — after the drawn latency, or with ``None`` after
         ``lost_hold_s`` (trio seconds) when the response is lost (F6: the action landed; F7: it
         did not). Pushes the action produced are released after ``respond`` returns, or flushed
-        before it (F3). Raises only what ``respond`` raises.
+        before it (F3). ``ip``: the client's address, whose per-IP weight (§8) the request
+        spends. Raises only what ``respond`` raises.
         """
         req = _loads(body)
         on = _request_type(endpoint, req)
@@ -306,13 +307,13 @@ class FaultedExchange:
         if decision.applies:
             payload = req if isinstance(req, dict) else body
             now = self.now_ms()
-            if not service.admit_ip(endpoint, payload, now):
+            if not service.admit_ip(endpoint, payload, now, ip):
                 status, reply = 429, ERROR_TEXT[429]  # the per-IP weight (§8)
             else:
                 (status, reply), captured = self._captured(lambda: handler(payload, now))
                 captured, extra = self.shape_reply(captured)
                 if endpoint == "info" and status == 200:
-                    service.charge_reply(payload, reply, now)
+                    service.charge_reply(payload, reply, now, ip)
         self._trace("http", endpoint, on, decision.fault.value, status)
 
         async def answer(responds: bool) -> None:

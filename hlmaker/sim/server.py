@@ -156,7 +156,8 @@ class Simulator(FaultedExchange):
             await respond(Response(status, data, ctype))
 
         hold_s = self.faults.profile.lost_response_hold_ms / 1000
-        await self.http(request.path[1:], request.body, send, lost_hold_s=hold_s)
+        await self.http(request.path[1:], request.body, send, lost_hold_s=hold_s,
+                        ip=request.client or "loopback")
 
     async def handle_websocket(self, ws: WebSocket) -> None:
         """A :data:`~hlmaker.webserver.WsHandler` for ``/ws``: one session and outbox until

@@ -109,6 +109,19 @@ def test_ip_weight_answers_429_past_the_per_minute_weight(limited: SimulatorThre
     assert statuses == [200] * 5 + [429]  # weight 2 each, 10 per minute
 
 
+def test_ip_weight_is_counted_per_client_address(limited: SimulatorThread) -> None:
+    # Loopback has a whole /8: each address is another client IP to the simulator (§8 counts
+    # the weight per IP), so one client spending its minute leaves the other's intact.
+    def client(n: int) -> httpx.Client:
+        return httpx.Client(base_url=limited.base_url, timeout=5,
+                            transport=httpx.HTTPTransport(local_address=f"127.0.0.{n}"))
+
+    with client(2) as a, client(3) as b:
+        spent = [a.post("/info", json={"type": "allMids"}).status_code for _ in range(6)]
+        other = b.post("/info", json={"type": "allMids"}).status_code
+    assert spent == [200] * 5 + [429] and other == 200
+
+
 def test_ws_connections_past_the_limit_are_refused(limited: SimulatorThread) -> None:
     url = limited.base_url.replace("http", "ws", 1) + "/ws"
     first, second = websocket.create_connection(url), websocket.create_connection(url)
