@@ -70,6 +70,7 @@ def main() -> None:
                            cwd=work, env=env, stdout=subprocess.DEVNULL,
                            stderr=open(work / "sim.log", "w"))  # noqa: SIM115
     samples: list[tuple[float, int, int]] = []
+    bots: list[subprocess.Popen[bytes]] = []
     try:
         wait_port(port)
         # The sampler reads from loopback addresses of its own, in turn: the simulator keeps the
@@ -85,10 +86,13 @@ def main() -> None:
             ours = sum(1 for r in rows if str(r.get("cloid") or "").startswith(prefix))
             samples.append((round(time.monotonic() - t0, 2), ours, len(rows) - ours))
 
-        run = [*exe, "run", "--config", "c.toml", "--plain"]
+        # Both processes share one journal in the work dir (the second takes it over after the
+        # kill -9, as on a real restart), not the user's default one.
+        run = [*exe, "run", "--config", "c.toml", "--plain", "--journal", "bot.journal"]
         t0 = time.monotonic()
         first = subprocess.Popen(run, cwd=work, env=env, stdout=subprocess.DEVNULL,
                                  stderr=open(work / "first.log", "w"))  # noqa: SIM115
+        bots.append(first)
         while time.monotonic() - t0 < args.kill_at:
             sample(t0)
             time.sleep(0.5)
@@ -99,12 +103,17 @@ def main() -> None:
                                    "summary.json"], cwd=work, env=env,
                                   stdout=subprocess.DEVNULL,
                                   stderr=open(work / "second.log", "w"))  # noqa: SIM115
+        bots.append(second)
         while second.poll() is None:
             sample(t0)
             time.sleep(0.5)
         sample(t0)
         summary = json.loads((work / "summary.json").read_text())
     finally:
+        for bot in bots:  # never leave a bot running (it would hold the journal)
+            if bot.poll() is None:
+                bot.kill()
+                bot.wait()
         sim.send_signal(signal.SIGINT)
         try:
             sim.wait(timeout=10)
