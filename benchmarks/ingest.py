@@ -25,7 +25,8 @@ a time, never two at once — on a shared 2-core machine they would steal each o
   and ``/exchange``) with the reference ladder on BTC; every 50 ms a ``bbo`` moves BTC's mid by
   10 bps (past ``requote_bps`` 2) with ``market`` frames at 2,000/s in between; latency = the
   feeder's arrival time of the signed ``batchModify`` (WS post) − the time it wrote the
-  ``bbo``. Both stamps are taken in the feeder.
+  ``bbo``. Both stamps are taken in the feeder. Then the same with no background frames
+  (``t2t_quiet``): the path alone. See ``tick_to_trade.py``.
 
 Rates: paced 1k / 5k / 20k events/s (``--rates``) and ``max`` (as fast as the kernel takes
 them). Latency = applied − the feeder's write of the chunk holding the frame
@@ -118,6 +119,8 @@ def main() -> None:
             out["t2t"] = trio.run(tick_to_trade, feeder, args.ticks, 2000.0)
             print("tick-to-trade (bbo written → signed batchModify read, in the feeder):",
                   out["t2t"], flush=True)
+            out["t2t_quiet"] = trio.run(tick_to_trade, feeder, args.ticks, 0.0)
+            print("tick-to-trade with no background frames:", out["t2t_quiet"], flush=True)
     finally:
         feeder.close()
     load1 = os.getloadavg()
@@ -148,6 +151,10 @@ def main() -> None:
         "trades_frames_per_s": at_max(out.get("trades"), "decoded_per_s"),
         "tick_to_trade_p50_ms": out.get("t2t", {}).get("p50_ms"),
         "tick_to_trade_p99_ms": out.get("t2t", {}).get("p99_ms"),
+        "tick_to_trade_cpu_us_per_tick": out.get("t2t", {}).get("cpu_us_per_tick"),
+        "tick_to_trade_quiet_p50_ms": out.get("t2t_quiet", {}).get("p50_ms"),
+        "tick_to_trade_quiet_p99_ms": out.get("t2t_quiet", {}).get("p99_ms"),
+        "tick_to_trade_quiet_cpu_us_per_tick": out.get("t2t_quiet", {}).get("cpu_us_per_tick"),
         "feeder_frames_per_s": out.get("feeder", {}).get("frames_per_s"),
         "loadavg": [round(load0[0], 2), round(load1[0], 2)], "shared_machine": True,
     }

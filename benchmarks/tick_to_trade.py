@@ -6,6 +6,13 @@ reference ladder on BTC; every 50 ms a ``bbo`` moves BTC's mid by 10 bps (past `
 2) with ``market`` frames (``l2Book`` 20×2 and ``trades``) at ``bg_rate``/s in between; latency =
 the feeder's arrival time of the signed ``batchModify`` (WS post) − the time it wrote the
 ``bbo``. Both stamps are taken in the feeder (``time.perf_counter``, one clock).
+
+A tick whose own ``batchModify`` never came (the strategy folded it into the next one: a
+modify was still in flight) is measured to the first ``batchModify`` after it and counted
+``late``. ``cpu_us_per_tick`` = this process's CPU time over the run / ticks: with no
+background (``bg_rate`` 0) that is the whole cost of one tick-to-trade, outcome handling
+included; ``p50_ms`` minus it is time spent waiting (the feeder process, the kernel, other
+processes on a shared machine).
 """
 
 from __future__ import annotations
@@ -52,20 +59,21 @@ async def tick_to_trade(feeder: FeederProcess, n_ticks: int, bg_rate: float) -> 
         cpu = time.process_time() - cpu0
     ticks = answer["ticks"]
     lat = []
-    missing = 0
+    missing = late = 0
     for k, t in enumerate(ticks):
         end = ticks[k + 1] if k + 1 < len(ticks) else math.inf
-        hit = [a for a, kind in answer["actions"] if t <= a < end and kind in
-               ("batchModify", "order")]
+        hit = [a for a, kind in answer["actions"] if t <= a and kind in ("batchModify", "order")]
         if hit:
             lat.append(hit[0] - t)
+            late += hit[0] >= end
         else:
             missing += 1
     lat.sort()
-    return {"ticks": len(ticks), "answered": len(lat), "missing": missing,
+    return {"ticks": len(ticks), "answered": len(lat), "late": late, "missing": missing,
             "bg_frames": answer["bg_frames"], "bg_rate": bg_rate,
             "p50_ms": round(pct(lat, 0.5) * 1000, 3), "p99_ms": round(pct(lat, 0.99) * 1000, 3),
             "max_ms": round(pct(lat, 1.0) * 1000, 3),
+            "cpu_us_per_tick": round(cpu / max(1, len(ticks)) * 1e6),
             "client_cpu_s": round(cpu, 2)}
 
 
