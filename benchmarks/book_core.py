@@ -5,7 +5,12 @@ through the pure core with 1,000 live orders), ``reconcile_10k_ms`` (one reconci
 listing 10,000 orders the book tracks) and ``actor_events_per_s`` (the same events sent through a
 trio memory channel into the running book actor).
 
-Run: ``python benchmarks/book_core.py`` (targets: ≥ 200,000 events/s, ≤ 20 ms, ≥ 80,000 events/s).
+Each figure is the best of ``REPEATS`` runs (the machine is shared: the best run is the one
+least disturbed), and is also given on this process's CPU time (``*_cpu`` keys): on a shared
+machine the wall-clock figures include the time other processes held the cores.
+
+Run: ``python benchmarks/book_core.py`` (targets, issue 13: reconcile ≤ 10 ms, actor ≥ 200,000
+events/s).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from hlmaker.orders import BookConfig, OrderBookCore
 
 EPOCH = 1_700_000_000_000
 N_EVENTS = 200_000
+REPEATS = 3
 
 
 def make_core(n_orders: int) -> tuple[OrderBookCore, list[tuple[int, str]]]:
@@ -98,20 +104,22 @@ def bench_core() -> float:
     return N_EVENTS / dt
 
 
-def bench_reconcile() -> float:
+def bench_reconcile() -> tuple[float, float]:
+    """Best of 5 reconciles of a 10,000-order snapshot: (wall ms, CPU ms)."""
     core, live = make_core(10_000)
     rows = open_rows(core, live)
-    best = math.inf
+    best = best_cpu = math.inf
     for k in range(5):
         now = EPOCH + 60_000 * (k + 1)
         snap = ReconcileSnapshot(requested_at_ms=now, taken_at_ms=now, open_orders=rows,
                                  positions={}, positions_time_ms=now)
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         actions = core.handle(snap, now)  # the one door of a snapshot
         best = min(best, time.perf_counter() - t0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
         assert not actions and core.is_synced and not core.orphans
         assert core.counters.stale_removed == 0
-    return best * 1000
+    return best * 1000, best_cpu * 1000
 
 
 async def _actor(events: list[object], core: OrderBookCore) -> float:
@@ -136,23 +144,33 @@ async def _actor(events: list[object], core: OrderBookCore) -> float:
     return N_EVENTS / dt
 
 
-def bench_actor() -> float:
+def bench_actor() -> tuple[float, float]:
+    """Events/s through the book actor: (on the wall clock, on this process's CPU time)."""
     core, live = make_core(1000)
     events = make_events(core, live, N_EVENTS)
-    return trio.run(_actor, events, core)
+    c0 = time.process_time()
+    eps = trio.run(_actor, events, core)
+    return eps, N_EVENTS / (time.process_time() - c0)
 
 
 def main() -> None:
     logging.disable(logging.WARNING)
-    core_eps = bench_core()
-    print(f"core: {core_eps:,.0f} events/s (fills + order updates, 1,000 live orders)")
-    rec_ms = bench_reconcile()
-    print(f"reconcile: {rec_ms:.2f} ms for a 10,000-order snapshot (best of 5)")
-    actor_eps = bench_actor()
-    print(f"actor: {actor_eps:,.0f} events/s through a memory channel into the book actor")
+    core_eps = max(bench_core() for _ in range(REPEATS))
+    print(f"core: {core_eps:,.0f} events/s (fills + order updates, 1,000 live orders; best of "
+          f"{REPEATS})")
+    rec_ms, rec_cpu_ms = bench_reconcile()
+    print(f"reconcile: {rec_ms:.2f} ms for a 10,000-order snapshot (best of 5; "
+          f"{rec_cpu_ms:.2f} ms CPU)")
+    actor_runs = [bench_actor() for _ in range(REPEATS)]
+    actor_eps = max(r[0] for r in actor_runs)
+    actor_cpu_eps = max(r[1] for r in actor_runs)
+    print(f"actor: {actor_eps:,.0f} events/s through a memory channel into the book actor "
+          f"({actor_cpu_eps:,.0f}/s of CPU time, the producer's included)")
     print("RESULT " + json.dumps({"core_events_per_s": round(core_eps),
                                   "reconcile_10k_ms": round(rec_ms, 2),
-                                  "actor_events_per_s": round(actor_eps)}))
+                                  "reconcile_10k_cpu_ms": round(rec_cpu_ms, 2),
+                                  "actor_events_per_s": round(actor_eps),
+                                  "actor_cpu_events_per_s": round(actor_cpu_eps)}))
 
 
 if __name__ == "__main__":

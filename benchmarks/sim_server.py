@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from feeder import EPOCH_MS, AccountStream
-from ingest import USER_COUNT, ws_connect, ws_send_text
+from feeder_process import USER_COUNT, ws_connect, ws_send_text
 
 from hlmaker.sim.thread import SimulatorThread
 from hlmaker.sim.ws import Push

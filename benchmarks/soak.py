@@ -31,7 +31,8 @@ from typing import Any
 import trio
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import USER, FeederProcess, open_pipeline
+from feeder_process import USER, FeederProcess
+from ingest_hlmaker import open_pipeline
 
 from hlmaker.hyperliquid.ws import ws_url
 

@@ -79,7 +79,9 @@ class Observers(Observer):
     """Fans every probe out to ``observers``, in the order given."""
 
     def __init__(self, *observers: Observer) -> None:
-        self.observers = tuple(observers)
+        # The shared no-op observer is left out: a probe on the hot path (core_step runs per
+        # inbox message) then costs one call per observer that listens.
+        self.observers = tuple(o for o in observers if o is not NO_OBSERVER)
 
     def core_step(self, msg: object | None, now_ms: int, actions: Sequence[object]) -> None:
         for o in self.observers:

@@ -112,6 +112,7 @@ async def run_book(
             reconcile_requests.send_nowait(request)
     task_status.started()
     handle, tick, core_step = core.handle, core.tick, observer.core_step
+    observed = observer is not NO_OBSERVER  # the no-op probe is not called per message
     tick_ms = int(tick_interval_s * 1000)
     last_tick = last_now = clock.now_ms()
     while True:
@@ -139,7 +140,8 @@ async def run_book(
         n = 0
         while msg is not None:
             step = handle(msg, now)
-            core_step(msg, now, step)
+            if observed:
+                core_step(msg, now, step)
             actions += step
             n += 1
             if n >= DRAIN_BATCH:

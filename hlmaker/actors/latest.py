@@ -8,6 +8,7 @@ reconciler, the UI and metrics without any of them being able to stall the book.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Generic, TypeVar
 
 import trio
@@ -23,6 +24,7 @@ class Latest(Generic[T]):
         self._make: Callable[[], T] | None = None
         self._version = 0
         self._changed = trio.Event()
+        self._wakers: list[Callable[[], None]] = []
 
     @property
     def value(self) -> T:
@@ -52,10 +54,30 @@ class Latest(Generic[T]):
         self._make = make
         self._bump()
 
+    def on_next_publish(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake()`` once, synchronously, at the next :meth:`publish` or
+        :meth:`publish_lazy`; returns a function that forgets it (harmless after the call).
+
+        For a reader that waits on something else at the same time without a second task: it
+        cancels its own wait from ``wake`` (``trio.CancelScope.cancel``). ``wake`` must not
+        block or raise.
+        """
+        self._wakers.append(wake)
+
+        def forget() -> None:
+            with suppress(ValueError):  # already called
+                self._wakers.remove(wake)
+
+        return forget
+
     def _bump(self) -> None:
         self._version += 1
         self._changed.set()
         self._changed = trio.Event()
+        if self._wakers:
+            wakers, self._wakers = self._wakers, []
+            for wake in wakers:
+                wake()
 
     async def wait_newer(self, version: int) -> tuple[int, T]:
         """Wait until the version is greater than ``version``; return ``(version, value)``."""

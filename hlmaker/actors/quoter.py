@@ -65,25 +65,33 @@ async def _wait_either(
     market: trio.MemoryReceiveChannel[MarketData], views: Latest[BookView], seen: int
 ) -> object:
     """Wait for a market message (returned), a newer view (``None``) or the channel's end
-    (``_CLOSED``). A message is never lost: ``receive`` is cancel-safe and a message already
-    handed over is kept."""
-    got: list[object] = []
-    async with trio.open_nursery() as nursery:
+    (``_CLOSED``). A message is never lost: ``receive`` is cancel-safe (a message already
+    handed over is returned even if the view changed meanwhile; the caller re-reads the view
+    before every strategy call).
 
-        async def receive() -> None:
-            try:
-                got.append(await market.receive())
-            except (trio.EndOfChannel, trio.ClosedResourceError):
-                got.append(_CLOSED)
-            nursery.cancel_scope.cancel()
-
-        async def watch() -> None:
-            await views.wait_newer(seen)
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(receive)
-        nursery.start_soon(watch)
-    return got[0] if got else None
+    A newer view already there comes first — the caller must act on the book's latest view
+    before any market data — then a message already waiting; otherwise one task waits on the
+    channel and a publish of the book cancels that wait (:meth:`Latest.on_next_publish`): no
+    nursery, no second task per wait (they cost more than the strategy under a busy feed, and
+    sat on the tick-to-trade path).
+    """
+    if views.version != seen:
+        return None
+    try:
+        return market.receive_nowait()
+    except trio.WouldBlock:
+        pass
+    except (trio.EndOfChannel, trio.ClosedResourceError):
+        return _CLOSED
+    with trio.CancelScope() as scope:
+        forget = views.on_next_publish(scope.cancel)
+        try:
+            return await market.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            return _CLOSED
+        finally:
+            forget()
+    return None  # the wait was cancelled by a newer view
 
 
 async def run_quoter(

@@ -37,9 +37,16 @@ from hlmaker.orders.actions import Action
 from hlmaker.orders.records import NoteKind
 from hlmaker.orders.registry import Move, OrderRegistry
 from hlmaker.orders.states import Ev, OrderState, status_event
-from hlmaker.orders.tracked import TrackedOrder
+from hlmaker.orders.tracked import ZERO, TrackedOrder
 
 log = logging.getLogger("hlmaker.book")
+
+# Enum members read per event, as module constants (``Ev.X`` is a slow read on Python 3.11: see
+# hlmaker/orders/states.py).
+_FILL_COMPLETE, _FILL_PARTIAL = Ev.FILL_COMPLETE, Ev.FILL_PARTIAL
+_UPDATE_OPEN, _UPDATE_CANCELED, _UPDATE_REJECTED = (Ev.UPDATE_OPEN, Ev.UPDATE_CANCELED,
+                                                    Ev.UPDATE_REJECTED)
+_UNKNOWN, _PENDING_MODIFY = OrderState.UNKNOWN, OrderState.PENDING_MODIFY
 
 
 def on_event(reg: OrderRegistry, msg: object, now_ms: int) -> list[Action]:
@@ -84,12 +91,14 @@ def on_fills(reg: OrderRegistry, msg: Fills, now_ms: int) -> list[Action]:
     kept aside for it. Returns at most one reconcile request (the first reason wins)."""
     actions: list[Action] = []
     fills = msg.fills
-    if msg.is_snapshot or msg.source == "reconcile":
+    snapshot, source = msg.is_snapshot, msg.source
+    if snapshot or source == "reconcile":
         fills = tuple(sorted(fills, key=lambda f: (f.time_ms, f.tid)))
-    check_gap = not msg.is_snapshot and msg.source != "reconcile"
+    check_gap = not snapshot and source != "reconcile"
+    channel = source if check_gap else ""
     for f in fills:
-        actions += apply_fill(reg, f, now_ms, check_gap=check_gap, presync_hold=msg.is_snapshot,
-                              reread=not check_gap, channel="" if not check_gap else msg.source)
+        actions += apply_fill(reg, f, now_ms, check_gap=check_gap, presync_hold=snapshot,
+                              reread=not check_gap, channel=channel)
     return dedupe_reconciles(actions)
 
 
@@ -110,7 +119,7 @@ def apply_fill(reg: OrderRegistry, fill: Fill, now_ms: int, *, check_gap: bool =
     ``duplicate_fills_dropped`` (F1). A fill with ``sz <= 0`` or ``px <= 0`` is bad input.
     Returns ``[ReconcileRequest("gap")]`` on a gap, else ``[]``.
     """
-    if fill.sz <= 0 or fill.px <= 0:
+    if fill.sz <= ZERO or fill.px <= ZERO:
         return reg.bad(f"fill with bad sz/px oid={fill.oid} tid={fill.tid}")
     key = (fill.oid, fill.tid)
     if key in reg.dedup:
@@ -190,7 +199,7 @@ def fill_order_state(reg: OrderRegistry, fill: Fill, now_ms: int) -> None:
         reg.counters.illegal_transitions += 1
         reg.note(NoteKind.ILLEGAL_TRANSITION,
                  f"overfill cloid={order.cloid} filled={order.leg_filled} sz={order.sz}")
-    ev = Ev.FILL_COMPLETE if order.leg_filled >= order.sz else Ev.FILL_PARTIAL
+    ev = _FILL_COMPLETE if order.leg_filled >= order.sz else _FILL_PARTIAL
     reg.transition(order, ev, now_ms)
     if order.ack_filled_sz is not None and order.leg_filled >= order.ack_filled_sz:
         order.awaiting_fills_since = None
@@ -255,7 +264,7 @@ def apply_status(reg: OrderRegistry, coin: str, oid: int, cloid: str | None, sta
     ev = status_event(status)
     if ev is None:
         return reg.bad(f"unknown order status {status!r} oid={oid}")
-    order, current = attach(reg, oid, cloid, now_ms, rejected=ev is Ev.UPDATE_REJECTED)
+    order, current = attach(reg, oid, cloid, now_ms, rejected=ev is _UPDATE_REJECTED)
     if order is None:
         if oid in reg.foreign or (cloid is not None and not reg.is_ours(cloid)):
             return []  # a foreign order: not ours to track
@@ -283,17 +292,18 @@ def apply_status(reg: OrderRegistry, coin: str, oid: int, cloid: str | None, sta
         # later modify was refused (found by the simulation campaign, seed 104).
         reg.counters.late_events += 1
         return []
-    if order.state is OrderState.UNKNOWN and order.unknown_kind == "modify" and ev in (
-        Ev.UPDATE_OPEN, Ev.UPDATE_CANCELED
+    state = order.state
+    if state is _UNKNOWN and order.unknown_kind == "modify" and (
+        ev is _UPDATE_OPEN or ev is _UPDATE_CANCELED
     ):
         # News of the old leg says nothing about a replace of unknown outcome: an `open`
         # may be stale, a `canceled` may be the replace itself. The new oid, a fill, or a
         # sweep after the action's expiresAfter decides.
-        if ev is Ev.UPDATE_CANCELED:
+        if ev is _UPDATE_CANCELED:
             order.old_leg_canceled = True
         reg.counters.late_events += 1
         return []
-    if ev is Ev.UPDATE_CANCELED and order.state is OrderState.PENDING_MODIFY:
+    if ev is _UPDATE_CANCELED and state is _PENDING_MODIFY:
         # The leg being replaced was cancelled: by the replace itself, or by the exchange.
         # The modify outcome decides which (Flag.OLD_LEG_CANCELED in the state tables).
         order.old_leg_canceled = True
@@ -316,6 +326,8 @@ def replay_held(reg: OrderRegistry, oid: int, now_ms: int) -> list[Action]:
 
 def dedupe_reconciles(actions: list[Action]) -> list[Action]:
     """Keep commands and at most one reconcile request (the first reason wins)."""
+    if len(actions) < 2:
+        return actions  # nothing to drop
     out: list[Action] = []
     seen = False
     for a in actions:

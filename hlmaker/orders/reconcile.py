@@ -69,6 +69,9 @@ log = logging.getLogger("hlmaker.book")
 
 MAX_DEFERRALS = 3
 
+# Read per listed order: module constants (``Ev.X`` is a slow read on Python 3.11, see states.py).
+_SNAPSHOT_OPEN, _UNKNOWN, _WAITING = Ev.SNAPSHOT_OPEN, OrderState.UNKNOWN, OrderState.WAITING
+
 
 @attrs.frozen(kw_only=True)
 class ReconcileResult:
@@ -137,23 +140,30 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
     leftovers: list[OpenOrder] = []
     foreign: dict[int, OpenOrder] = {}
     late_leftovers = 0
-    protect_from = snap.requested_at_ms - cfg.protect_ms
+    requested_at = snap.requested_at_ms
+    protect_from = requested_at - cfg.protect_ms
+    is_ours, transition = reg.is_ours, reg.transition  # bound once: 10,000 rows is common
+    listed_add = listed.add
     for row in snap.open_orders:
-        listed.add(row.oid)
-        if not reg.is_ours(row.cloid):
-            foreign[row.oid] = row
+        oid = row.oid
+        listed_add(oid)
+        if not is_ours(row.cloid):
+            foreign[oid] = row
             if reg.ownership.foreign_orders == "cancel" and _orphan_due(reg, row, now_ms):
                 to_cancel.append(row)
             continue
-        order, current = attach(reg, row.oid, row.cloid, now_ms)
+        order, current = attach(reg, oid, row.cloid, now_ms)
         if order is not None:
-            if current and not order.state.is_terminal:
-                if (order.state is OrderState.UNKNOWN and order.unknown_kind == "modify"
-                        and snap.requested_at_ms <= (order.expires_after_ms or 0)):
+            state = order.state
+            if current and not state.is_terminal:
+                if (state is _UNKNOWN and order.unknown_kind == "modify"
+                        and requested_at <= (order.expires_after_ms or 0)):
                     continue  # the old leg still rests; the replace may yet land
-                reg.transition(order, _listed_event(row, order.state), now_ms,
-                               "listed in snapshot")
-                order.evidence_ms = max(order.evidence_ms, snap.requested_at_ms)
+                ev = (_SNAPSHOT_OPEN if not row.is_trigger and state is not _WAITING
+                      else _listed_event(row, state))
+                transition(order, ev, now_ms, "listed in snapshot")
+                if order.evidence_ms < requested_at:
+                    order.evidence_ms = requested_at
                 continue
             recent = order.finalized_ms is not None and order.finalized_ms >= protect_from
             if current and recent:
@@ -183,11 +193,11 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
     # 4. stale
     stale = 0
     for order in reg.orders.values():
-        if order.oid is None or not order.state.is_live or order.oid in listed:
+        if not order.state.is_live or order.oid is None or order.oid in listed:
             continue
         if order.inflight is not None or order.evidence_ms >= protect_from:
             continue
-        reg.transition(order, Ev.SNAPSHOT_ABSENT, now_ms, "absent from snapshot")
+        transition(order, Ev.SNAPSHOT_ABSENT, now_ms, "absent from snapshot")
         if order.state is OrderState.CANCELED:
             stale += 1
             log.info("book stale removed cloid=%s oid=%s", order.cloid, order.oid)
@@ -259,11 +269,12 @@ def reconcile(reg: OrderRegistry, snap: ReconcileSnapshot, now_ms: int) -> Recon
             actions=tuple(actions), orphans_seen=len(reg.orphans), orphan_cancels=len(to_cancel),
             stale_removed=stale, drifted_coins=(), unresolved=unresolved, in_sync=False)
     reg.mark_synced(in_sync)
-    log.info(
-        "book sync exchange_open=%d local_open=%d orphans=%d stale=%d drifts=%d unresolved=%d "
-        "synced=%s", len(snap.open_orders), len(reg.live_oids()), len(reg.orphans), stale,
-        len(drifted), unresolved, in_sync,
-    )
+    if log.isEnabledFor(logging.INFO):  # counting the live oids walks every order
+        log.info(
+            "book sync exchange_open=%d local_open=%d orphans=%d stale=%d drifts=%d "
+            "unresolved=%d synced=%s", len(snap.open_orders), len(reg.live_oids()),
+            len(reg.orphans), stale, len(drifted), unresolved, in_sync,
+        )
     return ReconcileResult(
         actions=tuple(actions), orphans_seen=len(reg.orphans), orphan_cancels=len(to_cancel),
         stale_removed=stale, drifted_coins=tuple(drifted), unresolved=unresolved, in_sync=in_sync,

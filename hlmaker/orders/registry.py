@@ -87,6 +87,8 @@ Found = tuple[TrackedOrder | None, bool, Move | None]
 
 _NOT_FOUND: Found = (None, False, None)
 
+_UNKNOWN = OrderState.UNKNOWN  # read per order on hot paths (see states.py on enum reads)
+
 
 class OrderRegistry:
     """Orders by cloid, the oid index, requests in flight, the de-dup window, positions.
@@ -123,6 +125,8 @@ class OrderRegistry:
         self._first_draw = self._cloids.state()[2]
         """Cloids the source had drawn when this registry (book incarnation) was built: those
         belong to earlier incarnations."""
+        self._our_head = "0x" + self.ownership.prefix
+        """How the cloids we draw start (the prefix is lower-case hex): a cheap first test."""
         self.foreign: dict[int, OpenOrder] = {}
         """Foreign open orders (no cloid of ours) by oid, as the last full snapshot listed."""
         self.leftovers: dict[int, int] = {}
@@ -194,6 +198,8 @@ class OrderRegistry:
 
     def is_ours(self, cloid: str | None) -> bool:
         """The cloid carries our prefix (:meth:`Ownership.is_ours`)."""
+        if cloid is not None and cloid.startswith(self._our_head):
+            return True  # the common case (our own lower-case cloids), without lower-casing
         return self.ownership.is_ours(cloid)
 
     def add_order(self, order: TrackedOrder) -> None:
@@ -290,10 +296,11 @@ class OrderRegistry:
         """
         old = order.state
         if order.cancel_wanted or order.old_leg_canceled:
-            new, resend = step(old, ev, partly_filled=order.leg_filled > 0,
+            new, resend = step(old, ev, partly_filled=order.leg_filled > ZERO,
                                flags=self._flags(order))
         else:  # no flag: the event-triggered table alone (the hot path)
-            new, resend = next_state(old, ev, partly_filled=order.leg_filled > 0), False
+            new = next_state(old, ev, partly_filled=order.leg_filled > ZERO)
+            resend = False
         if new is None:
             self.counters.illegal_transitions += 1
             self.note(
@@ -308,7 +315,7 @@ class OrderRegistry:
             if new.is_terminal:
                 order.finalized_ms = now_ms
                 order.pending_px = order.pending_sz = None
-            if old is OrderState.UNKNOWN and new is not OrderState.UNKNOWN:
+            if old is _UNKNOWN:  # (new is not old)
                 self.counters.unknown_resolved += 1
                 order.unknown_since = None
                 order.unknown_kind = None
@@ -361,7 +368,7 @@ class OrderRegistry:
 
     def unresolved(self) -> int:
         """How many orders are in ``UNKNOWN``."""
-        return sum(1 for o in self.orders.values() if o.state is OrderState.UNKNOWN)
+        return sum(1 for o in self.orders.values() if o.state is _UNKNOWN)
 
     def live_oids(self) -> set[int]:
         """The oids of orders believed to rest on the exchange."""

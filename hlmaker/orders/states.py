@@ -70,6 +70,10 @@ class OrderState(enum.Enum):
     """True when the order rests (or may rest) on the exchange with a known oid
     (:data:`LIVE`)."""
 
+    # Identity hash (members are singletons and compare by identity): ``Enum.__hash__`` hashes
+    # the name in Python code, and every transition looks up a ``(state, event)`` key.
+    __hash__ = object.__hash__
+
 
 class Ev(enum.Enum):
     """What can happen to an order."""
@@ -104,8 +108,14 @@ class Ev(enum.Enum):
     STATUS_NEVER_LANDED = "status_never_landed"
     """``orderStatus`` by cloid answered ``unknownOid`` after the action's ``expiresAfter``."""
 
+    __hash__ = object.__hash__  # identity, as OrderState's (the transition tables' keys)
+
 
 S = OrderState
+# Members read on hot paths are module constants: on Python 3.11 ``OrderState.X`` goes through
+# ``EnumType.__getattr__``'s slow attribute hook (~70 ns a read).
+_RESTING = S.RESTING
+_PARTIALLY_FILLED = S.PARTIALLY_FILLED
 TERMINAL = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
 LIVE = frozenset({S.RESTING, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_MODIFY, S.WAITING})
 
@@ -347,11 +357,9 @@ def next_state(state: OrderState, event: Ev, *, partly_filled: bool) -> OrderSta
     RESTING or PARTIALLY_FILLED for edges into "the order rests".
     """
     dst = TRANSITIONS.get((state, event))
-    if dst is None:
-        return None
-    if dst is S.RESTING and partly_filled:
-        return S.PARTIALLY_FILLED
-    return dst
+    if dst is _RESTING and partly_filled:
+        return _PARTIALLY_FILLED
+    return dst  # None when the edge is illegal
 
 
 def step(state: OrderState, event: Ev, *, partly_filled: bool,

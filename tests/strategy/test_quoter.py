@@ -174,3 +174,18 @@ async def test_burst_costs_one_call_per_key(autojump_clock: object) -> None:
             markets = [a for k, a in rig.strategy.calls if k == "on_market"]
             assert len(markets) <= 2 and markets[-1] == bbo("100", "102")
             nursery.cancel_scope.cancel()
+
+
+async def test_a_newer_view_is_acted_on_before_waiting_market_data(autojump_clock: object) -> None:
+    with trio.fail_after(10):
+        rig = Rig(Recorder())
+        rig.views.publish(view(ready=True))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(rig.run)
+            await trio.testing.wait_all_tasks_blocked()
+            newer = view(ready=True, positions={"BTC": "1"})
+            rig.md_s.send_nowait(bbo("1", "3"))  # both arrive before the quoter runs again
+            rig.views.publish(newer)
+            await trio.testing.wait_all_tasks_blocked()
+            assert rig.strategy.calls[2:] == [("on_view", newer), ("on_market", bbo("1", "3"))]
+            nursery.cancel_scope.cancel()
