@@ -47,6 +47,9 @@ log = logging.getLogger("hlmaker.feed")
 
 BATCH = 256
 """Frames forwarded between two checkpoints while the socket has data."""
+FEED_BACKOFF_S = (0.5, 15.0)
+"""The feed's reconnect backoff (base, cap), seconds: with the post link's, at most 30 new
+WebSocket connections a minute even when every connect fails at once (§8; tested)."""
 
 _TO_BOOK, _TO_QUOTER, _LOG = "book", "quoter", "log"
 _ROUTE: dict[type, str] = {
@@ -160,5 +163,6 @@ async def run_feed(
         log.warning("feed disconnected: %s", error)
         await book.send(FeedDisconnected(at_ms=clock.now_ms(), reason=str(error)))
 
-    await run_reconnecting(connector, session, Backoff(rng, base_s=0.5, cap_s=15.0),
+    await run_reconnecting(connector, session,
+                           Backoff(rng, base_s=FEED_BACKOFF_S[0], cap_s=FEED_BACKOFF_S[1]),
                            on_disconnect=on_disconnect, **(ws_options or {}))

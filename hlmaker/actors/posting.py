@@ -37,12 +37,17 @@ class Poster(Protocol):
                           timeout_s: float) -> tuple[dict[str, Any], str]: ...
 
 
+POST_BACKOFF_S = (0.5, 10.0)
+"""The post link's reconnect backoff (base, cap), seconds: with the feed's, at most 30 new
+WebSocket connections a minute even when every connect fails at once (§8; tested)."""
+
+
 class WsPostLink:
     """A WebSocket connection used only for ``post`` requests (no subscriptions)."""
 
     def __init__(self, connector: Connector | str, rng: random.Random) -> None:
         self._connector = connector
-        self._backoff = Backoff(rng, base_s=0.5, cap_s=10.0)
+        self._backoff = Backoff(rng, base_s=POST_BACKOFF_S[0], cap_s=POST_BACKOFF_S[1])
         self.client: WsClient | None = None
         self.connects = 0
 

@@ -276,3 +276,28 @@ async def test_a_restarted_feed_announces_a_reconnect(
     assert sup.restarts["feed"] == 1 and stats.connects == 2
     # the update being forwarded was lost: the book must be told to re-sync
     assert isinstance(again, FeedConnected) and again.reconnect
+
+
+def test_reconnects_stay_within_30_new_connections_a_minute() -> None:
+    # Worst case: every connect of both links (feed, post) fails at once, and every jitter
+    # draws its minimum (half the nominal delay). The exchange allows 30 new WebSocket
+    # connections a minute per IP (§8): no 60 s window may hold more.
+    import random
+
+    from hlmaker.actors.feed import FEED_BACKOFF_S
+    from hlmaker.actors.posting import POST_BACKOFF_S
+    from hlmaker.hyperliquid.ws import Backoff
+
+    class Lowest(random.Random):
+        def uniform(self, a: float, b: float) -> float:
+            return a
+
+    starts: list[float] = []
+    for base, cap in (FEED_BACKOFF_S, POST_BACKOFF_S):
+        backoff, t = Backoff(Lowest(), base_s=base, cap_s=cap), 0.0
+        while t < 600:
+            starts.append(t)
+            t += backoff.next_delay()
+    starts.sort()
+    most = max(sum(1 for s in starts if t0 <= s < t0 + 60) for t0 in starts)
+    assert most <= 30, most
