@@ -394,7 +394,8 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
             tx_req = ch.requests_send.clone()
             return Incarnation(run=lambda task_status: run_book(
                 rx, tx_cmd, tx_req, views, core=holder.core, clock=clock, observer=observer,
-                task_status=task_status), owns=[rx, tx_cmd, tx_req])
+                placements_before_ready=False, task_status=task_status),
+                owns=[rx, tx_cmd, tx_req])
 
         def book_crashed(error: BaseException) -> None:
             # The book's memory is lost: the next incarnation starts empty and re-syncs.

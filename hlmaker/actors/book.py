@@ -24,7 +24,14 @@ import attrs
 import trio
 
 from hlmaker.clock import Clock
-from hlmaker.messages import BookView, Command, ReconcileRequest
+from hlmaker.messages import (
+    BookView,
+    Command,
+    ModifyOrder,
+    PlaceOrder,
+    ReconcileRequest,
+    TargetLadder,
+)
 from hlmaker.observer import NO_OBSERVER, Observer
 from hlmaker.orders import Action, OrderBookCore
 
@@ -53,6 +60,10 @@ class BookChannels:
     requests_receive: trio.MemoryReceiveChannel[ReconcileRequest]
 
 
+_PLACING = frozenset({TargetLadder, PlaceOrder, ModifyOrder})
+"""Intents that place or move orders (see ``placements_before_ready``)."""
+
+
 def open_book_channels(inbox_size: int) -> BookChannels:
     """Open the book's inbox (``inbox_size`` messages, >= 1) and its two unbounded outbound
     edges. Every place that runs a book opens them here, so the unbounded rule cannot be missed.
@@ -79,6 +90,7 @@ async def run_book(
     clock: Clock,
     tick_interval_s: float = 0.25,
     observer: Observer = NO_OBSERVER,
+    placements_before_ready: bool = True,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the book until its inbox is closed (then return) or it is cancelled.
@@ -92,6 +104,13 @@ async def run_book(
         core: the state; a fresh core after a crash has lost its memory and re-syncs.
         clock: wall-clock ms (the time seam).
         tick_interval_s: how often :meth:`OrderBookCore.tick` runs when the inbox is quiet.
+        placements_before_ready: ``False`` drops (logged) the intents that place or move
+            orders — ``TargetLadder``, ``PlaceOrder``, ``ModifyOrder`` — until the core is
+            ready (its start-up sync applied). For a book restarted after a crash: the inbox
+            may still hold a ladder the quoter computed on the dead book's view, and placing
+            it before the start-up sync has settled that book's orders is a second ladder
+            (S9, chaos seed 13 × 5 min). The quoter re-sends its targets once the book is
+            ready. Cancels always pass.
         observer: sees every core step (``core_step(msg, now_ms, actions)`` right after each
             inbox message is applied, ``core_step(None, now_ms, actions)`` after each tick),
             every batch (``book_batch(messages, seconds)``: how many inbox messages were
@@ -114,6 +133,7 @@ async def run_book(
     handle, tick, core_step = core.handle, core.tick, observer.core_step
     observed = observer is not NO_OBSERVER  # the no-op probe is not called per message
     tick_ms = int(tick_interval_s * 1000)
+    gated = not placements_before_ready and not core.ready
     last_tick = last_now = clock.now_ms()
     while True:
         msg: object = None
@@ -139,6 +159,14 @@ async def run_book(
         actions: list[Action] = []
         n = 0
         while msg is not None:
+            if gated and type(msg) in _PLACING and not core.ready:
+                log.info("book not ready: dropped %s from before its start-up sync",
+                         type(msg).__name__)
+                try:
+                    msg = inbox.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    msg = None
+                continue
             step = handle(msg, now)
             if observed:
                 core_step(msg, now, step)
@@ -163,6 +191,8 @@ async def run_book(
         if n:
             seconds = trio.current_time() - started
             observer.book_batch(n, seconds)
+        if gated and core.ready:
+            gated = False
         if n or actions:
             views.publish_lazy(lambda now=now: core.view(now))  # type: ignore[misc]
             observer.view_published()

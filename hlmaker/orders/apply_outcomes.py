@@ -108,12 +108,28 @@ def on_modify_outcome(reg: OrderRegistry, msg: ModifyResting | ModifyFilled | Mo
     """A ``batchModify`` answer: refused → the old leg still rests (or, if the exchange said it
     was cancelled meanwhile, the order is cancelled: a flag-driven edge of the tables); accepted
     → the cloid moves to ``new_oid`` (``MODIFY_OK`` or ``ACK_FILLED``) and events held for that
-    oid are replayed. An answer naming an oid the cloid already left is late (noted)."""
+    oid are replayed. An answer naming an oid the cloid already left is late (noted), and so
+    is a refusal, or an acceptance naming the oid the cloid is already at, for a modify the
+    order has moved past (a newer place/modify in flight)."""
     order = reg.orders.get(msg.cloid)
     if order is None:
         reg.settle(msg.request_id, None)
         return reg.bad(f"modify outcome for unknown cloid {msg.cloid}")
     reg.settle(msg.request_id, order)
+    if (not isinstance(msg, ModifyFilled) and order.inflight is not None
+            and order.inflight != msg.request_id and reg.inflight_kind(order) != "cancel"
+            and (isinstance(msg, ModifyRejected) or msg.new_oid == order.oid)):
+        # A late answer to a modify the order has moved past: the watchdog gave it up (its
+        # answer came after expiresAfter + grace, e.g. across a clock jump), the order stream
+        # had already moved the cloid to its new leg, and a newer place/modify now owns the
+        # order. It tells nothing new about the order, and applying it would take the order
+        # out of PENDING_MODIFY while the newer modify is in flight — whose landing (old leg
+        # cancelled) would then finalize the order and leave the new leg untracked beside a
+        # fresh ladder (S9, chaos seed 281 × 5 min).
+        reg.counters.late_events += 1
+        reg.note(NoteKind.LATE_EVENT, f"stale modify answer id={msg.request_id} for "
+                 f"cloid={order.cloid} (request {order.inflight} in flight)")
+        return []
     if isinstance(msg, ModifyRejected):
         log.info("book modify rejected cloid=%s error=%r", order.cloid, msg.error)
         reg.counters.rejects += 1

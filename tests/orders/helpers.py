@@ -116,7 +116,7 @@ class BookRig:
 @asynccontextmanager
 async def book_rig(config: BookConfig | None = None, seed: int = 0,  # type: ignore[no-untyped-def]
                    *, inbox_size: int = 100,
-                   observer: Observer = NO_OBSERVER):
+                   observer: Observer = NO_OBSERVER, placements_before_ready: bool = True):
     clock = WallClock(EPOCH)
     core = OrderBookCore(config or BookConfig(coins=("BTC", "ETH")), random.Random(seed),
                          observer=observer)
@@ -125,7 +125,8 @@ async def book_rig(config: BookConfig | None = None, seed: int = 0,  # type: ign
     async with trio.open_nursery() as nursery:
         await nursery.start(lambda task_status: run_book(  # type: ignore[misc]
             ch.inbox_receive, ch.commands_send, ch.requests_send, views, core=core, clock=clock,
-            observer=observer, task_status=task_status))
+            observer=observer, placements_before_ready=placements_before_ready,
+            task_status=task_status))
         yield BookRig(ch.inbox_send, ch.commands_receive, ch.requests_receive, views, core,
                       clock)
         nursery.cancel_scope.cancel()

@@ -543,3 +543,78 @@ async def test_a_late_unknown_for_a_superseded_modify_leaves_the_newer_one_in_fl
             await rig.send(snapshot(rig.now(), (open_row(9, px="98", cloid=cloid),)))
             assert rig.view.counters.orphans_detected == 0
             assert rig.view.counters.illegal_transitions == 0
+
+
+async def test_a_late_answer_to_a_superseded_modify_leaves_the_newer_one_in_flight(
+        autojump_clock) -> None:
+    """Regression (chaos seed 281 × 5 min, S9 double ladder): modify A lands and the order
+    stream moves the cloid to A's new leg; the watchdog gives A up (a clock jump); modify B is
+    sent from the new leg; only then does A's own answer arrive. It must not take the order
+    out of pending_modify: B's landing (its old leg cancelled) would otherwise finalize the
+    order as cancelled, leave B's new leg untracked, and the ladder would place anew."""
+    with trio.fail_after(60):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+            await rig.send(ModifyOrder(cloid=cloid, px=D("99"), sz=D("1")))
+            mod_a = await rig.command()
+            await rig.send(update(7, "canceled", cloid=cloid),
+                           update(8, "open", px="99", cloid=cloid))
+            assert rig.core.orders[cloid].oid == 8
+            await rig.send(RequestUnknown(request_id=mod_a.request_id, kind="modify",
+                                          cloids=(cloid,), expires_after_ms=mod_a.expires_after_ms,
+                                          reason="no outcome from the executor"))
+            assert [r.reason for r in rig.drain_requests()][-1] == "unknown_outcome"
+            await rig.send(ModifyOrder(cloid=cloid, px=D("98"), sz=D("1")))
+            mod_b = await rig.command()
+            assert isinstance(mod_b, ModifyOrders) and mod_b.modifies[0].oid == 8
+            # A's answer, late: it names the leg the cloid is already at.
+            await rig.send(ModifyResting(request_id=mod_a.request_id, cloid=cloid, old_oid=7,
+                                         new_oid=8))
+            assert rig.state(cloid) == "pending_modify"
+            assert rig.core.orders[cloid].inflight == mod_b.request_id
+            # B lands: the old leg is cancelled, the new one rests under the same cloid.
+            await rig.send(update(8, "canceled", px="99", cloid=cloid),
+                           update(9, "open", px="98", cloid=cloid))
+            await rig.send(ModifyResting(request_id=mod_b.request_id, cloid=cloid, old_oid=8,
+                                         new_oid=9))
+            order = rig.core.orders[cloid]
+            assert order.state.value == "resting" and order.oid == 9 and order.px == D("98")
+            assert rig.view.counters.illegal_transitions == 0
+
+
+async def test_an_event_for_an_older_leg_of_a_cloid_is_never_a_move_back(autojump_clock) -> None:
+    """Regression (chaos seed 115 × 5 min): a fresh book knows an order only at its current
+    leg; a late push for a leg replaced before the crash (a lower oid: the exchange gives oids
+    in increasing order) must not move the cloid back and finalize it — the order still rests
+    at its current leg, and the ladder would place a second one beside it."""
+    with trio.fail_after(30):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=20))
+            await rig.send(update(20, "open", cloid=cloid))
+            await rig.send(update(10, "canceled", cloid=cloid))  # a leg this book never knew
+            order = rig.core.orders[cloid]
+            assert order.state.value == "resting" and order.oid == 20
+            await rig.send(update(30, "open", cloid=cloid))  # a later leg still moves it
+            assert rig.core.orders[cloid].oid == 30
+
+
+async def test_a_restarted_book_drops_placements_from_before_its_start_up_sync(
+        autojump_clock) -> None:
+    """Regression (chaos seed 13 × 5 min): the inbox may still hold a ladder the quoter
+    computed on the crashed book's view; the fresh book must not place it before its start-up
+    sync has settled that book's orders (a second ladder). Cancels pass; after the sync,
+    targets are applied."""
+    ladder = TargetLadder(coin="BTC", bids=(Level(px=D("100"), sz=D("1")),), asks=())
+    with trio.fail_after(30):
+        async with book_rig(placements_before_ready=False) as rig:
+            await rig.send(ladder)
+            await rig.send(BID)
+            rig.no_command()
+            assert rig.core.orders == {}
+            await rig.send(snapshot(rig.now(), ()))
+            assert rig.view.ready
+            await rig.send(ladder)
+            cmd = await rig.command()
+            assert isinstance(cmd, PlaceOrders) and cmd.orders[0].px == D("100")
