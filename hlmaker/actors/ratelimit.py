@@ -45,6 +45,16 @@ from typing import Any
 import attrs
 import trio
 
+from hlmaker.hyperliquid.weights import (
+    ITEM_WEIGHTED,
+    action_weight,
+    batch_length,
+    info_weight,
+    item_weight,
+)
+
+__all__ = ["action_weight", "info_weight", "item_weight"]  # re-exported: the weights' home
+
 WINDOW_MS = 60_000
 ACTION_SHARE = 0.90
 """Placements and modifies may fill the window up to 90 % of the limit."""
@@ -53,12 +63,6 @@ READ_SHARE = 0.75
 BACKOFF_S = (1.0, 16.0)
 """First and largest wait after an HTTP 429 (doubling while 429s continue)."""
 
-INFO_WEIGHT_2 = frozenset({"l2Book", "allMids", "clearinghouseState", "orderStatus",
-                           "spotClearinghouseState", "exchangeStatus"})
-ITEM_WEIGHTED = frozenset({"recentTrades", "historicalOrders", "userFills", "userFillsByTime",
-                           "fundingHistory", "userFunding", "nonUserFundingUpdates",
-                           "twapHistory", "userTwapSliceFills", "userTwapSliceFillsByTime",
-                           "delegatorHistory", "delegatorRewards", "validatorStats"})
 ITEM_EXTRA_MAX = 100
 """Largest per-item extra of a heavy read charged up front: 2,000 rows / 20 (§8: ``userFills``
 and ``historicalOrders`` return at most 2,000)."""
@@ -75,41 +79,13 @@ class Priority(enum.IntEnum):
     """``/info`` reads: up to :data:`READ_SHARE`."""
 
 
-def action_weight(batch_length: int) -> int:
-    """IP weight of one ``/exchange`` action carrying ``batch_length`` orders or cancels (§8)."""
-    return 1 + max(0, batch_length) // 40
-
-
-def info_weight(kind: str) -> int:
-    """Base IP weight of an ``/info`` request of type ``kind`` (§8): 2, 60 or 20."""
-    if kind in INFO_WEIGHT_2:
-        return 2
-    return 60 if kind == "userRole" else 20
-
-
-def item_weight(kind: str, reply: Any) -> int:
-    """The per-item extra of an ``/info`` reply (§8): 1 per 20 rows of the heavy reads, 1 per 60
-    candles; 0 for the others or a reply that is not a list."""
-    if not isinstance(reply, list):
-        return 0
-    if kind in ITEM_WEIGHTED:
-        return len(reply) // 20
-    return len(reply) // 60 if kind == "candleSnapshot" else 0
-
-
 def request_weight(path: str, body: Any) -> tuple[int, str]:
     """``(weight charged up front, info type or "")`` of a REST request to ``path``
     (``/info`` or ``/exchange``) with JSON ``body`` (a heavy read includes
     :data:`ITEM_EXTRA_MAX`)."""
     if path.endswith("/exchange"):
         action = body.get("action") if isinstance(body, dict) else None
-        n = 1
-        if isinstance(action, dict):
-            for key in ("orders", "cancels", "modifies"):
-                if isinstance(action.get(key), list):
-                    n = max(1, len(action[key]))
-                    break
-        return action_weight(n), ""
+        return action_weight(batch_length(action)), ""
     kind = body.get("type") if isinstance(body, dict) else None
     kind = kind if isinstance(kind, str) else ""
     extra = ITEM_EXTRA_MAX if kind in ITEM_WEIGHTED or kind == "candleSnapshot" else 0

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from hlmaker.hyperliquid import weights
 from hlmaker.sim.rules import fmt, usd
 
 SLOW_LANE_MS = 10_000
@@ -43,14 +44,6 @@ CANCEL_EXTRA = 100_000
 WINDOW_MS = 60_000
 RESERVE_PRICE_USDC = Decimal("0.0005")
 """``reserveRequestWeight``: USDC per extra request (``[DOCS:exchange-endpoint]``)."""
-
-INFO_WEIGHT_2 = frozenset({"l2Book", "allMids", "clearinghouseState", "orderStatus",
-                           "spotClearinghouseState", "exchangeStatus"})
-ITEM_WEIGHTED = frozenset({"recentTrades", "historicalOrders", "userFills", "userFillsByTime",
-                           "fundingHistory", "userFunding", "nonUserFundingUpdates",
-                           "twapHistory", "userTwapSliceFills", "userTwapSliceFillsByTime",
-                           "delegatorHistory", "delegatorRewards", "validatorStats"})
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -160,34 +153,14 @@ class AddressBudget:
 def info_weight(req: Any, reply: Any = None) -> int:
     """IP weight of an ``/info`` request (and, for the item-weighted reads, its reply)."""
     kind = req.get("type") if isinstance(req, dict) else None
-    if kind in INFO_WEIGHT_2:
-        return 2
-    if kind == "userRole":
-        return 60
-    weight = 20
-    if isinstance(reply, list):
-        if kind in ITEM_WEIGHTED:
-            weight += len(reply) // 20
-        elif kind == "candleSnapshot":
-            weight += len(reply) // 60
-    return weight
+    kind = kind if isinstance(kind, str) else None
+    return weights.info_weight(kind) + weights.item_weight(kind, reply)
 
 
 def exchange_weight(req: Any) -> int:
     """IP weight of an ``/exchange`` envelope: ``1 + floor(batch length / 40)``."""
     action = req.get("action") if isinstance(req, dict) else None
-    return 1 + batch_length(action) // 40
-
-
-def batch_length(action: Any) -> int:
-    """Orders, cancels or modifies in an action (1 for the others)."""
-    if not isinstance(action, dict):
-        return 1
-    for key in ("orders", "cancels", "modifies"):
-        items = action.get(key)
-        if isinstance(items, list):
-            return max(1, len(items))
-    return 1
+    return weights.action_weight(weights.batch_length(action))
 
 
 class SlidingWindow:

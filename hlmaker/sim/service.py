@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from hlmaker.hyperliquid.signing import recover_l1_signer
+from hlmaker.hyperliquid.weights import batch_length
 from hlmaker.sim import rules
 from hlmaker.sim.engine import Effects, Engine, ModifyEntry, OrderEntry
 from hlmaker.sim.funding import FundingBook, Payment
@@ -37,7 +38,6 @@ from hlmaker.sim.limits import (
     AddressBudget,
     Limits,
     SlidingWindow,
-    batch_length,
     exchange_weight,
     info_weight,
 )
