@@ -235,6 +235,12 @@ class Maker:
             is_ours=lambda row: self.ownership.is_ours(row.cloid),
             feed_connects=self.feed_stats.connects,
             actions_sent=self.executor.stats.actions_sent, shutdown=self.shutdown_report)
+        b, w = self.budget, self.ip_weight
+        out["address_budget"] = {"used": b.used, "cap": b.cap, "headroom": b.headroom,
+                                 "bought": b.bought, "known": b.known}
+        out["ip_weight"] = {"limit": w.limit, "peak_per_min": w.peak,
+                            "rate_limited": w.rate_limited, "waited_s": w.waited_s,
+                            "reads_thinned": w.thinned}
         j = self.journal
         if j is not None:
             to_date = j.realized_pnl_to_date

@@ -197,6 +197,9 @@ async def _trade(cfg: MakerConfig, wallet: Wallet, clock: WallClock, rng: random
         user = wallet.query_address
         summary["sim_fills_for_user"] = len(sim.engine.fills_for(user))
         summary["sim_open_orders_for_user"] = len(sim.engine.open_orders_for(user))
+        # refused for the per-IP weight itself (F8's injected 429s are not counted here)
+        summary["sim_ip_weight_refusals"] = sim.service.ip_refusals
+        summary["sim_ip_weight_peak"] = sim.service.ip_weight_peak
         summary["sim_position"] = {
             c: decimal_str(sim.engine.position(user, c)) for c in sorted(maker.markets)
             if sim.engine.position(user, c) != 0}

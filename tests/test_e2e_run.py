@@ -157,6 +157,11 @@ def test_no_faults_shows_zero_on_every_anomaly_counter(tmp_path: Path) -> None:
     assert s["fills"] > 0, s  # the rule is only shown if something happened
     assert {k: s[k] for k in ANOMALY_COUNTERS} == dict.fromkeys(ANOMALY_COUNTERS, 0), s
     assert s["fills_echoed"] == s["fills"]  # each fill came on userFills and on user
+    # within the exchange's limits: no 429 from the simulator's per-IP weight, and the address
+    # budget read, with room left
+    assert s["sim_ip_weight_refusals"] == 0 and s["ip_weight"]["rate_limited"] == 0, s
+    assert s["ip_weight"]["peak_per_min"] <= s["ip_weight"]["limit"], s
+    assert s["address_budget"]["known"] and s["address_budget"]["headroom"] > 0, s
 
 
 def test_an_unreachable_endpoint_is_one_line_and_exit_3(tmp_path: Path) -> None:
