@@ -13,6 +13,13 @@ modify was still in flight) is measured to the first ``batchModify`` after it an
 background (``bg_rate`` 0) that is the whole cost of one tick-to-trade, outcome handling
 included; ``p50_ms`` minus it is time spent waiting (the feeder process, the kernel, other
 processes on a shared machine).
+
+``interval_ms`` (default 50) is the time between ticks. The quiet path measured at 50 ms and at
+5 ms (``ingest.py``'s ``t2t_warm``) differ by how cold the CPU's caches are when the ``bbo``
+comes: on the shared 2-core machine of issue 13 the same Python work (build, sign, frame one
+``batchModify``) cost ~100 µs of CPU back to back and ~370 µs after a 10 ms sleep, so a tick
+after 50 ms of quiet costs several times its warm cost — and ``p50_ms`` ≈ ``cpu_us_per_tick``
+there: the latency is this process's CPU.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from feeder_process import COIN, FeederProcess
 from stamps import pct
 
 
-async def tick_to_trade(feeder: FeederProcess, n_ticks: int, bg_rate: float) -> dict[str, Any]:
+async def tick_to_trade(feeder: FeederProcess, n_ticks: int, bg_rate: float,
+                        interval_ms: int = 50) -> dict[str, Any]:
     from hlmaker.config import config_from_mapping
     from hlmaker.hyperliquid.keys import PrivateKey, Wallet
     from hlmaker.maker import open_maker
@@ -54,7 +62,8 @@ async def tick_to_trade(feeder: FeederProcess, n_ticks: int, bg_rate: float) -> 
             await feeder.acall(op="ticks", coin=COIN, n=4, interval_ms=200, mids=mids,
                                bg_rate=0)  # first ladder placed, rested
         cpu0 = time.process_time()
-        answer = await feeder.acall(op="ticks", coin=COIN, n=n_ticks, interval_ms=50, mids=mids,
+        answer = await feeder.acall(op="ticks", coin=COIN, n=n_ticks, interval_ms=interval_ms,
+                                    mids=mids,
                                     bg_rate=bg_rate)
         cpu = time.process_time() - cpu0
     ticks = answer["ticks"]
