@@ -54,6 +54,11 @@ RequestKind = str
 """``"place"``, ``"modify"`` or ``"cancel"``."""
 
 
+REPLACED_KEPT = 64
+"""Replaced legs (old oids) an order keeps indexed; older ones move to the retired map (an event
+for one still carries our cloid, and a lower oid than the order's is an older leg)."""
+
+
 @attrs.define
 class Request:
     """One command of ours awaiting its outcomes.
@@ -267,6 +272,15 @@ class OrderRegistry:
         self.observer.order_rebound()
         if order.oid is not None and order.oid != new_oid:
             order.replaced_oids.append(order.oid)
+            if len(order.replaced_oids) > REPLACED_KEPT:
+                # A resting order modified on every re-quote would grow its history (and the
+                # oid index) without bound: the oldest leg moves to the bounded retired map,
+                # where a late event for it is still recognised as late.
+                oldest = order.replaced_oids.pop(0)
+                self.oid_to_cloid.pop(oldest, None)
+                self.retired[oldest] = order.cloid
+                while len(self.retired) > self.config.retired_capacity:
+                    del self.retired[next(iter(self.retired))]
         order.oid = new_oid
         order.leg_filled = ZERO
         if order.pending_sz is not None and order.pending_px is not None:

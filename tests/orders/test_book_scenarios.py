@@ -618,3 +618,30 @@ async def test_a_restarted_book_drops_placements_from_before_its_start_up_sync(
             await rig.send(ladder)
             cmd = await rig.command()
             assert isinstance(cmd, PlaceOrders) and cmd.orders[0].px == D("100")
+
+
+async def test_an_order_modified_many_times_keeps_a_bounded_history(autojump_clock) -> None:
+    """A resting order modified on every re-quote keeps only its last REPLACED_KEPT legs
+    indexed (memory and the per-answer membership check stay flat over a long session); a
+    late event for a leg dropped from that history is still late, never a move back."""
+    from hlmaker.orders.registry import REPLACED_KEPT
+
+    with trio.fail_after(60):
+        async with book_rig() as rig:
+            cmd, cloid = await place(rig)
+            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=1000))
+            oid = 1000
+            for n in range(REPLACED_KEPT + 40):
+                await rig.send(ModifyOrder(cloid=cloid, px=D(99) - D(n) / 100, sz=D("1")))
+                mod = await rig.command()
+                assert isinstance(mod, ModifyOrders)
+                await rig.send(ModifyResting(request_id=mod.request_id, cloid=cloid,
+                                             old_oid=oid, new_oid=oid + 1))
+                oid += 1
+            order = rig.core.orders[cloid]
+            assert order.oid == oid and len(order.replaced_oids) == REPLACED_KEPT
+            assert len(rig.core.oid_to_cloid) == REPLACED_KEPT + 1
+            await rig.send(update(1000, "canceled", cloid=cloid))  # the very first leg, late
+            order = rig.core.orders[cloid]
+            assert order.state.value == "resting" and order.oid == oid
+            assert rig.view.counters.illegal_transitions == 0
