@@ -149,7 +149,15 @@ async def run_reconciler(
         urgent = urgent_rest is not None and any(r.reason in URGENT for r in pending)
         klass = Priority.CANCEL if urgent else Priority.READ
         if ip_weight is not None and not ip_weight.fits(sweep_weight(pending), klass):
-            await ip_weight.wait_room(sweep_weight(pending), klass)
+            while not ip_weight.fits(sweep_weight(pending), klass):
+                # Wait for room; a request arriving meanwhile joins this sweep, and an urgent
+                # one (the shutdown's) stops the wait at once: it goes at the cancels' priority.
+                got = await _room_or_request(ip_weight, sweep_weight(pending), klass, requests)
+                if got is None:
+                    continue
+                pending.append(got)
+                if urgent_rest is not None and got.reason in URGENT:
+                    urgent, klass = True, Priority.CANCEL
             while True:  # what arrived while waiting joins this sweep
                 try:
                     pending.append(requests.receive_nowait())
@@ -189,6 +197,30 @@ async def run_reconciler(
                     await after_budget()
             else:
                 ip_weight.thin()
+
+
+async def _room_or_request(ip_weight: IpWeightBudget, weight: int, klass: Priority,
+                           requests: trio.MemoryReceiveChannel[ReconcileRequest]
+                           ) -> ReconcileRequest | None:
+    """Wait until ``weight`` fits at ``klass`` (``None``) or a request arrives (returned, never
+    lost: ``receive`` is cancel-safe). A closed channel only waits for room."""
+    got: list[ReconcileRequest] = []
+    async with trio.open_nursery() as nursery:
+
+        async def room() -> None:
+            await ip_weight.wait_room(weight, klass)
+            nursery.cancel_scope.cancel()
+
+        async def request() -> None:
+            try:
+                got.append(await requests.receive())
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                await trio.sleep_forever()  # only the room can end the wait now
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(room)
+        nursery.start_soon(request)
+    return got[0] if got else None
 
 
 def sweep_weight(reqs: Sequence[ReconcileRequest]) -> int:
