@@ -162,18 +162,14 @@ async def run_book(
             if gated and type(msg) in _PLACING and not core.ready:
                 log.info("book not ready: dropped %s from before its start-up sync",
                          type(msg).__name__)
-                try:
-                    msg = inbox.receive_nowait()
-                except (trio.WouldBlock, trio.EndOfChannel):
-                    msg = None
-                continue
-            step = handle(msg, now)
-            if observed:
-                core_step(msg, now, step)
-            actions += step
-            n += 1
-            if n >= DRAIN_BATCH:
-                break
+            else:
+                step = handle(msg, now)
+                if observed:
+                    core_step(msg, now, step)
+                actions += step
+                n += 1
+                if n >= DRAIN_BATCH:
+                    break
             try:
                 msg = inbox.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel):

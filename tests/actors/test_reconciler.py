@@ -329,6 +329,13 @@ async def test_each_sweep_is_followed_by_a_user_rate_limit_read(
     assert (budget.used, budget.cap, budget.headroom) == (700, 10_012, 9312)
 
 
+async def _spend_the_reads_share(ip_weight: IpWeightBudget) -> None:
+    """Fill the last 60 s of ``ip_weight`` up to the reads' ceiling (answered now)."""
+    ticket = await ip_weight.acquire(
+        ip_weight.ceiling(Priority.READ) - ip_weight.used(), Priority.READ)
+    ip_weight.settle(ticket)
+
+
 async def test_the_shutdown_sweep_is_not_paced_behind_the_reads_share_of_the_ip_weight(
         venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
     # The reads' share of the minute is spent: a timer sweep waits for the window to slide,
@@ -336,17 +343,14 @@ async def test_the_shutdown_sweep_is_not_paced_behind_the_reads_share_of_the_ip_
     # was seen in a 10-minute run before this).
     standard(venue)
     ip_weight = IpWeightBudget(1200)
-    ticket = await ip_weight.acquire(ip_weight.ceiling(Priority.READ), Priority.READ)
-    ip_weight.settle(ticket)
+    await _spend_the_reads_share(ip_weight)
     with trio.fail_after(120):
         async with reconciler_rig(venue, interval_s=3600, ip_weight=ip_weight) as rig:
             start = trio.current_time()
             await rig.requests.send(ReconcileRequest(reason="timer", since_ms=None))
             await rig.book.receive()
             assert trio.current_time() - start > 50  # waited for the reads' share to free
-            ticket = await ip_weight.acquire(ip_weight.ceiling(Priority.READ) -
-                                             ip_weight.used(), Priority.READ)
-            ip_weight.settle(ticket)  # the reads' share is spent again
+            await _spend_the_reads_share(ip_weight)  # spent again
             start = trio.current_time()
             await rig.requests.send(ReconcileRequest(reason="shutdown", since_ms=None))
             await rig.book.receive()
@@ -360,8 +364,7 @@ async def test_a_shutdown_asked_while_a_sweep_waits_for_room_goes_at_once(
     # confirm its shutdown this way).
     standard(venue)
     ip_weight = IpWeightBudget(1200)
-    ticket = await ip_weight.acquire(ip_weight.ceiling(Priority.READ), Priority.READ)
-    ip_weight.settle(ticket)
+    await _spend_the_reads_share(ip_weight)
     with trio.fail_after(120):
         async with reconciler_rig(venue, interval_s=3600, ip_weight=ip_weight) as rig:
             start = trio.current_time()
