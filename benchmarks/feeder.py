@@ -19,7 +19,10 @@ hand — the pushes are pre-built unmasked server frames written straight to the
   (``unknownOid``), ``allMids``.
 * ``POST /exchange``: ``order`` / ``batchModify`` rest every order with a fresh oid,
   ``cancel`` / ``cancelByCloid`` succeed, ``scheduleCancel`` and anything else answer
-  ``default``. Each action's arrival is stamped (``time.perf_counter()``) for tick-to-trade.
+  ``default``. Each action's arrival is stamped (``time.perf_counter()``) for tick-to-trade:
+  over the WebSocket, when the read that completed its frame returned — before the frame is
+  unmasked and parsed here, so the feeder's own decoding is not counted as the client's
+  latency; over REST, when its request was parsed.
 
 Control: one JSON object per line on stdin, one answer per line on stdout (the first line
 printed is ``{"port": P}``). Times are ``time.perf_counter()`` seconds (CLOCK_MONOTONIC on Linux:
@@ -248,10 +251,10 @@ class Feeder:
         return None
 
     # /exchange
-    def exchange(self, envelope: dict[str, Any]) -> dict[str, Any]:
+    def exchange(self, envelope: dict[str, Any], arrived: float | None = None) -> dict[str, Any]:
         action = envelope.get("action") or {}
         kind = action.get("type", "?")
-        self.actions.append((time.perf_counter(), kind))
+        self.actions.append((time.perf_counter() if arrived is None else arrived, kind))
         if kind == "order":
             return self._rest(action.get("orders", []))
         if kind == "batchModify":
@@ -323,14 +326,16 @@ def _read_frames(buf: bytearray) -> Iterator[tuple[int, bytes]]:
             return
         payload = bytes(buf[pos + (4 if masked else 0):end])
         if masked:
-            key = buf[pos:pos + 4]
-            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+            key = bytes(buf[pos:pos + 4]) * (n // 4 + 1)
+            payload = (int.from_bytes(payload, "big") ^ int.from_bytes(key[:n], "big")).to_bytes(
+                n, "big")
         del buf[:end]
         yield opcode, payload  # (client messages here are small and never fragmented)
 
 
 async def serve_ws(feeder: Feeder, conn: Conn, pending: bytes) -> None:
     buf = bytearray(pending)
+    arrived = time.perf_counter()  # when the bytes in buf came (the stamp of an action)
     try:
         while True:
             for opcode, payload in _read_frames(buf):
@@ -342,8 +347,9 @@ async def serve_ws(feeder: Feeder, conn: Conn, pending: bytes) -> None:
                     continue
                 if opcode != 0x1:
                     continue
-                await on_message(feeder, conn, json.loads(payload))
+                await on_message(feeder, conn, json.loads(payload), arrived)
             data = await conn.stream.receive_some(65536)
+            arrived = time.perf_counter()
             if not data:
                 return
             buf += data
@@ -353,7 +359,7 @@ async def serve_ws(feeder: Feeder, conn: Conn, pending: bytes) -> None:
         conn.open = False
 
 
-async def on_message(feeder: Feeder, conn: Conn, msg: dict[str, Any]) -> None:
+async def on_message(feeder: Feeder, conn: Conn, msg: dict[str, Any], arrived: float) -> None:
     method = msg.get("method")
     if method == "ping":
         await conn.send(ws_frame('{"channel":"pong"}'))
@@ -371,7 +377,8 @@ async def on_message(feeder: Feeder, conn: Conn, msg: dict[str, Any]) -> None:
     elif method == "post":
         request = msg.get("request", {})
         if request.get("type") == "action":
-            response = {"type": "action", "payload": feeder.exchange(request.get("payload", {}))}
+            response = {"type": "action",
+                        "payload": feeder.exchange(request.get("payload", {}), arrived)}
         else:
             body = request.get("payload", {})
             response = {"type": "info", "payload": {"type": body.get("type"),
