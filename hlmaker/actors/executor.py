@@ -167,13 +167,21 @@ async def run_executor(
     limiter = trio.Semaphore(deps.max_in_flight)
 
     async def report(msg: object) -> None:
-        await outcomes.send(msg)
+        # No schedule point when the inbox has room: a yield per outcome was a trio task step
+        # each on the tick-to-trade path (the book's inbox is bounded; a full one still waits).
+        try:
+            outcomes.send_nowait(msg)
+        except trio.WouldBlock:
+            await outcomes.send(msg)
 
     async with trio.open_nursery() as nursery:
         task_status.started()
         async for cmd in commands:
             deps.observer.command_received(cmd)
-            await limiter.acquire()
+            try:  # a free slot is taken without a schedule point (as ``report`` above)
+                limiter.acquire_nowait()
+            except trio.WouldBlock:
+                await limiter.acquire()
             nursery.start_soon(_run_one, cmd, deps, report, limiter)
 
 
@@ -315,6 +323,9 @@ async def _acquire_before(deps: ExecutorDeps, weight: int, klass: Priority,
     left_s = (expires_after_ms - deps.clock.now_ms()) / 1000
     if left_s <= 0:
         return None
+    ticket = deps.ip_weight.try_acquire(weight, klass)
+    if ticket is not None:  # room now: no cancel scope, no schedule point
+        return ticket
     with trio.move_on_after(left_s):
         ticket = await deps.ip_weight.acquire(weight, klass)
         if deps.clock.now_ms() < expires_after_ms:

@@ -143,7 +143,10 @@ async def run_quoter(
             log.exception("strategy %s raised in %s", name, method)
             raise
         for intent in out:
-            await intents.send(intent)
+            try:  # no schedule point while the book's inbox has room (tick-to-trade path)
+                intents.send_nowait(intent)
+            except trio.WouldBlock:
+                await intents.send(intent)
 
     while True:
         if views.version != seen:

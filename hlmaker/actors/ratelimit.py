@@ -134,6 +134,8 @@ class IpWeightBudget:
         self._last_ms = 0
         self._tickets: list[Ticket] = []
         self._locks = {p: trio.Lock() for p in Priority}
+        self._ceilings = {p: int(limit * share) for p, share in (
+            (Priority.CANCEL, 1.0), (Priority.ACTION, ACTION_SHARE), (Priority.READ, READ_SHARE))}
         self._blocked_until_ms = 0
         self._backoff_s = 0.0
         self.peak = 0
@@ -151,9 +153,7 @@ class IpWeightBudget:
 
     def ceiling(self, priority: Priority) -> int:
         """The most of the window ``priority`` may fill."""
-        share = {Priority.CANCEL: 1.0, Priority.ACTION: ACTION_SHARE,
-                 Priority.READ: READ_SHARE}[priority]
-        return int(self.limit * share)
+        return self._ceilings[priority]
 
     def used(self) -> int:
         """Weight charged in the last 60 s (every open ticket included)."""
@@ -185,15 +185,33 @@ class IpWeightBudget:
         while not self.fits(weight, priority):
             await self._sleep_until(self._wake_ms(weight, priority))
 
+    def try_acquire(self, weight: int, priority: Priority) -> Ticket | None:
+        """Charge ``weight`` now and return the ticket when nobody of ``priority`` is waiting
+        and it :meth:`fits`; else ``None`` (nothing charged: call :meth:`acquire`). The same
+        charge as :meth:`acquire` without a schedule point (the tick-to-trade path)."""
+        if self._locks[priority].locked() or not self.fits(weight, priority):
+            return None
+        ticket = Ticket(weight=weight, at_ms=self._now_ms())
+        self._tickets.append(ticket)
+        self.peak = max(self.peak, self.used())
+        return ticket
+
     async def acquire(self, weight: int, priority: Priority) -> Ticket:
         """Wait for room, in arrival order within ``priority``, and charge ``weight``; settle
         or refund the returned ticket when the request is answered."""
-        async with self._locks[priority]:
+        lock = self._locks[priority]
+        try:  # a free lock is taken without a schedule point (the tick-to-trade path)
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
             await self.wait_room(weight, priority)
             ticket = Ticket(weight=weight, at_ms=self._now_ms())
             self._tickets.append(ticket)
             self.peak = max(self.peak, self.used())
             return ticket
+        finally:
+            lock.release()
 
     def settle(self, ticket: Ticket, *, weight: int | None = None) -> None:
         """The request was answered or failed now: stamp it now (the exchange counted it no
@@ -205,9 +223,13 @@ class IpWeightBudget:
         self.peak = max(self.peak, self.used())
 
     def refund(self, ticket: Ticket) -> None:
-        """The request did not use REST (it went as a WebSocket post): uncharge it."""
+        """The request did not use REST (it went as a WebSocket post): uncharge it (and drop
+        it from the ledger: with weight 0 it counts for nothing, and every WS post kept for 60 s
+        made each :meth:`used` walk hundreds of them)."""
         ticket.weight = 0
         ticket.open = False
+        with contextlib.suppress(ValueError):  # already dropped (refunded twice)
+            self._tickets.remove(ticket)
 
     async def _sleep_until(self, wake_ms: int) -> None:
         delay = max(0.001, (wake_ms - self._now_ms()) / 1000)

@@ -225,8 +225,14 @@ class WebSocket:
     async def _send_frame(self, opcode: int, payload: bytes) -> None:
         data = client_frame(opcode, payload, os.urandom(4))
         try:
-            async with self._send_lock:
+            try:  # a free lock is taken without a schedule point (send_all has its own)
+                self._send_lock.acquire_nowait()
+            except trio.WouldBlock:
+                await self._send_lock.acquire()
+            try:
                 await self._stream.send_all(data)
+            finally:
+                self._send_lock.release()
         except (*_STREAM_ERRORS, trio.BusyResourceError) as exc:
             raise TransportError(f"connection closed while sending: {type(exc).__name__}"
                                  ) from None

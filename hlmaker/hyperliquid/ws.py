@@ -572,10 +572,14 @@ class WsClient:
         """
         timeout = self.request_timeout_s if timeout_s is None else timeout_s
         deadline = trio.current_time() + timeout
-        with trio.move_on_at(deadline) as slot_wait:
-            await self._slots.acquire()
-        if slot_wait.cancelled_caught:
-            raise RequestTimeout(f"post {kind}: no free slot within {timeout} s", sent=False)
+        try:  # a free slot is taken without a cancel scope or a schedule point
+            self._slots.acquire_nowait()
+        except trio.WouldBlock:
+            with trio.move_on_at(deadline) as slot_wait:
+                await self._slots.acquire()
+            if slot_wait.cancelled_caught:
+                raise RequestTimeout(f"post {kind}: no free slot within {timeout} s",
+                                     sent=False) from None
         try:
             if self._closed.is_set():
                 raise self._failure or TransportError("client closed")
