@@ -45,6 +45,25 @@ def decimal_to_wire(value: Decimal) -> str:
         NumberFormatError: non-finite, or more than 8 significant decimals (the SDK raises
             ``ValueError("float_to_wire causes rounding")`` there).
     """
+    # The same prices and sizes are written over and over (each modify re-sends its ladder):
+    # a non-zero finite Decimal's wire string is remembered (zero is not: -0 == 0 but they
+    # print differently; nor any other type: 100.0 == Decimal(100) must still be refused).
+    if type(value) is Decimal and value.is_finite() and value:
+        text = _WIRE_CACHE.get(value)
+        if text is None:
+            text = _decimal_to_wire(value)
+            if len(_WIRE_CACHE) >= _WIRE_CACHE_SIZE:
+                _WIRE_CACHE.clear()
+            _WIRE_CACHE[value] = text
+        return text
+    return _decimal_to_wire(value)
+
+
+_WIRE_CACHE: dict[Decimal, str] = {}
+_WIRE_CACHE_SIZE = 4096
+
+
+def _decimal_to_wire(value: Decimal) -> str:
     _finite(value, "number")
     with localcontext() as ctx:
         ctx.prec = _PRECISION

@@ -3,9 +3,10 @@
 Why not trio-websocket: profiling the account feed at 10,000+ frames/s showed its reader task
 yields to the scheduler once per message (a channel ``send`` per message into a queue read by
 another task) and reads 4 KiB at a time: one full pass of trio's event loop per frame, about a
-third of the client's CPU. This client reads up to ``receive_buffer_size`` bytes at once and
-hands every complete message in them over as one batch (:meth:`WebSocket.get_messages`), so the
-feed pays one pass per read, not per frame.
+third of the client's CPU. This client reads up to ``receive_buffer_size`` bytes at once (when
+there is a backlog; :data:`QUIET_READ_SIZE` when quiet) and hands every complete message in them
+over as one batch (:meth:`WebSocket.get_messages`), so the feed pays one pass per read, not per
+frame.
 
 Two parts:
 
@@ -50,6 +51,11 @@ _DATA_OPS = (OP_CONTINUATION, OP_TEXT, OP_BINARY)
 _CONTROL_OPS = (OP_CLOSE, OP_PING, OP_PONG)
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+QUIET_READ_SIZE = 64 * 1024
+"""Bytes asked of the socket per read while the feed is quiet; ``receive_buffer_size`` only
+after a read came back full (a backlog). CPython's ``recv(n)`` allocates ``n`` bytes first —
+256 KiB cost ~15 µs per read here (above malloc's mmap threshold), 64 KiB ~2 µs — and a tick
+costs two reads (the frame, then the one that finds the socket empty)."""
 
 
 class FrameParser:
@@ -198,6 +204,8 @@ class WebSocket:
         self._parser = FrameParser(max_message_size)
         self._initial = initial
         self._bufsize = receive_buffer_size
+        self._quiet_size = min(receive_buffer_size, QUIET_READ_SIZE)
+        self._read_size = self._quiet_size
         self._close_timeout_s = close_timeout_s
         self._send_lock = trio.Lock()
         self._pending: list[str | bytes] = []
@@ -253,7 +261,7 @@ class WebSocket:
             else:
                 self._reading = True
                 try:
-                    data = await self._stream.receive_some(self._bufsize)
+                    data = await self._stream.receive_some(self._read_size)
                 except _STREAM_ERRORS as exc:
                     await self._fail(TransportError(f"connection lost: {type(exc).__name__}"))
                     continue
@@ -262,6 +270,10 @@ class WebSocket:
                 if not data:
                     await self._fail(TransportError("connection closed without a close frame"))
                     continue
+                # A full read means a backlog: read big; else back to small reads (see
+                # QUIET_READ_SIZE).
+                self._read_size = (self._bufsize if len(data) >= self._read_size
+                                   else self._quiet_size)
             try:
                 items = self._parser.feed(data)
             except WsProtocolError as exc:

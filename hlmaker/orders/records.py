@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import operator
 from typing import Any
 
 import attrs
@@ -55,6 +56,10 @@ class Orphan:
     cancel_sent_ms: int | None = None
 
 
+_read_all = operator.attrgetter(*(f.name for f in attrs.fields(Counters)))
+"""Every counter's value in one C call (a view is frozen on each book publish read)."""
+
+
 class MutableCounters:
     """The core's live counters: the same fields as :class:`~hlmaker.messages.Counters` (taken
     from it, so the two never drift apart), mutable, with :meth:`freeze` for views."""
@@ -70,7 +75,7 @@ class MutableCounters:
 
     def freeze(self) -> Counters:
         """An immutable copy."""
-        return Counters(**{name: getattr(self, name) for name in self.__slots__})
+        return Counters(**dict(zip(self.__slots__, _read_all(self), strict=True)))
 
     def __repr__(self) -> str:
         return "MutableCounters(" + ", ".join(

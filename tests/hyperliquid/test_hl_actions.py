@@ -174,3 +174,18 @@ def test_order_wire_from_request_validates_against_sz_decimals() -> None:
     with pytest.raises(NumberFormatError):
         order_wire_from_request(OrderRequest(cloid=CLOID, coin="ETH", side="B", px=D("3000"),
                                              sz=D("0.00001")), assets)
+
+
+def test_decimal_to_wire_remembered_strings_keep_every_rule() -> None:
+    """The wire-string cache answers equal Decimals alike but never a zero's sign, another
+    type, or a value it would refuse."""
+    assert decimal_to_wire(Decimal("1670.10")) == "1670.1"
+    assert decimal_to_wire(Decimal("1670.1")) == "1670.1"
+    assert decimal_to_wire(Decimal("0")) == "0"
+    assert decimal_to_wire(Decimal("-0")) == "-0"
+    assert decimal_to_wire(Decimal("100")) == "100"
+    with pytest.raises(NumberFormatError):
+        decimal_to_wire(100.0)  # type: ignore[arg-type]  # equal to a remembered Decimal
+    for _ in range(2):
+        with pytest.raises(NumberFormatError):
+            decimal_to_wire(Decimal("1E-9"))
