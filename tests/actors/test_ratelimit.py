@@ -127,3 +127,23 @@ async def test_a_client_paced_by_the_ledger_is_never_refused_by_the_simulators_w
             nursery.start_soon(caller, Priority(i % 3), 60)
     assert refused == [], f"seed {seed}: {refused[:5]}"
     assert ledger.view().peak <= 1200
+
+
+async def test_try_acquire_charges_only_with_room_and_nobody_waiting(
+        autojump_clock: trio.testing.MockClock) -> None:
+    ledger = IpWeightBudget(100)  # actions up to 90
+    first = ledger.try_acquire(60, Priority.ACTION)
+    assert first is not None and ledger.used() == 60
+    assert ledger.try_acquire(40, Priority.ACTION) is None  # 100 > 90: nothing charged
+    assert ledger.used() == 60
+    ledger.refund(first)  # went as a WS post: uncharged and out of the ledger
+    ledger.refund(first)  # twice is harmless
+    assert ledger.used() == 0 and ledger.view().peak == 60
+    # a caller of the same priority waiting for room holds try_acquire back (arrival order)
+    ledger.settle(await ledger.acquire(80, Priority.ACTION))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ledger.acquire, 20, Priority.ACTION)  # waits for the window
+        await trio.sleep(1)
+        assert ledger.try_acquire(1, Priority.ACTION) is None
+        assert ledger.try_acquire(1, Priority.CANCEL) is not None  # another class: not held
+        nursery.cancel_scope.cancel()
