@@ -27,7 +27,9 @@ a time, never two at once — on a shared 2-core machine they would steal each o
   feeder's arrival time of the signed ``batchModify`` (WS post) − the time it wrote the
   ``bbo``. Both stamps are taken in the feeder. Then the same with no background frames
   (``t2t_quiet``): the path alone; and quiet with a tick every 5 ms (``t2t_warm``): the path
-  with warm CPU caches. See ``tick_to_trade.py``.
+  with warm CPU caches. Then the harness floor (``floor_socket``, ``floor``, ``floor_signed``): a
+  bare echo of the ``bbo`` as a ``batchModify``, the lower bound of any client on this machine.
+  See ``tick_to_trade.py``.
 
 Rates: paced 1k / 5k / 20k events/s (``--rates``) and ``max`` (as fast as the kernel takes
 them). Latency = applied − the feeder's write of the chunk holding the frame
@@ -53,6 +55,7 @@ import os
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +66,7 @@ from feeder_process import N_ORDERS, FeederProcess, feeder_ceiling
 from ingest_hlmaker import hlmaker_account, hlmaker_market
 from ingest_sdk import sdk_account
 from stamps import plan
-from tick_to_trade import tick_to_trade
+from tick_to_trade import tick_to_trade, tick_to_trade_floor
 
 
 def fmt(rows: list[dict[str, Any]]) -> str:
@@ -125,6 +128,13 @@ def main() -> None:
             out["t2t_warm"] = trio.run(tick_to_trade, feeder, args.ticks, 0.0, 5)
             print("tick-to-trade, no background, a tick every 5 ms (warm caches):",
                   out["t2t_warm"], flush=True)
+            for key, kw, what in (
+                    ("floor_socket", {"threaded": True}, "a blocking socket in a thread"),
+                    ("floor", {}, "one trio task, hlmaker's WebSocket client"),
+                    ("floor_signed", {"sign": True}, "the same, signing each batchModify")):
+                out[key] = trio.run(partial(tick_to_trade_floor, feeder, args.ticks, **kw))
+                print(f"tick-to-trade floor ({what}: bbo read → batchModify written):",
+                      out[key], flush=True)
     finally:
         feeder.close()
     load1 = os.getloadavg()
@@ -162,6 +172,8 @@ def main() -> None:
         "tick_to_trade_warm_p50_ms": out.get("t2t_warm", {}).get("p50_ms"),
         "tick_to_trade_warm_p99_ms": out.get("t2t_warm", {}).get("p99_ms"),
         "tick_to_trade_warm_cpu_us_per_tick": out.get("t2t_warm", {}).get("cpu_us_per_tick"),
+        **{f"tick_to_trade_{key}_{q}_ms": out.get(key, {}).get(f"{q}_ms")
+           for key in ("floor_socket", "floor", "floor_signed") for q in ("p50", "p99")},
         "feeder_frames_per_s": out.get("feeder", {}).get("frames_per_s"),
         "loadavg": [round(load0[0], 2), round(load1[0], 2)], "shared_machine": True,
     }

@@ -177,6 +177,12 @@ async def run_quoter(
         if got is _CLOSED:
             log.info("market channel closed: quoter stopping")
             return
+        if got is None:
+            # Woken by a view the book published in the step that also handed its commands to
+            # the executor: both tasks run in the same scheduler batch, in either order. Going
+            # to the back of the run queue first keeps this strategy call off the tick-to-trade
+            # path (the command is signed and sent before it).
+            await trio.lowlevel.cancel_shielded_checkpoint()
         if got is not None:
             _put(pending, got, mids)
             while True:

@@ -75,7 +75,8 @@ class ExecRig:
 
 @asynccontextmanager
 async def executor_rig(venue: FakeVenue, *, ip_limit: int = 1200, ip_prefill: int = 0,
-                       request_timeout_s: float = 1.0) -> AsyncIterator[ExecRig]:
+                       request_timeout_s: float = 1.0,
+                       max_in_flight: int = 16) -> AsyncIterator[ExecRig]:
     clock = WallClock(EPOCH)
     ip_weight = IpWeightBudget(ip_limit)
     if ip_prefill:  # weight another caller spent just now
@@ -84,7 +85,7 @@ async def executor_rig(venue: FakeVenue, *, ip_limit: int = 1200, ip_prefill: in
     deps = ExecutorDeps(
         wallet=WALLET, nonces=NonceManager(clock), assets=ASSETS, clock=clock,
         poster=RoutePoster(rest, None), is_mainnet=False,
-        ip_weight=ip_weight, request_timeout_s=request_timeout_s)
+        ip_weight=ip_weight, request_timeout_s=request_timeout_s, max_in_flight=max_in_flight)
     cmd_s, cmd_r = trio.open_memory_channel[Command](math.inf)
     out_s, out_r = trio.open_memory_channel[object](math.inf)
     async with rest, trio.open_nursery() as nursery:
@@ -146,6 +147,27 @@ async def test_one_order_action_per_command_and_statuses_in_order(
                                body["signature"], False)
     assert signer == WALLET.signer_address
     assert stats.actions_sent == 1 and stats.via_rest == 1 and stats.retries == 0
+
+
+async def test_at_most_max_in_flight_commands_run_at_once_and_the_rest_wait(
+        venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
+    venue.exchange_default = None  # type: ignore[assignment]
+    venue.exchange.extend([never_answer] * 3)  # the first three hang until they time out
+    with trio.fail_after(60):
+        async with executor_rig(venue, request_timeout_s=30.0, max_in_flight=3) as rig:
+            for rid in range(1, 6):
+                ttl_ms = 2_000 if rid <= 3 else 10_000
+                await rig.commands.send(place(rig, order(rid), rid=rid, ttl_ms=ttl_ms))
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(venue.of("/exchange")) == 3  # commands 4 and 5 wait for a worker
+            rig.nothing_more()
+            venue.exchange_default = lambda body: ok_order([{"resting": {"oid": 9}}])
+            got = await rig.take(5)
+    # the hung three end unknown at their expiry; 4 and 5 then go (together: two workers free)
+    assert sorted(o.request_id for o in got[:3]) == [1, 2, 3]
+    assert all(isinstance(o, RequestUnknown) for o in got[:3])
+    assert sorted((o.request_id, type(o).__name__) for o in got[3:]) == [
+        (4, "OrderResting"), (5, "OrderResting")]
 
 
 async def test_single_error_for_a_batch_rejects_every_order(
