@@ -454,10 +454,11 @@ async def _open_maker(config: MakerConfig, *, wallet: Wallet, clock: Clock, rng:
                 owns=[tx])
 
         def make_quoter() -> Incarnation:
-            rx, tx = mkt_r.clone(), inbox_s.clone()
+            rx, tx, wake = mkt_r.clone(), inbox_s.clone(), mkt_s.clone()
             return Incarnation(run=lambda task_status: run_quoter(
                 rx, views, tx, strategy=strategy, markets=markets, clock=clock, mids=mids,
-                budget=deps.budget, task_status=task_status), owns=[rx, tx])
+                budget=deps.budget, wake=wake, task_status=task_status),
+                owns=[rx, tx, wake])
 
         try:
             async with _journal_running(journal), trio.open_nursery() as nursery:
