@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -371,3 +372,16 @@ async def test_a_restart_with_on_start_adopt_reuses_the_dead_process_ladder() ->
     assert most <= 2 * len(COINS) * levels, most
     assert left == []
     assert maker.summary()["shutdown"]["confirmed_no_open_orders"] is True
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_gc_freeze_holds_while_the_maker_runs_and_is_undone_on_exit(freeze: bool) -> None:
+    wallet = Wallet(sim_key(29))
+    cfg = make_config(maker={"gc_freeze": freeze})
+    assert gc.get_freeze_count() == 0
+    with trio.fail_after(20):
+        async with simulator() as sim, open_maker(cfg, wallet=wallet, clock=WallClock(EPOCH),
+                                                  base_url=sim.base_url) as maker:
+            await maker.views.wait_for(lambda v: v.ready)
+            assert (gc.get_freeze_count() > 0) is freeze
+    assert gc.get_freeze_count() == 0
