@@ -300,8 +300,11 @@ async def on_a_40_request_budget(key: int, cfg: MakerConfig) -> AsyncIterator[tu
 
 async def test_reserve_request_weight_buys_requests_when_the_budget_runs_low() -> None:
     # A 40-request address budget: the first ladder leaves less than 30, so the sweep after it
-    # buys 500 requests (0.25 USDC) and quoting never runs out.
-    cfg = make_config(executor={"reserve_request_weight": 500, "reserve_below_headroom": 30})
+    # buys 500 requests (0.25 USDC) and quoting never runs out. The ladder sits 3% away so
+    # nothing fills: a fill's volume grows the cap (1 request per USDC), and one early fill of
+    # the default ladder left headroom over 30 and nothing to buy (2 runs in 10 failed).
+    cfg = make_config(executor={"reserve_request_weight": 500, "reserve_below_headroom": 30},
+                      strategy={**DEFAULT_STRATEGY, "half_spread_bps": 300})
     with trio.fail_after(30):
         async with on_a_40_request_budget(23, cfg) as (sim, maker):
             await started(maker, sim)
