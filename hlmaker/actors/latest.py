@@ -59,7 +59,8 @@ class Latest(Generic[T]):
         :meth:`publish_lazy`; returns a function that forgets it (harmless after the call).
 
         For a reader that waits on something else at the same time without a second task: it
-        cancels its own wait from ``wake`` (``trio.CancelScope.cancel``). ``wake`` must not
+        ends its own wait from ``wake`` — cancels it (``trio.CancelScope.cancel``), or sends
+        itself a marker on the channel it waits on (the quoter in the maker). ``wake`` must not
         block or raise.
         """
         self._wakers.append(wake)

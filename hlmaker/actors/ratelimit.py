@@ -191,10 +191,7 @@ class IpWeightBudget:
         charge as :meth:`acquire` without a schedule point (the tick-to-trade path)."""
         if self._locks[priority].locked() or not self.fits(weight, priority):
             return None
-        ticket = Ticket(weight=weight, at_ms=self._now_ms())
-        self._tickets.append(ticket)
-        self.peak = max(self.peak, self.used())
-        return ticket
+        return self._charge(weight)
 
     async def acquire(self, weight: int, priority: Priority) -> Ticket:
         """Wait for room, in arrival order within ``priority``, and charge ``weight``; settle
@@ -206,12 +203,15 @@ class IpWeightBudget:
             await lock.acquire()
         try:
             await self.wait_room(weight, priority)
-            ticket = Ticket(weight=weight, at_ms=self._now_ms())
-            self._tickets.append(ticket)
-            self.peak = max(self.peak, self.used())
-            return ticket
+            return self._charge(weight)
         finally:
             lock.release()
+
+    def _charge(self, weight: int) -> Ticket:
+        ticket = Ticket(weight=weight, at_ms=self._now_ms())
+        self._tickets.append(ticket)
+        self.peak = max(self.peak, self.used())
+        return ticket
 
     def settle(self, ticket: Ticket, *, weight: int | None = None) -> None:
         """The request was answered or failed now: stamp it now (the exchange counted it no

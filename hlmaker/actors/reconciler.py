@@ -228,7 +228,8 @@ def sweep_weight(reqs: Sequence[ReconcileRequest]) -> int:
     ``frontendOpenOrders`` 20, ``clearinghouseState`` 2, one fills page 20 + its largest
     per-item extra."""
     cloids = {c for r in reqs for c in r.cloids}
-    return 2 * len(cloids) + 20 + 2 + 20 + ITEM_EXTRA_MAX
+    return (info_weight("orderStatus") * len(cloids) + info_weight("frontendOpenOrders")
+            + info_weight("clearinghouseState") + info_weight("userFillsByTime") + ITEM_EXTRA_MAX)
 
 
 async def learn_budget(rest: RestClient, user: str, budget: AddressBudget) -> None:

@@ -336,16 +336,24 @@ async def _spend_the_reads_share(ip_weight: IpWeightBudget) -> None:
     ip_weight.settle(ticket)
 
 
+@asynccontextmanager
+async def _rig_with_the_reads_share_spent(
+        venue: FakeVenue) -> AsyncIterator[tuple[ReconRig, IpWeightBudget]]:
+    """A rig (hourly timer) whose per-IP ledger has the reads' share of the minute spent."""
+    standard(venue)
+    ip_weight = IpWeightBudget(1200)
+    await _spend_the_reads_share(ip_weight)
+    async with reconciler_rig(venue, interval_s=3600, ip_weight=ip_weight) as rig:
+        yield rig, ip_weight
+
+
 async def test_the_shutdown_sweep_is_not_paced_behind_the_reads_share_of_the_ip_weight(
         venue: FakeVenue, autojump_clock: trio.testing.MockClock) -> None:
     # The reads' share of the minute is spent: a timer sweep waits for the window to slide,
     # the shutdown's confirmation goes out at once at the cancels' priority (a 10 s shutdown
     # was seen in a 10-minute run before this).
-    standard(venue)
-    ip_weight = IpWeightBudget(1200)
-    await _spend_the_reads_share(ip_weight)
     with trio.fail_after(120):
-        async with reconciler_rig(venue, interval_s=3600, ip_weight=ip_weight) as rig:
+        async with _rig_with_the_reads_share_spent(venue) as (rig, ip_weight):
             start = trio.current_time()
             await rig.requests.send(ReconcileRequest(reason="timer", since_ms=None))
             await rig.book.receive()
@@ -362,11 +370,8 @@ async def test_a_shutdown_asked_while_a_sweep_waits_for_room_goes_at_once(
     # A sweep is waiting for the reads' share of the minute when the shutdown asks for its
     # confirming sweep: that one must not wait behind it (a 10-minute run took 10.6 s to
     # confirm its shutdown this way).
-    standard(venue)
-    ip_weight = IpWeightBudget(1200)
-    await _spend_the_reads_share(ip_weight)
     with trio.fail_after(120):
-        async with reconciler_rig(venue, interval_s=3600, ip_weight=ip_weight) as rig:
+        async with _rig_with_the_reads_share_spent(venue) as (rig, _):
             start = trio.current_time()
             await rig.requests.send(ReconcileRequest(reason="orphan", since_ms=None))
             await trio.sleep(2)  # the orphan sweep waits for room

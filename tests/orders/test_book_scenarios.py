@@ -41,6 +41,16 @@ async def place(rig, intent=BID):  # type: ignore[no-untyped-def]
     return cmd, cmd.orders[0].cloid
 
 
+async def modifying(rig):  # type: ignore[no-untyped-def]
+    """Place the bid, rest it at oid 7 and ask to move it to 99: ``(cloid, the ModifyOrders)``."""
+    cmd, cloid = await place(rig)
+    await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
+    await rig.send(ModifyOrder(cloid=cloid, px=D("99"), sz=D("1")))
+    mod = await rig.command()
+    assert isinstance(mod, ModifyOrders)
+    return cloid, mod
+
+
 async def test_placed_open_update_then_reconcile_matches(autojump_clock) -> None:
     with trio.fail_after(30):
         async with book_rig() as rig:
@@ -300,10 +310,7 @@ async def test_modify_with_late_canceled_for_old_oid(autojump_clock) -> None:
 async def test_modify_new_oid_seen_before_the_ack(autojump_clock) -> None:
     with trio.fail_after(30):
         async with book_rig() as rig:
-            cmd, cloid = await place(rig)
-            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
-            await rig.send(ModifyOrder(cloid=cloid, px=D("99"), sz=D("1")))
-            mod = await rig.command()
+            cloid, mod = await modifying(rig)
             await rig.send(update(7, "canceled", cloid=cloid),
                            update(8, "open", px="99", cloid=cloid),
                            as_fills(fill(8, 5, "0.5", cloid=cloid)))
@@ -510,11 +517,7 @@ async def test_a_late_unknown_for_a_superseded_modify_leaves_the_newer_one_in_fl
     cloid instead of finalizing it and leaving the new leg untracked."""
     with trio.fail_after(60):
         async with book_rig() as rig:
-            cmd, cloid = await place(rig)
-            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
-            await rig.send(ModifyOrder(cloid=cloid, px=D("99"), sz=D("1")))
-            mod_a = await rig.command()
-            assert isinstance(mod_a, ModifyOrders)
+            cloid, mod_a = await modifying(rig)
             await rig.send(update(7, "canceled", cloid=cloid),
                            update(8, "open", px="99", cloid=cloid))
             assert rig.state(cloid) == "resting" and rig.core.orders[cloid].oid == 8
@@ -554,10 +557,7 @@ async def test_a_late_answer_to_a_superseded_modify_leaves_the_newer_one_in_flig
     order as cancelled, leave B's new leg untracked, and the ladder would place anew."""
     with trio.fail_after(60):
         async with book_rig() as rig:
-            cmd, cloid = await place(rig)
-            await rig.send(OrderResting(request_id=cmd.request_id, cloid=cloid, oid=7))
-            await rig.send(ModifyOrder(cloid=cloid, px=D("99"), sz=D("1")))
-            mod_a = await rig.command()
+            cloid, mod_a = await modifying(rig)
             await rig.send(update(7, "canceled", cloid=cloid),
                            update(8, "open", px="99", cloid=cloid))
             assert rig.core.orders[cloid].oid == 8

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 
 import pytest
 import trio
@@ -83,6 +84,18 @@ class Rig:
                 return out
 
 
+@asynccontextmanager
+async def running(strategy: Recorder, wake: bool = False) -> AsyncIterator[Rig]:
+    """A rig with a ready view, its quoter running (settled) until the block ends."""
+    rig = Rig(strategy, wake)
+    rig.views.publish(view(ready=True))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(rig.run)
+        await trio.testing.wait_all_tasks_blocked()
+        yield rig
+        nursery.cancel_scope.cancel()
+
+
 @pytest.mark.parametrize("wake", [False, True])
 async def test_waits_for_ready_then_starts_and_forwards(autojump_clock: object, wake: bool) -> None:
     with trio.fail_after(10):
@@ -128,11 +141,7 @@ async def test_coalesces_newest_per_type_and_coin(autojump_clock: object) -> Non
 @pytest.mark.parametrize("wake", [False, True])
 async def test_pauses_when_ready_drops_and_restarts(autojump_clock: object, wake: bool) -> None:
     with trio.fail_after(10):
-        rig = Rig(Recorder(), wake)
-        rig.views.publish(view(ready=True))
-        async with trio.open_nursery() as nursery:
-            await nursery.start(rig.run)
-            await trio.testing.wait_all_tasks_blocked()
+        async with running(Recorder(), wake) as rig:
             rig.views.publish(view(ready=False))
             await trio.testing.wait_all_tasks_blocked()
             rig.md_s.send_nowait(bbo("1", "3"))
@@ -143,7 +152,6 @@ async def test_pauses_when_ready_drops_and_restarts(autojump_clock: object, wake
             await trio.testing.wait_all_tasks_blocked()
             assert rig.strategy.kinds() == ["start", "on_view", "start", "on_view", "on_market"]
             assert rig.strategy.calls[-1][1] == bbo("2", "4")
-            nursery.cancel_scope.cancel()
 
 
 async def test_strategy_error_is_logged_and_propagates(
@@ -172,45 +180,31 @@ async def test_returns_when_market_channel_closes(autojump_clock: object) -> Non
 @pytest.mark.parametrize("wake", [False, True])
 async def test_burst_costs_one_call_per_key(autojump_clock: object, wake: bool) -> None:
     with trio.fail_after(10):
-        rig = Rig(Recorder(), wake)
-        rig.views.publish(view(ready=True))
-        async with trio.open_nursery() as nursery:
-            await nursery.start(rig.run)
-            await trio.testing.wait_all_tasks_blocked()
+        async with running(Recorder(), wake) as rig:
             for i in range(100):
                 rig.md_s.send_nowait(bbo(str(i + 1), str(i + 3)))
             await trio.testing.wait_all_tasks_blocked()
             markets = [a for k, a in rig.strategy.calls if k == "on_market"]
             assert len(markets) <= 2 and markets[-1] == bbo("100", "102")
-            nursery.cancel_scope.cancel()
 
 
 @pytest.mark.parametrize("wake", [False, True])
 async def test_a_newer_view_is_acted_on_before_waiting_market_data(
         autojump_clock: object, wake: bool) -> None:
     with trio.fail_after(10):
-        rig = Rig(Recorder(), wake)
-        rig.views.publish(view(ready=True))
-        async with trio.open_nursery() as nursery:
-            await nursery.start(rig.run)
-            await trio.testing.wait_all_tasks_blocked()
+        async with running(Recorder(), wake) as rig:
             newer = view(ready=True, positions={"BTC": "1"})
             rig.md_s.send_nowait(bbo("1", "3"))  # both arrive before the quoter runs again
             rig.views.publish(newer)
             await trio.testing.wait_all_tasks_blocked()
             assert rig.strategy.calls[2:] == [("on_view", newer), ("on_market", bbo("1", "3"))]
-            nursery.cancel_scope.cancel()
 
 
 async def test_a_late_wake_marker_never_reaches_the_strategy(autojump_clock: object) -> None:
     # A view published after market data was handed to the waiting quoter, but before it ran,
     # leaves its wake marker in the channel: it is skipped, and the view is still acted on.
     with trio.fail_after(10):
-        rig = Rig(Recorder(), wake=True)
-        rig.views.publish(view(ready=True))
-        async with trio.open_nursery() as nursery:
-            await nursery.start(rig.run)
-            await trio.testing.wait_all_tasks_blocked()
+        async with running(Recorder(), wake=True) as rig:
             newer = view(ready=True, positions={"BTC": "1"})
             rig.md_s.send_nowait(bbo("1", "3"))
             rig.views.publish(newer)
@@ -222,4 +216,3 @@ async def test_a_late_wake_marker_never_reaches_the_strategy(autojump_clock: obj
             rig.views.publish(view(ready=True, positions={"BTC": "2"}))  # parked: woken at once
             await trio.testing.wait_all_tasks_blocked()
             assert rig.strategy.kinds()[-1] == "on_view"
-            nursery.cancel_scope.cancel()
